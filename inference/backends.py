@@ -1,0 +1,36 @@
+"""Model backends behind one small interface: ``predict(batch) -> probabilities``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnxruntime as ort
+
+from inference.errors import InferenceError
+
+
+class Backend(Protocol):
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """[N, bands, H, W] float32 model input -> [N, classes, H, W] probabilities."""
+        ...
+
+
+class OnnxRuntimeBackend:
+    """The embedded backend: ONNX Runtime on the CPU, in this process."""
+
+    def __init__(self, model_path: Path, *, threads: int = 0) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads  # 0: one per core
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(model_path), sess_options=options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own untyped errors on a bad file
+            raise InferenceError(f"cannot load ONNX model {model_path}: {exc}") from exc
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_name = self.session.get_outputs()[0].name
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run([self.output_name], {self.input_name: batch})[0]

@@ -1,0 +1,1 @@
+"""Composition and deployment: the local stack, deployment files and the ``earthsig`` CLI."""

@@ -1,0 +1,70 @@
+"""``make demo`` / ``make up``: the whole stack with sample products processed and served."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import date
+from pathlib import Path
+
+from ingest.samples import make_sample_product
+from redis import Redis
+
+from infra.endpoints import endpoints, write_endpoints
+from infra.stack import COMPONENTS, Stack
+from ingest.queue import enqueue_product, wait_for
+
+log = logging.getLogger(__name__)
+
+# Two dates of one tile (the newer on top in mosaics) and a neighbouring tile.
+DEMO_PRODUCTS = (("T31TCJ", date(2024, 6, 15)), ("T31TCJ", date(2024, 7, 1)),
+                 ("T31TDJ", date(2024, 7, 1)))
+
+
+def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict[str, str]:
+    before = {name for name, state, _ in stack.status() if state.startswith("running")}
+    state = stack.up(COMPONENTS)
+    started = [c for c in COMPONENTS if c not in before]
+    try:
+        samples = stack.home / "samples"
+        hrefs = [_sample(tile, day, size, samples) for tile, day in DEMO_PRODUCTS]
+        assert state.redis is not None
+        connection = Redis.from_url(state.redis.url)
+        jobs = [enqueue_product(href, None, connection=connection) for href in hrefs]
+        for job in jobs:
+            result = wait_for(job.job_id, connection=connection)
+            log.info("published %s (%s)", result["item_id"], result["timings_s"])
+        urls = endpoints(state.services["api"].url or "", state.services["tiler"].url or "")
+        path = write_endpoints(stack.home, urls)
+    except BaseException:
+        if foreground:
+            stack.down(started)
+        raise
+    _print_urls(urls, path)
+    if foreground:
+        _wait_for_interrupt()
+        log.info("stopping what the demo started: %s", ", ".join(started) or "nothing")
+        stack.down(started)
+    return urls
+
+
+def _sample(tile: str, day: date, size: int, out: Path) -> str:
+    return str(make_sample_product(tile, day, size, out))
+
+
+def _print_urls(urls: dict[str, str], path: Path) -> None:
+    print("\nEarthSignature is up (generated sample products, not real Sentinel-2 data):")
+    print(f"  STAC API      {urls['stac_api']}")
+    print(f"  tiler         {urls['tiler']}")
+    print(f"  XYZ (QGIS)    {urls['xyz']}")
+    print(f"  TileJSON      {urls['tilejson']}")
+    print(f"  written to    {path}\n", flush=True)
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print("Press Ctrl-C to stop.", flush=True)
+    stop.wait()

@@ -1,0 +1,30 @@
+"""The URLs a user needs, written to ``<home>/endpoints.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from catalog_schemas.collections import (
+    CLC_COLORMAP_NAME,
+    LANDCOVER_ASSET,
+    LANDCOVER_COLLECTION_ID,
+)
+
+TILE_QUERY = f"assets={LANDCOVER_ASSET}&colormap_name={CLC_COLORMAP_NAME}&resampling=nearest"
+
+
+def endpoints(stac_api: str, tiler: str) -> dict[str, str]:
+    collection = f"{tiler}/collections/{LANDCOVER_COLLECTION_ID}"
+    return {
+        "stac_api": stac_api,
+        "tiler": tiler,
+        "xyz": f"{collection}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png?{TILE_QUERY}",
+        "tilejson": f"{collection}/WebMercatorQuad/tilejson.json?{TILE_QUERY}",
+    }
+
+
+def write_endpoints(home: Path, urls: dict[str, str]) -> Path:
+    path = home / "endpoints.json"
+    path.write_text(json.dumps(urls, indent=2) + "\n")
+    return path

@@ -1,0 +1,215 @@
+"""PostgreSQL + PostGIS + pgstac for the local stack.
+
+Either the server named by ``DATABASE_URL`` / libpq ``PG*`` variables (when reachable), or a
+project-owned cluster under ``<home>/pg`` built with Debian's PostgreSQL 15 binaries, listening on
+127.0.0.1 only, on a free port. PostgreSQL refuses to run as root, so when we are root the owned
+cluster runs as the ``postgres`` system user.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from infra.apt import InstallError, apt_install
+from infra.ports import free_port, port_is_free
+from infra.settings import StackSettings
+
+log = logging.getLogger(__name__)
+
+POSTGIS_PACKAGE = "postgresql-15-postgis-3"
+OWNED_DATABASE = "earthsignature"
+OWNED_USER = "postgres"
+LIBPQ_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE")
+
+
+class PostgresError(RuntimeError):
+    """The database could not be reached, created or migrated."""
+
+
+@dataclass(frozen=True)
+class PostgresInfo:
+    dsn: str
+    owned: bool
+
+    def libpq_env(self) -> dict[str, str]:
+        """PG* variables naming this database, the convention all our services read."""
+        return libpq_env(self.dsn)
+
+
+def libpq_env(dsn: str) -> dict[str, str]:
+    parts = conninfo_to_dict(dsn)
+    return {
+        "PGHOST": str(parts.get("host", "127.0.0.1")),
+        "PGPORT": str(parts.get("port", "5432")),
+        "PGUSER": str(parts.get("user", OWNED_USER)),
+        # stac-fastapi-pgstac requires a password setting even under trust auth.
+        "PGPASSWORD": str(parts.get("password", "postgres")),
+        "PGDATABASE": str(parts.get("dbname", OWNED_DATABASE)),
+    }
+
+
+def dsn_for(host: str, port: int, dbname: str, user: str = OWNED_USER,
+            password: str = "postgres") -> str:
+    return f"postgresql://{quote(user)}:{quote(password)}@{host}:{port}/{quote(dbname)}"
+
+
+def reachable(dsn: str, timeout: int = 3) -> bool:
+    try:
+        with psycopg.connect(dsn, connect_timeout=timeout):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def configured_dsn(settings: StackSettings) -> str | None:
+    """The DSN of the external server the user named, made explicit; None when none named."""
+    if settings.database_url:
+        return settings.database_url
+    if not any(os.environ.get(v) for v in LIBPQ_VARS):
+        return None
+    try:
+        # An empty conninfo makes libpq read the PG* variables; read back what it resolved.
+        with psycopg.connect("", connect_timeout=3) as conn:
+            p = conn.info
+            return dsn_for(p.host if not p.host.startswith("/") else "127.0.0.1", p.port,
+                           p.dbname, p.user, os.environ.get("PGPASSWORD", "postgres"))
+    except psycopg.Error as exc:
+        log.warning("PG* variables are set but the server is not reachable: %s", exc)
+        return None
+
+
+def ensure_postgis(settings: StackSettings) -> None:
+    control = Path("/usr/share/postgresql/15/extension/postgis.control")
+    if not control.exists():
+        apt_install(POSTGIS_PACKAGE, allowed=settings.apt_install)
+
+
+def migrate_pgstac(dsn: str) -> str:
+    """Bring the pgstac schema to the version pinned by pypgstac; return that version."""
+    from pypgstac.db import PgstacDB
+    from pypgstac.migrate import Migrate
+
+    with PgstacDB(dsn=dsn) as db:
+        return Migrate(db).run_migration()
+
+
+class OwnedCluster:
+    """A PostgreSQL cluster the stack created itself under ``<home>/pg``."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.root = (settings.home / "pg").resolve()
+        self.data = self.root / "data"
+        self.port_file = self.root / "port"
+        self.log_file = self.root / "postgres.log"
+
+    # -- running binaries as the right user ----------------------------------------------
+    def _run(self, binary: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(self.settings.pg_bindir / binary), *args]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", OWNED_USER, "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if check and done.returncode != 0:
+            raise PostgresError(f"{binary} failed: {done.stderr.strip() or done.stdout.strip()}")
+        return done
+
+    def _chown(self) -> None:
+        if os.geteuid() != 0:
+            return
+        try:
+            pw = pwd.getpwnam(OWNED_USER)
+        except KeyError:
+            raise PostgresError(f"running as root needs the '{OWNED_USER}' system user") from None
+        for path in [self.root, *self.root.rglob("*")]:
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def port(self) -> int | None:
+        return int(self.port_file.read_text()) if self.port_file.exists() else None
+
+    def running(self) -> bool:
+        if not (self.data / "PG_VERSION").exists():
+            return False
+        return self._run("pg_ctl", "status", "-D", str(self.data), check=False).returncode == 0
+
+    def dsn(self, dbname: str = OWNED_DATABASE) -> str:
+        if self.port is None:
+            raise PostgresError("the owned cluster has no port yet: run `earthsig stack up`")
+        return dsn_for(self.settings.bind_host, self.port, dbname)
+
+    def start(self) -> str:
+        if not (self.settings.pg_bindir / "initdb").exists():
+            apt_install("postgresql-15", allowed=self.settings.apt_install)
+        ensure_postgis(self.settings)
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.data / "PG_VERSION").exists():
+            self._chown()
+            log.info("creating PostgreSQL cluster in %s", self.data)
+            self._run("initdb", "-D", str(self.data), "-U", OWNED_USER, "--auth=trust",
+                      "-E", "UTF8", "--locale=C.UTF-8")
+        if not self.running():
+            port = self.port
+            if port is None or not port_is_free(port, self.settings.bind_host):
+                port = free_port(self.settings.bind_host)
+                self.port_file.write_text(str(port))
+            self._chown()
+            opts = (f"-p {port} -c listen_addresses={self.settings.bind_host} "
+                    "-c unix_socket_directories='' -c fsync=off -c max_connections=200")
+            log.info("starting PostgreSQL on %s:%s", self.settings.bind_host, port)
+            self._run("pg_ctl", "start", "-D", str(self.data), "-w", "-t", "60",
+                      "-l", str(self.log_file), "-o", opts)
+        self._ensure_database()
+        return self.dsn()
+
+    def _ensure_database(self) -> None:
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (OWNED_DATABASE,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{OWNED_DATABASE}"')
+
+    def stop(self) -> None:
+        if self.running():
+            log.info("stopping PostgreSQL in %s", self.data)
+            self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")
+
+
+def ensure_postgres(settings: StackSettings) -> PostgresInfo:
+    """Use the configured server when reachable, else start the owned cluster; migrate pgstac."""
+    external = configured_dsn(settings)
+    cluster = OwnedCluster(settings)
+    if external is not None and cluster.port is not None and _same_server(external, cluster):
+        external = None  # the PG* variables name our own cluster (e.g. exported by the CLI)
+    if external is not None:
+        if not reachable(external):
+            raise PostgresError(f"the configured database is not reachable: {redact(external)}")
+        info = PostgresInfo(dsn=external, owned=False)
+    else:
+        try:
+            info = PostgresInfo(dsn=cluster.start(), owned=True)
+        except InstallError as exc:
+            raise PostgresError(str(exc)) from exc
+    version = migrate_pgstac(info.dsn)
+    log.info("pgstac %s ready at %s", version, redact(info.dsn))
+    return info
+
+
+def _same_server(dsn: str, cluster: OwnedCluster) -> bool:
+    parts = conninfo_to_dict(dsn)
+    return str(parts.get("port")) == str(cluster.port) and parts.get("host") in (
+        cluster.settings.bind_host, "localhost")
+
+
+def redact(dsn: str) -> str:
+    parts = conninfo_to_dict(dsn)
+    return f"{parts.get('host')}:{parts.get('port', 5432)}/{parts.get('dbname')}"

@@ -1,0 +1,1 @@
+"""The monitor: sample products, product reading, the RQ pipeline, COG writing, registration."""

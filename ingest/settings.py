@@ -1,0 +1,27 @@
+"""Settings of the pipeline (env prefix ``EARTHSIG_``); the database comes from libpq PG*."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EARTHSIG_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path(".earthsig"), description="Local state folder.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Queue broker.")
+    asset_root: Path | None = Field(
+        default=None, description="Where published COGs go (default: <home>/assets)."
+    )
+    queue: str = Field(default="process", description="RQ queue of product jobs.")
+    job_timeout_s: int = Field(
+        default=3600, ge=60, description="Time limit of one product job (RQ's default 180 s "
+        "is far too short for a full Sentinel-2 tile).",
+    )
+
+    @property
+    def assets(self) -> Path:
+        return (self.asset_root or self.home / "assets").resolve()

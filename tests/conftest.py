@@ -1,0 +1,74 @@
+"""Real services for the suite: the local stack's PostgreSQL (pgstac) and Redis.
+
+pgstac is migrated once per session into a template database; every test that asks for
+``pgstac_dsn`` gets a fresh clone of it (fast, isolated). Redis database 1 is flushed per test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+
+from infra.postgres import dsn_for, libpq_env, migrate_pgstac
+from infra.settings import StackSettings
+from infra.stack import CORE, Stack, StackState
+
+TEMPLATE_DB = "earthsig_test_template"
+
+
+@pytest.fixture(scope="session")
+def stack() -> StackState:
+    return Stack(StackSettings(_env_file=None)).up(CORE)
+
+
+def _admin_dsn(stack: StackState, dbname: str) -> str:
+    assert stack.postgres is not None
+    env = libpq_env(stack.postgres.dsn)
+    return dsn_for(env["PGHOST"], int(env["PGPORT"]), dbname, env["PGUSER"], env["PGPASSWORD"])
+
+
+@pytest.fixture(scope="session")
+def pgstac_template(stack: StackState) -> str:
+    with psycopg.connect(_admin_dsn(stack, "postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (TEMPLATE_DB,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    migrate_pgstac(_admin_dsn(stack, TEMPLATE_DB))
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def pgstac_dsn(stack: StackState, pgstac_template: str) -> Iterator[str]:
+    """A fresh, empty, pgstac-migrated database."""
+    name = f"earthsig_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_dsn(stack, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pgstac_template}"')
+    try:
+        yield _admin_dsn(stack, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_env(pgstac_dsn: str) -> dict[str, str]:
+    """PG* variables naming the test database, as every service reads them."""
+    return libpq_env(pgstac_dsn)
+
+
+@pytest.fixture
+def redis_url(stack: StackState) -> Iterator[str]:
+    assert stack.redis is not None
+    url = stack.redis.url.rsplit("/", 1)[0] + "/1"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
