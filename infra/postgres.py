@@ -95,10 +95,11 @@ def ensure_postgis(settings: StackSettings) -> None:
 
 def migrate_pgstac(dsn: str) -> str:
     """Bring the pgstac schema to the version pinned by pypgstac; return that version."""
-    from pypgstac.db import PgstacDB
     from pypgstac.migrate import Migrate
 
-    with PgstacDB(dsn=dsn) as db:
+    from ingest.pgstac_db import pgstac_session
+
+    with pgstac_session(dsn) as db:
         return Migrate(db).run_migration()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -41,13 +42,12 @@ def pgstac_template(stack: StackState) -> str:
     return TEMPLATE_DB
 
 
-@pytest.fixture
-def pgstac_dsn(stack: StackState, pgstac_template: str) -> Iterator[str]:
-    """A fresh, empty, pgstac-migrated database."""
+@contextmanager
+def _cloned_database(stack: StackState, template: str) -> Iterator[str]:
     name = f"earthsig_test_{uuid.uuid4().hex[:12]}"
     admin = _admin_dsn(stack, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pgstac_template}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield _admin_dsn(stack, name)
     finally:
@@ -56,15 +56,29 @@ def pgstac_dsn(stack: StackState, pgstac_template: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def pgstac_dsn(stack: StackState, pgstac_template: str) -> Iterator[str]:
+    """A fresh, empty, pgstac-migrated database."""
+    with _cloned_database(stack, pgstac_template) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+def module_pgstac_dsn(stack: StackState, pgstac_template: str) -> Iterator[str]:
+    """A fresh pgstac database shared by the tests of one module (expensive set-ups)."""
+    with _cloned_database(stack, pgstac_template) as dsn:
+        yield dsn
+
+
+@pytest.fixture
 def pg_env(pgstac_dsn: str) -> dict[str, str]:
     """PG* variables naming the test database, as every service reads them."""
     return libpq_env(pgstac_dsn)
 
 
-@pytest.fixture
-def redis_url(stack: StackState) -> Iterator[str]:
+@contextmanager
+def _flushed_redis(stack: StackState, db: int) -> Iterator[str]:
     assert stack.redis is not None
-    url = stack.redis.url.rsplit("/", 1)[0] + "/1"
+    url = stack.redis.url.rsplit("/", 1)[0] + f"/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:
@@ -72,3 +86,17 @@ def redis_url(stack: StackState) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def redis_url(stack: StackState) -> Iterator[str]:
+    """Redis database 1, flushed before and after the test."""
+    with _flushed_redis(stack, 1) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_redis_url(stack: StackState) -> Iterator[str]:
+    """Redis database 2, flushed around one module."""
+    with _flushed_redis(stack, 2) as url:
+        yield url

@@ -1,0 +1,24 @@
+"""A pypgstac database session that closes what it opens.
+
+``PgstacDB`` used as a context manager returns its connection but drops (without closing) the
+pool it created, leaving connections and pool threads behind; here the pool is ours to close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from psycopg_pool import ConnectionPool
+from pypgstac.db import PgstacDB
+
+
+@contextmanager
+def pgstac_session(dsn: str = "") -> Iterator[PgstacDB]:
+    """An open PgstacDB on ``dsn`` (empty: the libpq PG* variables)."""
+    pool = ConnectionPool(conninfo=dsn, min_size=1, max_size=1, open=True, timeout=30)
+    try:
+        with PgstacDB(dsn=dsn, pool=pool) as db:
+            yield db
+    finally:
+        pool.close()
