@@ -1,0 +1,70 @@
+"""The ``clc`` colormap registry and the query dependency over it (no server needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from rio_tiler.colormap import cmap as stock_colormaps
+
+from catalog_schemas.clc import colormap
+from tiler.colormaps import colormap_params, colormaps
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    app = FastAPI()
+
+    @app.get("/cmap")
+    def cmap(value=Depends(colormap_params())) -> dict | None:  # noqa: B008
+        # Stock colormaps hold numpy integers; JSON wants plain ones.
+        return None if value is None else {str(k): [int(c) for c in v] for k, v in value.items()}
+
+    return TestClient(app)
+
+
+def test_registry_has_clc_and_the_stock_colormaps() -> None:
+    registry = colormaps()
+    assert registry.get("clc") == colormap()
+    assert {"viridis", "greens"} <= set(registry.list())
+
+
+def test_rio_tilers_global_registry_is_left_alone() -> None:
+    colormaps()
+    assert "clc" not in stock_colormaps.list()
+
+
+def test_clc_makes_nodata_transparent_and_classes_opaque() -> None:
+    cmap = colormaps().get("clc")
+    assert cmap[0][3] == 0
+    assert all(cmap[code][3] == 255 for code in range(1, 45))
+
+
+def test_colormap_name_clc_resolves(client: TestClient) -> None:
+    response = client.get("/cmap", params={"colormap_name": "clc"})
+    assert response.status_code == 200
+    assert response.json()["41"] == [128, 242, 230, 255]
+
+
+def test_stock_names_still_resolve(client: TestClient) -> None:
+    assert len(client.get("/cmap", params={"colormap_name": "viridis"}).json()) == 256
+
+
+def test_explicit_json_colormap_is_parsed(client: TestClient) -> None:
+    explicit = json.dumps({"41": "#ff0000", "23": [0, 0, 255, 255]})
+    body = client.get("/cmap", params={"colormap": explicit}).json()
+    assert body == {"41": [255, 0, 0, 255], "23": [0, 0, 255, 255]}
+
+
+def test_no_colormap_is_none(client: TestClient) -> None:
+    assert client.get("/cmap").json() is None
+
+
+def test_unknown_name_is_422(client: TestClient) -> None:
+    assert client.get("/cmap", params={"colormap_name": "not-a-colormap"}).status_code == 422
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    assert client.get("/cmap", params={"colormap": "{not json"}).status_code == 400

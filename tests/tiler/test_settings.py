@@ -1,0 +1,58 @@
+"""Tiler settings: defaults, env prefix, libpq variables; nothing built at import."""
+
+from __future__ import annotations
+
+import pytest
+
+import tiler.app
+from tiler.settings import DatabaseSettings, TilerSettings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOST", "PORT", "CORS_ORIGINS", "COG_URL_PREFIXES"):
+        monkeypatch.delenv(f"EARTHSIG_TILER_{name}", raising=False)
+    settings = TilerSettings(_env_file=None)
+    assert (settings.host, settings.port) == ("127.0.0.1", 8082)
+    assert settings.cors_origins == ["*"]
+    assert settings.cog_url_prefixes == []
+
+
+def test_env_prefix_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EARTHSIG_TILER_HOST", "0.0.0.0")
+    monkeypatch.setenv("EARTHSIG_TILER_PORT", "9000")
+    monkeypatch.setenv("EARTHSIG_TILER_CORS_ORIGINS", "http://a.test, http://b.test")
+    monkeypatch.setenv("EARTHSIG_TILER_COG_URL_PREFIXES", '["/data/cogs/"]')
+    settings = TilerSettings(_env_file=None)
+    assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+    assert settings.cors_origins == ["http://a.test", "http://b.test"]
+    assert settings.cog_url_prefixes == ["/data/cogs/"]
+
+
+def test_database_from_libpq_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for key, value in {
+        "PGHOST": "db.test",
+        "PGPORT": "5433",
+        "PGUSER": "tiler",
+        "PGPASSWORD": "s3cret",
+        "PGDATABASE": "earthsig",
+    }.items():
+        monkeypatch.setenv(key, value)
+    url = str(DatabaseSettings(_env_file=None).database_url)
+    assert url == "postgresql://tiler:s3cret@db.test:5433/earthsig"
+
+
+def test_database_password_may_be_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # titiler-pgstac's PostgresSettings raises TypeError here (trust auth, .pgpass).
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGHOST", "db.test")
+    monkeypatch.setenv("PGUSER", "tiler")
+    monkeypatch.setenv("PGDATABASE", "earthsig")
+    url = str(DatabaseSettings(_env_file=None).database_url)
+    assert url.startswith("postgresql://tiler@db.test")
+
+
+def test_importing_the_app_module_builds_nothing() -> None:
+    assert not hasattr(tiler.app, "app")
+    assert callable(tiler.app.create_app) and callable(tiler.app.serve)

@@ -1,0 +1,110 @@
+"""The tiler app factory (``uvicorn --factory tiler.app:create_app``) and ``serve()``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from titiler.core.errors import add_exception_handlers
+from titiler.core.factory import BaseFactory, ColorMapFactory, TMSFactory
+from titiler.core.middleware import CacheControlMiddleware
+from titiler.pgstac.db import close_db_connection, connect_to_db
+from titiler.pgstac.factory import add_search_list_route, add_search_register_route
+from titiler.pgstac.settings import PostgresSettings
+
+from tiler import factories
+from tiler.colormaps import colormap_params, colormaps
+from tiler.errors import status_codes
+from tiler.health import add_health_route
+from tiler.settings import DatabaseSettings, TilerSettings
+
+# Responses that must never be cached by a proxy: they change with the database.
+_NO_CACHE_PATHS = {r"/healthz", r"/searches(/)?$", r"/searches/list$", r"/searches/register$"}
+
+
+def _lifespan(
+    postgres_settings: PostgresSettings,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await connect_to_db(app, settings=postgres_settings)
+        try:
+            yield
+        finally:
+            await close_db_connection(app)
+
+    return lifespan
+
+
+def _mount(app: FastAPI, factory: BaseFactory, tag: str) -> None:
+    # The factory builds URLs (tilejson "tiles") from its router_prefix: mount it there.
+    app.include_router(factory.router, prefix=factory.router_prefix, tags=[tag])
+
+
+def _add_tilers(app: FastAPI, settings: TilerSettings) -> None:
+    cmaps = colormaps()
+    colormap = colormap_params(cmaps)
+
+    cog = factories.cog_factory(colormap, settings.cog_url_prefixes)
+    _mount(app, cog, "Cloud Optimized GeoTIFF")
+    searches = factories.search_factory(colormap)
+    _mount(app, searches, "STAC Search")
+    add_search_list_route(app, prefix="/searches", tags=["STAC Search"])
+    add_search_register_route(
+        app,
+        prefix="/searches",
+        tile_dependencies=factories.search_tile_dependencies(searches),
+        tags=["STAC Search"],
+    )
+    _mount(app, factories.collection_factory(colormap), "STAC Collection")
+    _mount(app, factories.item_factory(colormap), "STAC Item")
+    # Tile(set) responses link to /tileMatrixSets/{id}; the legend is at /colorMaps/clc.
+    app.include_router(TMSFactory().router, tags=["Tiling Schemes"])
+    app.include_router(ColorMapFactory(supported_colormaps=cmaps).router, tags=["ColorMaps"])
+
+
+def create_app(
+    settings: TilerSettings | None = None, postgres_settings: PostgresSettings | None = None
+) -> FastAPI:
+    """Build the tiler; settings default to the environment (``EARTHSIG_TILER_*``, ``PG*``)."""
+    settings = settings if settings is not None else TilerSettings()
+    postgres_settings = postgres_settings if postgres_settings is not None else DatabaseSettings()
+
+    app = FastAPI(
+        title="EarthSignature tiler",
+        description="XYZ tiles of CORINE land-cover COGs catalogued in pgstac.",
+        openapi_url="/api",
+        docs_url="/api.html",
+        root_path=settings.root_path,
+        lifespan=_lifespan(postgres_settings),
+    )
+    _add_tilers(app, settings)
+    add_health_route(app, settings.healthz_timeout)
+    add_exception_handlers(app, status_codes())
+
+    # Only successes are cacheable: a 404 before an item is ingested must not stick for an hour.
+    app.add_middleware(
+        CacheControlMiddleware,
+        cachecontrol=settings.cachecontrol,
+        cachecontrol_max_http_code=400,
+        exclude_path=_NO_CACHE_PATHS,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+        )
+    return app
+
+
+def serve(settings: TilerSettings | None = None) -> None:
+    """Run the tiler with uvicorn on the settings' host and port (blocks)."""
+    settings = settings if settings is not None else TilerSettings()
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
