@@ -118,12 +118,13 @@ def process(href: str, model_ref: str | None, wait: bool, timeout: float) -> Non
 @main.command()
 @click.option("--queues", "-q", multiple=True, help="Queues to work (default: process).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def worker(queues: tuple[str, ...], burst: bool) -> None:
+@click.option("--name", default=None, help="Worker name (default: RQ's unique name).")
+def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
     """Run an RQ worker; any number may run on any number of hosts sharing one Redis."""
     from ingest.worker import run_worker
 
     export_stack_env()
-    run_worker(list(queues) or None, burst=burst)
+    run_worker(list(queues) or None, burst=burst, name=name)
 
 
 # -- models --------------------------------------------------------------------------------

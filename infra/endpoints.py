@@ -20,7 +20,7 @@ def endpoints(stac_api: str, tiler: str) -> dict[str, str]:
         "stac_api": stac_api,
         "tiler": tiler,
         "xyz": f"{collection}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png?{TILE_QUERY}",
-        "tilejson": f"{collection}/WebMercatorQuad/tilejson.json?{TILE_QUERY}        "tilejson": f"{collection}/WebMercatorQuad/tilejson.json?{TILE_QUERY}",tile_format=png",
+        "tilejson": f"{collection}/WebMercatorQuad/tilejson.json?{TILE_QUERY}&tile_format=png",
     }
 
 
