@@ -58,6 +58,12 @@ def landcover_item(
         bbox=source.bbox,
         datetime=source.datetime,
         properties={
+            "title": f"Land cover of {source.id}",
+            # pgstac's free-text search looks at descriptions: say what a user would search for.
+            "description": (
+                f"CORINE land cover of Sentinel-2 product {source.id} "
+                f"by model {model_name} version {model_version}"
+            ),
             "constellation": source.properties.get("constellation", "sentinel-2"),
             "platform": source.properties.get("platform"),
             "instruments": source.properties.get("instruments", ["msi"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -33,7 +34,9 @@ class Enqueued:
 
 
 def product_job_id(product_id: str, model_ref: str) -> str:
-    return f"process.{product_id}.{model_ref.replace(':', '.v')}"
+    """Deterministic: the same product and model version is never in flight twice."""
+    raw = f"process-{product_id}-{model_ref.replace(':', '-v')}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", raw)  # RQ's allowed job-id alphabet
 
 
 def enqueue_product(href: str, model_ref: str | None, *, connection: Redis,

@@ -13,11 +13,16 @@ from ingest.pgstac_db import pgstac_session
 
 
 def upsert_item(item: pystac.Item, dsn: str = "") -> None:
-    """Upsert ``item`` (and its collection); an empty ``dsn`` means the libpq PG* variables."""
+    """Upsert ``item``; create its collection if missing and refresh the collection's extent.
+
+    An empty ``dsn`` means the libpq PG* variables. The extent is recomputed from the items so
+    TileJSON and collection search report where data really is, not all of Europe.
+    """
     try:
         with pgstac_session(dsn) as db:
             loader = Loader(db=db)
-            loader.load_collections([landcover_collection().to_dict()], Methods.upsert)
+            loader.load_collections([landcover_collection().to_dict()], Methods.ignore)
             loader.load_items([item.to_dict(include_self_link=False)], Methods.upsert)
+            list(db.query("SELECT collection_extent(%s, true)", [item.collection_id]))
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering {item.id}: {exc}") from exc

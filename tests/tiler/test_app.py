@@ -24,7 +24,7 @@ from tests.tiler.landcover_data import (
     load,
     write_cog,
 )
-from tests.tiler.tiles import colour_at, decode_png, tile_of, tile_url
+from tests.tiles import colour_at, decode_png, tile_of, tile_url
 
 # The documented query: nearest is the default already, spelled out as infra/endpoints.py does.
 CLC = "assets=landcover&colormap_name=clc&resampling=nearest"

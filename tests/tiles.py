@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Protocol
 
 import httpx
 import morecantile
@@ -10,7 +11,13 @@ import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
-from tests.tiler.landcover_data import Spot
+
+class Spot(Protocol):
+    """Anything with WGS84 ``lon`` and ``lat``."""
+
+    lon: float
+    lat: float
+
 
 WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
 ZOOM = 14
