@@ -8,6 +8,7 @@ cluster runs as the ``postgres`` system user.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pwd
@@ -87,6 +88,12 @@ def configured_dsn(settings: StackSettings) -> str | None:
         return None
 
 
+def _postgres_can_enter(folder: Path) -> bool:
+    done = subprocess.run(["runuser", "-u", OWNED_USER, "--", "test", "-x", str(folder)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
 def ensure_postgis(settings: StackSettings) -> None:
     control = Path("/usr/share/postgresql/15/extension/postgis.control")
     if not control.exists():
@@ -108,7 +115,30 @@ class OwnedCluster:
 
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
-        self.root = (settings.home / "pg").resolve()
+        self.link = settings.home.resolve() / "pg"
+        self.root = self.link.resolve()
+        self.data = self.root / "data"
+        self.port_file = self.root / "port"
+        self.log_file = self.root / "postgres.log"
+
+    def _make_root(self) -> None:
+        """Create ``<home>/pg``; when the ``postgres`` user cannot reach it, a link elsewhere.
+
+        As root the cluster runs as ``postgres``, which cannot enter a home under a private
+        folder (a clone in /root, pytest's 0700 temporary folders): the data then lives in
+        /var/tmp and ``<home>/pg`` links to it.
+        """
+        if self.link.exists():
+            return
+        self.link.parent.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0 and not _postgres_can_enter(self.link.parent):
+            digest = hashlib.sha1(str(self.link).encode()).hexdigest()[:12]
+            target = Path("/var/tmp") / f"earthsig-pg-{digest}"
+            target.mkdir(parents=True, exist_ok=True)
+            self.link.symlink_to(target, target_is_directory=True)
+        else:
+            self.link.mkdir()
+        self.root = self.link.resolve()
         self.data = self.root / "data"
         self.port_file = self.root / "port"
         self.log_file = self.root / "postgres.log"
@@ -152,7 +182,7 @@ class OwnedCluster:
         if not (self.settings.pg_bindir / "initdb").exists():
             apt_install("postgresql-15", allowed=self.settings.apt_install)
         ensure_postgis(self.settings)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_root()
         if not (self.data / "PG_VERSION").exists():
             self._chown()
             log.info("creating PostgreSQL cluster in %s", self.data)

@@ -64,6 +64,10 @@ def write_cog(
         with MemoryFile() as mem:
             with mem.open(**src_profile) as src:
                 src.write(data)
+                if colormap:
+                    # On the source too: GDAL warns (rightly) about MODE overviews of a
+                    # palette band that has no palette yet.
+                    src.write_colormap(1, colormap)
                 if tags:
                     src.update_tags(**tags)
             with mem.open() as src, warnings.catch_warnings():

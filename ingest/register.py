@@ -23,6 +23,12 @@ def upsert_item(item: pystac.Item, dsn: str = "") -> None:
             loader = Loader(db=db)
             loader.load_collections([landcover_collection().to_dict()], Methods.ignore)
             loader.load_items([item.to_dict(include_self_link=False)], Methods.upsert)
-            list(db.query("SELECT collection_extent(%s, true)", [item.collection_id]))
+            # collection_extent() only computes; writing it back is ours to do.
+            list(db.query(
+                "UPDATE collections SET content = content || jsonb_build_object('extent', x.e) "
+                "FROM (SELECT collection_extent(%s, true) AS e) AS x "
+                "WHERE id = %s AND x.e IS NOT NULL RETURNING id",
+                [item.collection_id, item.collection_id],
+            ))
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering {item.id}: {exc}") from exc
