@@ -8,12 +8,12 @@ import threading
 from datetime import date
 from pathlib import Path
 
-from ingest.samples import make_sample_product
 from redis import Redis
 
 from infra.endpoints import endpoints, write_endpoints
 from infra.stack import COMPONENTS, Stack
 from ingest.queue import enqueue_product, wait_for
+from ingest.samples import make_sample_product
 
 log = logging.getLogger(__name__)
 
