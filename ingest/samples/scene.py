@@ -1,0 +1,166 @@
+"""The arrays of a sample product: land cover, clouds, SCL, truth and bands rendered on demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from catalog_schemas import clc
+from ingest.s2grid import TileGrid, TileWindow, tile_grid
+from ingest.samples.arrays import upsample2
+from ingest.samples.clouds import CLOUD_REFLECTANCE, SHADOW_DIMMING, Clouds, draw_clouds
+from ingest.samples.identity import S2A_LAUNCH, default_seed, platform_of, product_id_of
+from ingest.samples.landcover import LandCover, draw_land_cover
+from ingest.samples.spectra import (
+    BAND_NAMES,
+    BANDS,
+    BASE_RESOLUTION,
+    CLASS_SCL,
+    CLASSES,
+    PIXEL_NOISE,
+    SIGNATURES,
+    to_dn,
+)
+
+MAX_SIZE = 10980
+
+_STREAMS = ("landcover", "clouds", "datetime", *BAND_NAMES)
+
+
+def generate_scene(
+    tile: str,
+    date: dt.date,
+    size: int,
+    *,
+    seed: int | None = None,
+    cloud_cover: float = 0.0,
+) -> SampleScene:
+    """The arrays of a sample product, without writing anything (bands rendered on demand)."""
+    _check_size(size)
+    _check_cloud_cover(cloud_cover)
+    date = _check_date(date)
+    grid = tile_grid(tile)
+    seed = default_seed(grid.tile_id, date) if seed is None else _check_seed(seed)
+    streams = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
+    n20 = math.ceil(size / 2)
+    land = draw_land_cover(np.random.default_rng(streams["landcover"]), n20)
+    latitude = grid.footprint.centroid.y
+    clouds = draw_clouds(np.random.default_rng(streams["clouds"]), 2 * n20, cloud_cover,
+                         latitude, date)
+    return SampleScene(grid=grid, date=date, size=size, seed=seed, land=land, clouds=clouds,
+                       streams=streams)
+
+
+def _check_size(size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, int | np.integer):
+        raise ValueError(f"size must be a whole number of pixels, got {size!r}")
+    if not 1 <= size <= MAX_SIZE:
+        raise ValueError(f"size {size} is out of range: 1 to {MAX_SIZE} pixels (one tile)")
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _check_cloud_cover(cloud_cover: float) -> None:
+    if not 0.0 <= cloud_cover <= 100.0:
+        raise ValueError(f"cloud_cover {cloud_cover} is out of range: 0 to 100 percent")
+
+
+def _check_date(date: dt.date) -> dt.date:
+    day = date.date() if isinstance(date, dt.datetime) else date
+    if day < S2A_LAUNCH:
+        raise ValueError(f"date {day} is before Sentinel-2 began ({S2A_LAUNCH})")
+    return day
+
+
+@dataclass(frozen=True)
+class SampleScene:
+    """A generated scene on the upper-left crop of a tile; bands are rendered on demand."""
+
+    grid: TileGrid
+    date: dt.date
+    size: int
+    seed: int
+    land: LandCover
+    clouds: Clouds | None
+    streams: dict[str, np.random.SeedSequence]
+
+    @property
+    def product_id(self) -> str:
+        return product_id_of(self.grid.tile_id, self.date)
+
+    @property
+    def platform(self) -> str:
+        return platform_of(self.grid.tile_id, self.date)
+
+    def window(self, resolution: float) -> TileWindow:
+        return self.grid.window(self.size * BASE_RESOLUTION, resolution)
+
+    def truth(self) -> np.ndarray:
+        """(size, size) uint8 CLC grid codes at 10 m: the land cover, under clouds too."""
+        codes = np.array([clc.grid_code_of(c) for c in CLASSES], dtype=np.uint8)
+        per_parcel = codes[self.land.parcel_class]
+        return upsample2(per_parcel[self.land.labels])[: self.size, : self.size]
+
+    def scl(self) -> np.ndarray:
+        """(size20, size20) uint8 scene classification at 20 m."""
+        per_class = np.array([CLASS_SCL[c] for c in CLASSES], dtype=np.uint8)
+        scl = per_class[self.land.parcel_class][self.land.labels]
+        if self.clouds is not None:
+            np.copyto(scl, self.clouds.scl, where=self.clouds.scl > 0)
+        return scl
+
+    def dn(self, band: str) -> np.ndarray:
+        """uint16 DNs of ``band`` (``B02``...) at its own resolution; the same on every call."""
+        index = BAND_NAMES.index(band)
+        rng = np.random.default_rng(self.streams[band])
+        if BANDS[index].resolution == BASE_RESOLUTION:
+            reflectance = self._reflectance_10m(index, rng)[: self.size, : self.size]
+        else:
+            reflectance = self._reflectance_20m(index, rng)
+        return to_dn(reflectance)
+
+    def _surface(self, band_index: int) -> np.ndarray:
+        """(n20, n20) float32 reflectance of each 20 m pixel's parcel, before noise and clouds."""
+        signature = np.array([SIGNATURES[c][band_index] for c in CLASSES], dtype=np.float32)
+        per_parcel = signature[self.land.parcel_class] * self.land.parcel_gain[:, band_index]
+        return per_parcel[self.land.labels]
+
+    def _reflectance_10m(self, band_index: int, rng: np.random.Generator) -> np.ndarray:
+        reflectance = upsample2(self._surface(band_index))
+        _add_noise(reflectance, rng)
+        if self.clouds is not None:
+            np.multiply(reflectance, np.float32(1 - SHADOW_DIMMING), out=reflectance,
+                        where=self.clouds.shadow)
+            _blend(reflectance, self.clouds.alpha, CLOUD_REFLECTANCE[band_index])
+        return reflectance
+
+    def _reflectance_20m(self, band_index: int, rng: np.random.Generator) -> np.ndarray:
+        reflectance = self._surface(band_index)
+        _add_noise(reflectance, rng)
+        if self.clouds is not None:
+            # A 20 m pixel sees the mean of its four 10 m pixels' shadows and clouds.
+            reflectance *= 1 - np.float32(SHADOW_DIMMING) * self.clouds.shadow20
+            _blend(reflectance, self.clouds.alpha20, CLOUD_REFLECTANCE[band_index])
+        return reflectance
+
+
+def _add_noise(reflectance: np.ndarray, rng: np.random.Generator) -> None:
+    """Multiply by 1 + N(0, PIXEL_NOISE), in place."""
+    noise = rng.standard_normal(reflectance.shape, np.float32)
+    noise *= np.float32(PIXEL_NOISE)
+    noise += 1
+    reflectance *= noise
+
+
+def _blend(reflectance: np.ndarray, alpha: np.ndarray, cloud: float) -> None:
+    """Lay a cloud of opacity ``alpha`` over the surface, in place."""
+    veil = np.subtract(np.float32(cloud), reflectance)
+    veil *= alpha
+    reflectance += veil

@@ -1,0 +1,104 @@
+"""Spectra of the generated products: bands, SCL classes, class signatures and the DN encoding.
+
+The signatures are made up (summer values chosen for the spectral reference model); the band
+set, the SCL values and the DN encoding of processing baseline 05.10 are those of real L2A.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+BASE_RESOLUTION = 10
+
+# Processing baseline >= 04.00: DN = reflectance / scale - offset / scale, 0 is nodata.
+DN_SCALE = 0.0001
+DN_OFFSET = -0.1
+DN_NODATA = 0
+
+
+@dataclass(frozen=True)
+class SpectralBand:
+    """A band of the product: its file, earth-search asset key and spectral position (µm)."""
+
+    name: str
+    asset: str
+    common_name: str
+    center_wavelength: float
+    full_width_half_max: float
+    resolution: int
+    title: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.tif"
+
+
+BANDS = (
+    SpectralBand("B02", "blue", "blue", 0.49, 0.098, 10, "Blue (band 2) - 10m"),
+    SpectralBand("B03", "green", "green", 0.56, 0.045, 10, "Green (band 3) - 10m"),
+    SpectralBand("B04", "red", "red", 0.665, 0.038, 10, "Red (band 4) - 10m"),
+    SpectralBand("B08", "nir", "nir", 0.842, 0.145, 10, "NIR 1 (band 8) - 10m"),
+    SpectralBand("B11", "swir16", "swir16", 1.61, 0.143, 20, "SWIR 1.6μm (band 11) - 20m"),
+    SpectralBand("B12", "swir22", "swir22", 2.19, 0.242, 20, "SWIR 2.2μm (band 12) - 20m"),
+)
+BAND_NAMES = tuple(b.name for b in BANDS)
+
+
+class Scl(IntEnum):
+    """Sen2Cor scene classification values."""
+
+    NO_DATA = 0
+    SATURATED_OR_DEFECTIVE = 1
+    DARK_AREA_PIXELS = 2
+    CLOUD_SHADOWS = 3
+    VEGETATION = 4
+    NOT_VEGETATED = 5
+    WATER = 6
+    UNCLASSIFIED = 7
+    CLOUD_MEDIUM_PROBABILITY = 8
+    CLOUD_HIGH_PROBABILITY = 9
+    THIN_CIRRUS = 10
+    SNOW = 11
+
+
+CLOUD_SCL = (Scl.CLOUD_MEDIUM_PROBABILITY, Scl.CLOUD_HIGH_PROBABILITY, Scl.THIN_CIRRUS)
+
+# Surface reflectance B02, B03, B04, B08, B11, B12 of each generated CLC class (summer values).
+# Chosen so that brightness, NDWI, NDVI and B08 stay well inside their class's interval of the
+# reference model's rules even at the extremes of the variation below.
+SIGNATURES: dict[int, tuple[float, ...]] = {
+    512: (0.06, 0.05, 0.03, 0.02, 0.01, 0.005),  # water bodies
+    311: (0.03, 0.06, 0.03, 0.42, 0.20, 0.09),  # broad-leaved forest
+    312: (0.02, 0.04, 0.018, 0.24, 0.12, 0.05),  # coniferous forest
+    231: (0.04, 0.07, 0.05, 0.30, 0.22, 0.12),  # pastures
+    211: (0.07, 0.09, 0.10, 0.24, 0.28, 0.20),  # non-irrigated arable land
+    112: (0.10, 0.11, 0.12, 0.15, 0.20, 0.18),  # discontinuous urban fabric
+    335: (0.85, 0.83, 0.80, 0.70, 0.08, 0.06),  # glaciers and perpetual snow
+}
+CLASS_SCL: dict[int, Scl] = {
+    512: Scl.WATER, 311: Scl.VEGETATION, 312: Scl.VEGETATION, 231: Scl.VEGETATION,
+    211: Scl.NOT_VEGETATED, 112: Scl.NOT_VEGETATED, 335: Scl.SNOW,
+}
+CLASSES = tuple(SIGNATURES)
+REGION_BRIGHTNESS = 0.10  # +- per parcel, all bands together
+REGION_BAND_JITTER = 0.02  # +- per parcel and band
+PIXEL_NOISE = 0.025  # relative standard deviation per pixel and band
+
+
+def reflectance_from_dn(dn: np.ndarray) -> np.ndarray:
+    """Surface reflectance (float32) from L2A DNs; nodata (0) becomes NaN."""
+    reflectance = dn.astype(np.float32) * np.float32(DN_SCALE) + np.float32(DN_OFFSET)
+    reflectance[dn == DN_NODATA] = np.nan
+    return reflectance
+
+
+def to_dn(reflectance: np.ndarray) -> np.ndarray:
+    """L2A DNs (baseline >= 04.00) from reflectance; overwrites ``reflectance``."""
+    reflectance *= np.float32(1 / DN_SCALE)
+    np.rint(reflectance, out=reflectance)
+    reflectance -= np.float32(DN_OFFSET / DN_SCALE)
+    np.clip(reflectance, 1, np.iinfo(np.uint16).max, out=reflectance)
+    return reflectance.astype(np.uint16)
