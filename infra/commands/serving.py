@@ -1,0 +1,32 @@
+"""`earthsig serve` and `earthsig demo`."""
+
+from __future__ import annotations
+
+import click
+
+from infra.settings import StackSettings
+from infra.stack import Stack, export_stack_env
+
+
+@click.command()
+@click.argument("service", type=click.Choice(["api", "tiler"]))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: 8081 (api), 8082 (tiler).")
+def serve(service: str, host: str, port: int | None) -> None:
+    """Run the STAC API or the tiler in the foreground."""
+    import uvicorn
+
+    export_stack_env()
+    factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app"}[service]
+    uvicorn.run(factory, factory=True, host=host, port=port or {"api": 8081, "tiler": 8082}[
+        service])
+
+
+@click.command()
+@click.option("--detach", is_flag=True, help="Return once everything answers (make up).")
+@click.option("--size", type=int, default=2048, show_default=True, help="Sample size, px.")
+def demo(detach: bool, size: int) -> None:
+    """Start everything, process sample products, serve them, print the URLs."""
+    from infra.demo import run_demo
+
+    run_demo(Stack(StackSettings()), size=size, foreground=not detach)
