@@ -1,4 +1,9 @@
-"""Builders of EarthSignature STAC items (STAC 1.1; projection, raster, classification)."""
+"""Builders of EarthSignature STAC items (STAC 1.1).
+
+One item per (Sentinel-2 product, model version): the product's footprint and time, our assets
+(land cover, confidence, cloud mask, polygons, quicklook) and statistics. Extensions:
+projection, raster, classification, file, processing, eo, mlm and the project's ``clc``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ from datetime import UTC, datetime
 
 import pystac
 from pystac.extensions.classification import Classification, ClassificationExtension
+from pystac.extensions.eo import EOExtension
+from pystac.extensions.file import FileExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 
+from catalog_schemas import cloudmask, landcover_stats
 from catalog_schemas.collections import (
     LANDCOVER_ASSET,
     LANDCOVER_COLLECTION_ID,
@@ -17,6 +25,9 @@ from catalog_schemas.collections import (
 )
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
+MLM_SCHEMA = "https://stac-extensions.github.io/mlm/v1.5.0/schema.json"
+SOFTWARE_VERSION = "0.1.0"
+PARQUET = "application/vnd.apache.parquet"
 
 
 @dataclass(frozen=True)
@@ -36,69 +47,143 @@ class Grid:
         return min(xs), min(ys), max(xs), max(ys)
 
 
+@dataclass(frozen=True)
+class PublishedFile:
+    href: str
+    size: int
+    checksum: str  # multihash, hex: "1220" + sha256
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    framework: str
+    href: str | None = None  # the model's metadata document, for the derived_from link
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
 def landcover_item_id(product_id: str, model_name: str, model_version: str) -> str:
     """Deterministic: one item per (product, model version); re-running upserts it."""
     return f"{product_id}_{model_name}_v{model_version}"
+
+
+def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime) -> dict:
+    props = {
+        "title": f"Land cover of {source.id}",
+        # pgstac's free-text search looks at descriptions: say what a user would search for.
+        "description": (f"CORINE land cover of Sentinel-2 product {source.id} by model "
+                        f"{model.name} version {model.version}"),
+        "constellation": source.properties.get("constellation", "sentinel-2"),
+        "platform": source.properties.get("platform"),
+        "instruments": source.properties.get("instruments", ["msi"]),
+        "earthsig:source_product": source.id,
+        "earthsig:model": model.ref,
+        "processing:level": "L3",
+        "processing:lineage": f"Segmented from Sentinel-2 product {source.id} with {model.ref}",
+        "processing:software": {"earthsignature": SOFTWARE_VERSION},
+        "processing:datetime": processed.isoformat().replace("+00:00", "Z"),
+        "mlm:name": model.name,
+        "mlm:framework": model.framework,
+        "mlm:tasks": ["semantic-segmentation"],
+        "mlm:architecture": model.name,
+    }
+    for key in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square", "grid:code",
+                "s2:processing_baseline"):
+        if key in source.properties:
+            props[key] = source.properties[key]
+    return props
 
 
 def landcover_item(
     *,
     source: pystac.Item,
     source_href: str,
-    model_name: str,
-    model_version: str,
-    landcover_href: str,
+    model: ModelInfo,
+    files: dict[str, PublishedFile],
     grid: Grid,
+    statistics: dict[str, object],
     processed: datetime | None = None,
 ) -> pystac.Item:
-    """The land-cover item of one product: the source's footprint and time, our assets."""
+    """The item of one product and model version; ``files`` keyed by asset name."""
     item = pystac.Item(
-        id=landcover_item_id(source.id, model_name, model_version),
+        id=landcover_item_id(source.id, model.name, model.version),
         geometry=source.geometry,
         bbox=source.bbox,
         datetime=source.datetime,
-        properties={
-            "title": f"Land cover of {source.id}",
-            # pgstac's free-text search looks at descriptions: say what a user would search for.
-            "description": (
-                f"CORINE land cover of Sentinel-2 product {source.id} "
-                f"by model {model_name} version {model_version}"
-            ),
-            "constellation": source.properties.get("constellation", "sentinel-2"),
-            "platform": source.properties.get("platform"),
-            "instruments": source.properties.get("instruments", ["msi"]),
-            "earthsig:source_product": source.id,
-            "earthsig:model": f"{model_name}:{model_version}",
-            "processing:software": {"earthsignature": "0.1.0"},
-            "processing:datetime": (processed or datetime.now(UTC)).isoformat(),
-        },
+        properties=_base_properties(source, model, processed or datetime.now(UTC)),
         collection=LANDCOVER_COLLECTION_ID,
     )
-    for key in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square", "grid:code"):
-        if key in source.properties:
-            item.properties[key] = source.properties[key]
-    item.stac_extensions.append(PROCESSING_SCHEMA)
+    item.properties.update(statistics)
+    item.stac_extensions.extend([PROCESSING_SCHEMA, MLM_SCHEMA, landcover_stats.SCHEMA_URI])
+    EOExtension.add_to(item)
     item.add_link(pystac.Link("derived_from", source_href, pystac.MediaType.JSON,
                               title=f"Sentinel-2 product {source.id}"))
-
-    asset = pystac.Asset(
-        href=landcover_href,
-        media_type=pystac.MediaType.COG,
-        roles=["data"],
-        title="CORINE land cover (grid codes 1-44, 0 nodata)",
-    )
-    item.add_asset(LANDCOVER_ASSET, asset)
-
+    if model.href:
+        item.add_link(pystac.Link("derived_from", model.href, pystac.MediaType.JSON,
+                                  title=f"Model {model.ref}"))
     proj = ProjectionExtension.ext(item, add_if_missing=True)
     proj.code = f"EPSG:{grid.epsg}"
     proj.shape = list(grid.shape)
     proj.transform = list(grid.transform[:6])
     proj.bbox = list(grid.bbox)
-
-    RasterExtension.ext(asset, add_if_missing=True).bands = [
-        RasterBand.create(nodata=0, data_type=DataType.UINT8, spatial_resolution=grid.transform[0])
-    ]
-    ClassificationExtension.ext(asset, add_if_missing=True).classes = [
-        Classification.create(**c) for c in classification_classes()
-    ]
+    for key, published in files.items():
+        asset = ASSET_BUILDERS[key](published.href)
+        item.add_asset(key, asset)  # extensions need the asset's owner
+        EXTENSION_SETTERS.get(key, _no_extension)(asset, grid)
+        file_ext = FileExtension.ext(asset, add_if_missing=True)
+        file_ext.size = published.size
+        file_ext.checksum = published.checksum
     return item
+
+
+def _raster(asset: pystac.Asset, grid: Grid, nodata: int, unit: str | None = None) -> None:
+    band = RasterBand.create(nodata=nodata, data_type=DataType.UINT8,
+                             spatial_resolution=abs(grid.transform[0]), unit=unit)
+    RasterExtension.ext(asset, add_if_missing=True).bands = [band]
+
+
+def _landcover_ext(asset: pystac.Asset, grid: Grid) -> None:
+    _raster(asset, grid, nodata=0)
+    ClassificationExtension.ext(asset, add_if_missing=True).classes = [
+        Classification.create(**c) for c in classification_classes()]
+
+
+def _confidence_ext(asset: pystac.Asset, grid: Grid) -> None:
+    _raster(asset, grid, nodata=255, unit="percent")
+
+
+def _cloudmask_ext(asset: pystac.Asset, grid: Grid) -> None:
+    _raster(asset, grid, nodata=cloudmask.NODATA)
+    ClassificationExtension.ext(asset, add_if_missing=True).classes = [
+        Classification.create(value=c.value, name=c.name, description=c.description,
+                              color_hint=c.hex_color) for c in cloudmask.CLOUD_CLASSES]
+
+
+def _no_extension(asset: pystac.Asset, grid: Grid) -> None:
+    pass
+
+
+def _asset(title: str, media_type: str, roles: list[str]):  # noqa: ANN202
+    return lambda href: pystac.Asset(href, title=title, media_type=media_type, roles=roles)
+
+
+ASSET_BUILDERS = {
+    LANDCOVER_ASSET: _asset("CORINE land cover (grid codes 1-44; 0: nodata or cloud)",
+                            pystac.MediaType.COG, ["data"]),
+    "confidence": _asset("Confidence of the land-cover class (0-100; 255: nodata)",
+                         pystac.MediaType.COG, ["data", "quality"]),
+    "cloudmask": _asset("Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, 5 snow)",
+                        pystac.MediaType.COG, ["data", "cloud"]),
+    "polygons": _asset("Land-cover polygons (GeoParquet: clc_code, name, area_m2)", PARQUET,
+                       ["data"]),
+    "thumbnail": _asset("Quicklook in CLC colours", pystac.MediaType.PNG, ["thumbnail"]),
+}
+EXTENSION_SETTERS = {
+    LANDCOVER_ASSET: _landcover_ext,
+    "confidence": _confidence_ext,
+    "cloudmask": _cloudmask_ext,
+}

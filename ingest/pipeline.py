@@ -1,33 +1,58 @@
-"""One product through the chain: read, infer, write the COG, build the item, register.
+"""One product through the chain: read, infer, mask clouds, write assets, register.
 
-Everything is written under a temporary folder of the asset store and moved into place only
-when complete; the item is registered last, so a crash never leaves a half-published item.
+All files are written into a staging folder and moved into place only when complete; the item
+is registered last, so a crash never leaves a half-published item.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pystac
+from rasterio.windows import Window
+
 from catalog_schemas import clc
+from catalog_schemas import cloudmask as cm
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
-from catalog_schemas.items import Grid, landcover_item, landcover_item_id
+from catalog_schemas.items import Grid, ModelInfo, landcover_item, landcover_item_id
 from inference.backends import OnnxRuntimeBackend
-from inference.repository import ModelRepository
+from inference.repository import ModelRepository, ResolvedModel
 from inference.settings import InferenceSettings
-from inference.windows import ProgressLog, segment
+from inference.windows import ProgressLog, segment, windows
+from ingest.cloudmask import cloudmask_from_scl, obscured
 from ingest.cog import write_cog
+from ingest.errors import InvalidProductError
 from ingest.product import ProductReader, load_item
+from ingest.publish import (
+    describe,
+    discard_run,
+    new_run_id,
+    prune_runs,
+    publish_run,
+    staging_folder,
+)
+from ingest.quicklook import write_thumbnail
 from ingest.register import upsert_item
 from ingest.settings import IngestSettings
+from ingest.stats import landcover_stats
+from ingest.vectors import vectorise, write_polygons
 
 log = logging.getLogger(__name__)
+
+CONFIDENCE_NODATA = 255
+FILES = {
+    LANDCOVER_ASSET: "landcover.tif",
+    "confidence": "confidence.tif",
+    "cloudmask": "cloudmask.tif",
+    "polygons": "polygons.parquet",
+    "thumbnail": "thumbnail.png",
+}
 
 
 @dataclass
@@ -36,6 +61,16 @@ class ProcessResult:
     product_id: str
     model: str
     timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Outputs:
+    classes: np.ndarray
+    confidence: np.ndarray
+    cloudmask: np.ndarray | None
+    grid: Grid
+    crs: object
+    transform: object
 
 
 @contextmanager
@@ -64,46 +99,97 @@ def process_product(
     spec = model.spec
     item_id = landcover_item_id(source.id, spec.name, spec.version)
 
-    with _step("read+infer", source.id, timings), \
-            ProductReader(source, spec.input_bands) as reader:
-        backend = OnnxRuntimeBackend(model.onnx_path, threads=inference.ort_threads)
-        grid = reader.grid
-        seg = segment(reader.read, grid.height, grid.width, backend,
-                      window_size=inference.window_size, batch_size=inference.batch_size,
-                      progress=ProgressLog(f"{source.id}: infer"))
+    out = _segment(source, model, inference, timings)
+    with _step("statistics", source.id, timings):
+        mask = out.cloudmask if out.cloudmask is not None else np.where(
+            out.classes > 0, cm.CLEAR, cm.NODATA).astype(np.uint8)
+        stats = landcover_stats(out.classes, mask)
+        statistics = stats.properties()
+        if out.cloudmask is None:  # no SCL: the provider's figure is the best we have
+            statistics.pop("eo:cloud_cover")
+            if "eo:cloud_cover" in source.properties:
+                statistics["eo:cloud_cover"] = source.properties["eo:cloud_cover"]
 
-    final_dir = ingest.assets / LANDCOVER_COLLECTION_ID / item_id
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{item_id}.", dir=final_dir.parent))
-    try:
-        with _step("write-cog", source.id, timings):
-            write_cog(seg.classes, staging / f"{LANDCOVER_ASSET}.tif", crs=grid.crs,
-                      transform=grid.transform, nodata=clc.NODATA, categorical=True,
-                      colormap=clc.colormap())
-        _publish(staging, final_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    item_dir = ingest.assets / LANDCOVER_COLLECTION_ID / item_id
+    run_dir = item_dir / new_run_id()
+    with staging_folder(item_dir) as staging:
+        _write_assets(out, staging, source.id, timings, ingest)
+        files = {key: describe(staging / name, str(run_dir / name))
+                 for key, name in FILES.items() if (staging / name).exists()}
+        publish_run(staging, run_dir)
 
     item = landcover_item(
         source=source, source_href=source.get_self_href() or href,
-        model_name=spec.name, model_version=spec.version,
-        landcover_href=str(final_dir / f"{LANDCOVER_ASSET}.tif"),
-        grid=Grid(epsg=grid.crs.to_epsg(), shape=(grid.height, grid.width),
-                  transform=tuple(grid.transform)[:6]),
+        model=ModelInfo(spec.name, spec.version, framework="ONNX Runtime",
+                        href=str(model.onnx_path.parent / "model.json")),
+        files=files, grid=out.grid, statistics=statistics,
     )
     with _step("register", source.id, timings):
-        upsert_item(item, dsn)
+        try:
+            upsert_item(item, dsn)
+        except BaseException:
+            discard_run(run_dir)  # the earlier item, if any, still points at its own run
+            raise
+    prune_runs(item_dir, keep=run_dir)
     return ProcessResult(item_id=item.id, product_id=source.id, model=spec.ref,
                          timings_s=timings)
 
 
-def _publish(staging: Path, final_dir: Path) -> None:
-    """Swap the complete staging folder in place of any earlier output of the same item."""
-    if final_dir.exists():
-        old = final_dir.with_name(f".{final_dir.name}.old.{time.time_ns()}")
-        final_dir.rename(old)
-        staging.rename(final_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(final_dir)
+def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSettings,
+             timings: dict[str, float]) -> _Outputs:
+    with ProductReader(source, model.spec.input_bands) as reader:
+        grid = reader.grid
+        with _step("read+infer", source.id, timings):
+            backend = OnnxRuntimeBackend(model.onnx_path, threads=inference.ort_threads)
+            seg = segment(reader.read, grid.height, grid.width, backend,
+                          window_size=inference.window_size, batch_size=inference.batch_size,
+                          progress=ProgressLog(f"{source.id}: infer"))
+        with _step("cloudmask", source.id, timings):
+            cloud = _cloudmask(reader, grid.height, grid.width, inference.window_size)
+    classes, confidence = seg.classes, seg.confidence
+    if cloud is not None:
+        # Land cover is unknown under clouds and shadows: nodata there, so mosaics show an
+        # older clear product beneath instead of a cloud classified as snow.
+        hidden = obscured(cloud) | (cloud == cm.NODATA)
+        classes[hidden] = 0
+    confidence[classes == 0] = CONFIDENCE_NODATA
+    epsg = grid.crs.to_epsg()
+    if epsg is None:
+        raise InvalidProductError(f"{source.id}: CRS {grid.crs} has no EPSG code")
+    return _Outputs(classes, confidence, cloud,
+                    Grid(epsg=epsg, shape=(grid.height, grid.width),
+                         transform=tuple(grid.transform)[:6]),
+                    grid.crs, grid.transform)
+
+
+def _cloudmask(reader: ProductReader, height: int, width: int, size: int) -> np.ndarray | None:
+    try:
+        reader.read_on_grid("SCL", Window(0, 0, 1, 1), categorical=True)  # is there SCL?
+    except InvalidProductError as exc:
+        if "no asset for band SCL" in str(exc):
+            return None  # L1C or a provider without SCL
+        raise
+    mask = np.zeros((height, width), dtype=np.uint8)
+    for w in windows(height, width, size):
+        rows, cols = w.toslices()
+        mask[rows, cols] = cloudmask_from_scl(reader.read_on_grid("SCL", w, categorical=True))
+    return mask
+
+
+def _write_assets(out: _Outputs, staging: Path, product: str, timings: dict[str, float],
+                  ingest: IngestSettings) -> None:
+    with _step("write-cogs", product, timings):
+        common = {"crs": out.crs, "transform": out.transform}
+        write_cog(out.classes, staging / FILES[LANDCOVER_ASSET], nodata=clc.NODATA,
+                  categorical=True, colormap=clc.colormap(), **common)
+        write_cog(out.confidence, staging / FILES["confidence"], nodata=CONFIDENCE_NODATA,
+                  categorical=False, **common)
+        if out.cloudmask is not None:
+            write_cog(out.cloudmask, staging / FILES["cloudmask"], nodata=cm.NODATA,
+                      categorical=True, colormap=cm.colormap(), **common)
+    with _step("vectorise", product, timings):
+        polygons = vectorise(out.classes, transform=out.transform, crs=out.crs,
+                             min_area_m2=ingest.polygon_min_area_m2)
+        write_polygons(polygons, staging / FILES["polygons"])
+    with _step("quicklook", product, timings):
+        write_thumbnail(out.classes, staging / FILES["thumbnail"])

@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlparse
 import numpy as np
 import pystac
 import rasterio
+import rasterio.windows
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
@@ -90,6 +92,7 @@ class ProductReader:
         self._datasets: list[rasterio.DatasetReader] = []
         self._scales: list[tuple[float, float]] = []
         self._nodata: list[float | None] = []
+        self._extra: dict[str, rasterio.DatasetReader] = {}
         base = item.get_self_href()
         try:
             for band in bands:
@@ -135,6 +138,31 @@ class ProductReader:
             np.multiply(dn, scale, out=out[i], casting="unsafe")
             out[i] += offset
         return out, valid
+
+    def read_on_grid(self, band: str, window: Window, *, categorical: bool) -> np.ndarray:
+        """Raw values of ``band`` (any resolution) resampled onto ``window`` of the 10 m grid.
+
+        Categorical bands (SCL) are resampled with nearest so no class is invented.
+        """
+        if band not in self._extra:
+            asset = band_asset(self.item, band)
+            href = _absolute(asset.href, self.item.get_self_href())
+            try:
+                self._extra[band] = self._stack.enter_context(rasterio.open(href))
+            except RasterioError as exc:
+                raise InvalidProductError(f"{self.item.id}: cannot open band {band}: "
+                                          f"{exc}") from exc
+        ds = self._extra[band]
+        bounds = rasterio.windows.bounds(window, self.grid.transform)
+        src_window = rasterio.windows.from_bounds(*bounds, transform=ds.transform)
+        try:
+            return ds.read(1, window=src_window, out_shape=(int(window.height),
+                                                            int(window.width)),
+                           resampling=Resampling.nearest if categorical
+                           else Resampling.bilinear)
+        except RasterioError as exc:
+            raise InvalidProductError(
+                f"{self.item.id}: band {band} unreadable at {window}: {exc}") from exc
 
     def close(self) -> None:
         self._stack.close()

@@ -21,6 +21,10 @@ class IngestSettings(BaseSettings):
         default=3600, ge=60, description="Time limit of one product job (RQ's default 180 s "
         "is far too short for a full Sentinel-2 tile).",
     )
+    polygon_min_area_m2: float = Field(
+        default=10_000.0, ge=0, description="Regions smaller than this are merged into their "
+        "neighbours before vectorising (CLC's own minimum mapping unit is 25 ha).",
+    )
 
     @property
     def assets(self) -> Path:

@@ -25,6 +25,7 @@ from rq.job import Job
 from shapely.geometry import shape
 
 from catalog_schemas import clc
+from catalog_schemas.validation import validate_item
 from infra.endpoints import endpoints
 from infra.postgres import libpq_env
 from ingest.queue import product_job_id
@@ -83,7 +84,8 @@ def test_item_served_by_the_api_matches_the_product(chain: Chain) -> None:
     item = found[0]
     assert shape(item.geometry).equals_exact(shape(chain.product.geometry), 1e-9)
     assert item.datetime == chain.product.datetime
-    assert set(item.assets) == {"landcover"}
+    assert set(item.assets) == {"landcover", "confidence", "cloudmask", "polygons", "thumbnail"}
+    validate_item(item.to_dict())
     cog = item.assets["landcover"].href
     assert cog_validate(cog, quiet=True)[0]
     # Outside the footprint or the dates, nothing.

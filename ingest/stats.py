@@ -1,0 +1,59 @@
+"""Per-item land-cover statistics: class fractions over valid pixels, cloud cover, coverage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from catalog_schemas import clc
+from catalog_schemas import cloudmask as cm
+from catalog_schemas import landcover_stats as names
+
+
+@dataclass(frozen=True)
+class LandcoverStats:
+    fractions: dict[int, float]  # CLC code -> share of valid pixels, classes present only
+    cloud_cover: float  # percent of observed pixels that are cloud, thin cloud or shadow
+    valid_fraction: float  # share of the grid with a usable land-cover pixel
+    pixel_counts: dict[int, int]  # CLC code -> number of valid pixels
+
+    @property
+    def classes(self) -> list[int]:
+        return sorted(self.fractions)
+
+    def properties(self) -> dict[str, object]:
+        """The item properties: ``clc:*`` of the project's extension and ``eo:cloud_cover``."""
+        props: dict[str, object] = {
+            names.CLASSES: [str(code) for code in self.classes],
+            names.VALID_FRACTION: round(self.valid_fraction, 6),
+            "eo:cloud_cover": round(self.cloud_cover, 3),
+        }
+        props.update({names.fraction_key(code): round(f, 6)
+                      for code, f in self.fractions.items()})
+        return props
+
+
+def landcover_stats(classes: np.ndarray, cloudmask: np.ndarray) -> LandcoverStats:
+    """Statistics of a class grid (grid codes, 0 nodata) under its cloud mask.
+
+    Valid pixels have a class and a clear (or snowy) sky; fractions are over valid pixels, so
+    they sum to 1 whenever any pixel is valid.
+    """
+    if classes.shape != cloudmask.shape:
+        raise ValueError(f"classes {classes.shape} and cloud mask {cloudmask.shape} differ")
+    observed = cloudmask != cm.NODATA
+    hidden = observed & np.isin(cloudmask, cm.OBSCURED)
+    valid = (classes > 0) & observed & ~hidden
+    counts = np.bincount(classes[valid], minlength=len(clc.clc_classes()) + 1)
+    n_valid = int(counts.sum())
+    pixel_counts = {clc.by_grid_code(g).clc_code: int(counts[g])
+                    for g in np.flatnonzero(counts) if g > 0}
+    fractions = {code: n / n_valid for code, n in pixel_counts.items()} if n_valid else {}
+    n_observed = int(observed.sum())
+    return LandcoverStats(
+        fractions=fractions,
+        cloud_cover=100.0 * int(hidden.sum()) / n_observed if n_observed else 100.0,
+        valid_fraction=n_valid / classes.size if classes.size else 0.0,
+        pixel_counts=pixel_counts,
+    )
