@@ -8,11 +8,13 @@ import pystac
 from pystac.extensions.item_assets import ItemAssetsExtension  # noqa: F401  (registers hooks)
 from pystac.extensions.render import Render, RenderExtension
 
-from catalog_schemas import clc
+from catalog_schemas import clc, cloudmask
 
 LANDCOVER_COLLECTION_ID = "landcover"
 LANDCOVER_ASSET = "landcover"
 CLC_COLORMAP_NAME = "clc"
+CLOUDMASK_ASSET = "cloudmask"
+CLOUDMASK_COLORMAP_NAME = "cloudmask"
 
 # Europe, generously: the footprints of the Sentinel-2 tiles the service watches.
 EUROPE_BBOX = [-32.0, 27.0, 45.0, 72.0]
@@ -58,15 +60,15 @@ def landcover_collection() -> pystac.Collection:
             ),
         ],
     )
-    collection.summaries.add("classification:classes", classification_classes())
-    collection.summaries.add("constellation", ["sentinel-2"])
-    collection.extra_fields["item_assets"] = {
-        LANDCOVER_ASSET: {
-            "type": pystac.MediaType.COG,
-            "roles": ["data"],
-            "title": "CORINE land cover (grid codes 1-44, 0 nodata)",
-        }
-    }
+    # pystac drops summary lists longer than 25 by default: the 44 classes must stay.
+    collection.summaries = pystac.Summaries({
+        "classification:classes": classification_classes(),
+        "constellation": ["sentinel-2"],
+        "cloudmask:classes": [
+            {"value": c.value, "name": c.name, "description": c.description,
+             "color_hint": c.hex_color} for c in cloudmask.CLOUD_CLASSES],
+    }, maxcount=1000)
+    collection.extra_fields["item_assets"] = item_assets()
     renders = RenderExtension.ext(collection, add_if_missing=True)
     renders.apply(
         {
@@ -76,7 +78,32 @@ def landcover_collection() -> pystac.Collection:
                 resampling="nearest",
                 minmax_zoom=[8, 16],
                 title="CORINE land cover",
-            )
+            ),
+            CLOUDMASK_ASSET: Render.create(
+                assets=[CLOUDMASK_ASSET],
+                colormap_name=CLOUDMASK_COLORMAP_NAME,
+                resampling="nearest",
+                minmax_zoom=[8, 16],
+                title="Cloud mask",
+            ),
         }
     )
     return collection
+
+
+def item_assets() -> dict[str, dict]:
+    """What every item of the collection carries (the item-assets convention of STAC 1.1)."""
+    cog = pystac.MediaType.COG
+    return {
+        LANDCOVER_ASSET: {"type": cog, "roles": ["data"],
+                          "title": "CORINE land cover (grid codes 1-44; 0: nodata or cloud)"},
+        "confidence": {"type": cog, "roles": ["data", "quality"],
+                       "title": "Confidence of the land-cover class (0-100; 255: nodata)"},
+        CLOUDMASK_ASSET: {"type": cog, "roles": ["data", "cloud"],
+                          "title": "Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, "
+                                   "5 snow)"},
+        "polygons": {"type": "application/vnd.apache.parquet", "roles": ["data"],
+                     "title": "Land-cover polygons (GeoParquet)"},
+        "thumbnail": {"type": pystac.MediaType.PNG, "roles": ["thumbnail"],
+                      "title": "Quicklook in CLC colours"},
+    }

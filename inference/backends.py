@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import onnxruntime as ort
 
 from inference.errors import InferenceError
+
+if TYPE_CHECKING:
+    from inference.repository import ResolvedModel
+    from inference.settings import InferenceSettings
 
 
 class Backend(Protocol):
@@ -34,3 +38,16 @@ class OnnxRuntimeBackend:
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self.output_name], {self.input_name: batch})[0]
+
+
+def open_backend(model: ResolvedModel, settings: InferenceSettings) -> Backend:
+    """The backend the settings name, for one resolved model (call it inside the job)."""
+    if settings.backend == "triton":
+        from inference.triton_backend import TritonBackend
+
+        spec = model.spec
+        return TritonBackend(settings.triton_url, spec.name, spec.version,
+                             input_name=spec.input_name, output_name=spec.output_name,
+                             timeout_s=settings.triton_timeout_s,
+                             retries=settings.triton_retries)
+    return OnnxRuntimeBackend(model.onnx_path, threads=settings.ort_threads)

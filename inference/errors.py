@@ -11,3 +11,7 @@ class ModelNotFoundError(InferenceError):
 
 class BackendUnavailableError(InferenceError):
     """The backend cannot be reached right now; retrying later may succeed."""
+
+
+class InputMismatchError(InferenceError):
+    """The input does not match what the model's MLM document says it takes."""

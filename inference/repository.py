@@ -1,11 +1,13 @@
-"""The model repository, in Triton's layout, with the reference models built into it.
+"""The model repository, in Triton's layout, with an MLM document per model version.
 
-    <repo>/<model>/config.pbtxt
+    <repo>/<model>/config.pbtxt          (Triton: inputs, outputs, batching, all versions)
     <repo>/<model>/<version>/model.onnx
-    <repo>/<model>/<version>/model.json   (what the pipeline needs: bands, scaling, classes)
+    <repo>/<model>/<version>/mlm.json    (STAC MLM v1.5: bands, scaling, classes, window)
 
-Reference models are generated from code (nothing is downloaded), deterministically, so any
-worker host can rebuild an identical repository.
+Several versions live side by side; which one a bare model name means is the *active* version
+(a setting, ``EARTHSIG_INFERENCE_ACTIVE_VERSIONS``), else the highest. Reference models are
+generated from code or copied from installed packages (nothing is downloaded), so any worker
+host can rebuild an identical repository.
 """
 
 from __future__ import annotations
@@ -13,37 +15,31 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from catalog_schemas import clc
-from inference import spectral
+import onnx
+
+from inference import reference
 from inference.errors import ModelNotFoundError
+from inference.mlm import mlm_item, spec_from_mlm
+from inference.spec import ModelSpec
 
-REFERENCE_MODELS = {"clc-spectral": "1"}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    version: str
-    input_name: str
-    output_name: str
-    input_bands: list[str]
-    input_scaling: str  # "reflectance": surface reflectance, scale/offset of the product applied
-    output_classes: list[int]  # CLC code of each output channel
-    window_size: int
-    framework: str = "onnx"
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
+MLM_FILE = "mlm.json"
+ONNX_FILE = "model.onnx"
+REFERENCE_MODELS = reference.REFERENCE_MODELS
+DEFAULT_MAX_BATCH = 16
 
 
 @dataclass(frozen=True)
 class ResolvedModel:
     spec: ModelSpec
     onnx_path: Path
+
+    @property
+    def mlm_path(self) -> Path:
+        return self.onnx_path.with_name(MLM_FILE)
 
 
 def parse_model_ref(ref: str) -> tuple[str, str | None]:
@@ -54,59 +50,115 @@ def parse_model_ref(ref: str) -> tuple[str, str | None]:
     return name, version or None
 
 
+def _version_key(v: str) -> tuple[int, str]:
+    return (len(v), v)  # Triton's versions are integers: "10" sorts after "9"
+
+
 class ModelRepository:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, active_versions: Mapping[str, str] | None = None,
+                 max_batch_size: int = DEFAULT_MAX_BATCH) -> None:
         self.root = Path(root)
+        self.active_versions = dict(active_versions or {})
+        self.max_batch_size = max_batch_size
+
+    @classmethod
+    def from_settings(cls, settings: object) -> ModelRepository:
+        """From an ``InferenceSettings`` (typed loosely: settings import nothing from here)."""
+        return cls(getattr(settings, "model_repository"),  # noqa: B009
+                   getattr(settings, "active_versions", None),
+                   getattr(settings, "triton_max_batch_size", DEFAULT_MAX_BATCH))
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
 
     def versions(self, name: str) -> list[str]:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        found = [p.name for p in folder.iterdir() if (p / "model.onnx").exists()]
-        return sorted(found, key=lambda v: (len(v), v))
+        found = [p.name for p in folder.iterdir()
+                 if p.name.isdigit() and (p / ONNX_FILE).exists() and (p / MLM_FILE).exists()]
+        return sorted(found, key=_version_key)
+
+    def active_version(self, name: str) -> str | None:
+        available = self.versions(name)
+        wanted = self.active_versions.get(name)
+        if wanted is not None:
+            if wanted not in available:
+                raise ModelNotFoundError(
+                    f"active version {wanted!r} of model {name!r} is not in {self.root} "
+                    f"(has {available})")
+            return wanted
+        return available[-1] if available else None
 
     def resolve(self, ref: str) -> ResolvedModel:
         name, version = parse_model_ref(ref)
-        if name in REFERENCE_MODELS and not self.versions(name):
-            self.build_reference(name)
+        missing = [v for v in reference.versions_of(name) if v not in self.versions(name)]
+        if missing and reference.buildable(name):
+            for v in missing:
+                self.build_reference(name, v)
         available = self.versions(name)
         if not available:
             raise ModelNotFoundError(f"model {name!r} is not in the repository {self.root}")
-        version = version or available[-1]
+        version = version or self.active_version(name)
         if version not in available:
             raise ModelNotFoundError(
                 f"model {name!r} has no version {version!r} in {self.root} (has {available})")
-        folder = self.root / name / version
-        spec = ModelSpec(**json.loads((folder / "model.json").read_text()))
-        return ResolvedModel(spec=spec, onnx_path=folder / "model.onnx")
+        folder = self.root / name / str(version)
+        spec = spec_from_mlm(json.loads((folder / MLM_FILE).read_text()))
+        return ResolvedModel(spec=spec, onnx_path=folder / ONNX_FILE)
 
-    def build_reference(self, name: str) -> ResolvedModel:
-        if name != "clc-spectral":
+    def build_reference(self, name: str, version: str | None = None) -> ResolvedModel:
+        """Write one reference model version (the newest when none named)."""
+        versions = reference.versions_of(name)
+        if not versions:
             raise ModelNotFoundError(f"no reference model named {name!r}")
-        version = REFERENCE_MODELS[name]
-        spec = ModelSpec(
-            name=name, version=version, input_name=spectral.INPUT_NAME,
-            output_name=spectral.OUTPUT_NAME, input_bands=list(spectral.INPUT_BANDS),
-            input_scaling="reflectance",
-            output_classes=[c.clc_code for c in clc.clc_classes()], window_size=512,
-        )
-        folder = self.root / name / version
+        version = version or versions[-1]
+        spec, model = reference.build(name, version)
+        return self.add_version(spec, model)
+
+    def build_all_references(self) -> list[ResolvedModel]:
+        built = []
+        for name, versions in REFERENCE_MODELS.items():
+            if reference.buildable(name):
+                built += [self.build_reference(name, v) for v in versions]
+        return built
+
+    def add_version(self, spec: ModelSpec, model: onnx.ModelProto) -> ResolvedModel:
+        """Write ``model.onnx`` + ``mlm.json`` of one version and the model's config.pbtxt."""
+        folder = self.root / spec.name / spec.version
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / "model.onnx", spectral.build_spectral_model().SerializeToString())
-        _atomic_write(folder / "model.json", json.dumps(asdict(spec), indent=2).encode())
-        _atomic_write(self.root / name / "config.pbtxt", triton_config(spec).encode())
-        return ResolvedModel(spec=spec, onnx_path=folder / "model.onnx")
+        _atomic_write(folder / ONNX_FILE, model.SerializeToString())
+        doc = mlm_item(spec, framework_version=_onnx_version())
+        _atomic_write(folder / MLM_FILE, json.dumps(doc, indent=2).encode())
+        _atomic_write(self.root / spec.name / "config.pbtxt",
+                      triton_config(spec, self.max_batch_size).encode())
+        return ResolvedModel(spec=spec, onnx_path=folder / ONNX_FILE)
 
 
-def triton_config(spec: ModelSpec, max_batch_size: int = 0) -> str:
-    """Triton's model configuration; batching is explicit in the graph's dynamic N axis."""
+def triton_config(spec: ModelSpec, max_batch_size: int = DEFAULT_MAX_BATCH,
+                  backend: str = "onnxruntime") -> str:
+    """Triton's model configuration for NVIDIA's Triton with its ONNX Runtime backend.
+
+    With ``max_batch_size`` > 0 Triton owns the batch axis: the dims exclude it, and the graph's
+    first (dynamic) axis N is Triton's implicit batch dimension, which dynamic batching fills
+    by merging requests from many workers. All versions are served, so a client can pin one.
+    """
     n_bands, n_classes = len(spec.input_bands), len(spec.output_classes)
     return f"""name: "{spec.name}"
-backend: "onnxruntime"
+backend: "{backend}"
 max_batch_size: {max_batch_size}
-input [{{ name: "{spec.input_name}" data_type: TYPE_FP32 dims: [-1, {n_bands}, -1, -1] }}]
-output [{{ name: "{spec.output_name}" data_type: TYPE_FP32 dims: [-1, {n_classes}, -1, -1] }}]
+version_policy: {{ all {{ }} }}
+input [{{ name: "{spec.input_name}" data_type: TYPE_FP32 dims: [{n_bands}, -1, -1] }}]
+output [{{ name: "{spec.output_name}" data_type: TYPE_FP32 dims: [{n_classes}, -1, -1] }}]
+dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
+instance_group [{{ kind: KIND_CPU count: 1 }}]
 """
+
+
+def _onnx_version() -> str:
+    return ".".join(onnx.__version__.split(".")[:3])
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,27 @@ class InferenceSettings(BaseSettings):
         description="Model repository in Triton's layout (<model>/<version>/model.onnx).",
     )
     default_model: str = Field(default="clc-spectral", description="Model used when none named.")
+    active_versions: dict[str, str] = Field(
+        default_factory=dict,
+        description='Active version per model, JSON: {"clc-spectral": "1"}; else the highest.')
     window_size: int = Field(default=512, ge=64, description="Inference window, pixels.")
+    window_overlap: int = Field(default=32, ge=0,
+                                description="Pixels shared by neighbouring windows.")
+    blend: Literal["centre", "weighted"] = Field(
+        default="centre",
+        description="Overlap stitching: centre (each pixel from the window whose centre is "
+                    "nearest) or weighted (probabilities averaged with tapered weights).")
     batch_size: int = Field(default=4, ge=1, description="Windows per backend call.")
+    backend: Literal["onnxruntime", "triton"] = Field(
+        default="onnxruntime", description="Embedded ONNX Runtime, or a Triton server (gRPC).")
     ort_threads: int = Field(default=0, ge=0, description="ONNX Runtime threads (0: all cores).")
+    triton_url: str = Field(default="127.0.0.1:8001", description="Triton gRPC host:port.")
+    triton_timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
+    triton_retries: int = Field(default=5, ge=0,
+                                description="Retries while the server is unavailable.")
+    triton_venv: Path = Field(default=Path(".earthsig/triton-venv"),
+                              description="Venv of the local tritonserver (nvidia-pytriton).")
+    triton_state: Path = Field(default=Path(".earthsig/triton"),
+                               description="Served copy of the repository, backends, log.")
+    triton_max_batch_size: int = Field(default=16, ge=1,
+                                       description="max_batch_size written in config.pbtxt.")

@@ -1,7 +1,19 @@
-"""Sliding-window inference: read windows, batch them, predict, keep class and confidence.
+"""Sliding-window inference: read windows, batch them, predict, stitch class and confidence.
 
-The raster is never held whole as a float cube: windows of ``size`` pixels are read through
-``read_window`` one batch at a time, and only the uint8 class and confidence grids are kept.
+Windows of ``window_size`` pixels step by ``window_size - overlap``; the last window of a row
+or column is moved inwards so every window has the full size (no padding, except on a raster
+smaller than one window). Overlaps are stitched one of two ways:
+
+- ``centre``: each pixel takes the prediction of the window whose centre is nearest (the
+  overlap is cut at its middle), so the edge pixels of a window, which saw the least context,
+  are never used where a neighbour saw them better. Nothing is accumulated.
+- ``weighted``: probabilities are averaged with weights that ramp up linearly from a window's
+  inner edges, so neighbouring windows fade into each other.
+
+Memory is bounded by one band of window rows: the product is read window by window, and only
+the uint8 class and confidence grids are held whole (``weighted`` also keeps a float32
+accumulator of ``classes x window_size x width``). Windows whose pixels are all invalid are
+not sent to the backend.
 """
 
 from __future__ import annotations
@@ -15,48 +27,79 @@ import numpy as np
 from rasterio.windows import Window
 
 from inference.backends import Backend
+from inference.stitch import Axis, CentreStitcher, Stitcher, WeightedStitcher, axis_layout
 
 log = logging.getLogger(__name__)
 
 # read_window(window) -> (model input [bands, h, w] float32, valid mask [h, w] bool)
 WindowReader = Callable[[Window], tuple[np.ndarray, np.ndarray]]
+Prepare = Callable[[np.ndarray], np.ndarray]
+BLENDS = ("centre", "weighted")
 
 
 @dataclass
 class Segmentation:
-    classes: np.ndarray  # uint8 grid codes (argmax + 1), 0 where invalid
+    classes: np.ndarray  # uint8 raster values (CLC grid code / cloud value), 0 where invalid
     confidence: np.ndarray  # uint8 0-100 (max probability), 0 where invalid
 
 
 def windows(height: int, width: int, size: int) -> Iterator[Window]:
+    """Non-overlapping tiles of at most ``size`` pixels (edge tiles clipped)."""
     for row in range(0, height, size):
         for col in range(0, width, size):
             yield Window(col, row, min(size, width - col), min(size, height - row))
 
 
+def inference_windows(height: int, width: int, size: int, overlap: int = 0
+                      ) -> Iterator[Window]:
+    """The windows :func:`segment` reads, in order (row band by row band)."""
+    for row in axis_layout(height, size, overlap):
+        for col in axis_layout(width, size, overlap):
+            yield Window(col.pos, row.pos, col.length, row.length)
+
+
 def segment(read_window: WindowReader, height: int, width: int, backend: Backend, *,
-            window_size: int = 512, batch_size: int = 4,
+            window_size: int = 512, batch_size: int = 4, overlap: int = 0,
+            blend: str = "centre", prepare: Prepare | None = None,
+            values: np.ndarray | None = None,
             progress: Callable[[int, int], None] | None = None) -> Segmentation:
-    classes = np.zeros((height, width), dtype=np.uint8)
-    confidence = np.zeros((height, width), dtype=np.uint8)
-    all_windows = list(windows(height, width, window_size))
-    for start in range(0, len(all_windows), batch_size):
-        chunk = all_windows[start:start + batch_size]
-        inputs, masks = zip(*(read_window(w) for w in chunk), strict=True)
-        batch = np.stack([_pad(x, window_size) for x in inputs])
-        probs = backend.predict(batch)
-        for w, mask, p in zip(chunk, masks, probs, strict=True):
-            p = p[:, : w.height, : w.width]
-            rows, cols = w.toslices()
-            classes[rows, cols] = np.where(mask, p.argmax(axis=0) + 1, 0)
-            confidence[rows, cols] = np.where(mask, np.rint(p.max(axis=0) * 100), 0)
-        if progress:
-            progress(min(start + batch_size, len(all_windows)), len(all_windows))
-    return Segmentation(classes=classes, confidence=confidence)
+    """Classify a raster window by window.
+
+    ``prepare`` turns a read batch into model input (the MLM value_scaling); ``values`` maps
+    output channel -> raster value (default: channel + 1, the CLC grid code).
+    """
+    if blend not in BLENDS:
+        raise ValueError(f"blend must be one of {BLENDS}, not {blend!r}")
+    rows = axis_layout(height, window_size, overlap)
+    cols = axis_layout(width, window_size, overlap)
+    stitcher: Stitcher = (CentreStitcher(height, width, values) if blend == "centre"
+                          else WeightedStitcher(height, width, window_size, values))
+    total, done = len(rows) * len(cols), 0
+    for r, row in enumerate(rows):
+        for start in range(0, len(cols), batch_size):
+            chunk = cols[start:start + batch_size]
+            _run_chunk(read_window, backend, row, chunk, window_size, prepare, stitcher)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        stitcher.finish_row(row, rows[r + 1].pos if r + 1 < len(rows) else height)
+    return Segmentation(classes=stitcher.classes, confidence=stitcher.confidence)
+
+
+def _run_chunk(read_window: WindowReader, backend: Backend, row: Axis, cols: list[Axis],
+               size: int, prepare: Prepare | None, stitcher: Stitcher) -> None:
+    reads = [read_window(Window(c.pos, row.pos, c.length, row.length)) for c in cols]
+    live = [i for i, (_, mask) in enumerate(reads) if mask.any()]
+    if not live:
+        return  # all nodata: nothing to predict, the grids stay 0 there
+    batch = np.stack([_pad(reads[i][0], size) for i in live])
+    probs = backend.predict(prepare(batch) if prepare else batch)
+    for i, p in zip(live, probs, strict=True):
+        stitcher.add(row, cols[i], p[:, :row.length, :cols[i].length], reads[i][1])
 
 
 def _pad(x: np.ndarray, size: int) -> np.ndarray:
-    """Edge windows are padded to the full size so every batch has one shape."""
+    """A raster smaller than one window is padded so every batch has one shape."""
     _, h, w = x.shape
     if h == size and w == size:
         return x

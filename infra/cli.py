@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from infra import logs
-from infra.commands import models, processing, samples, serving, stack
+from infra.commands import models, processing, samples, serving, stack, triton
 
 
 @click.group()
@@ -25,6 +25,7 @@ main.add_command(processing.worker)
 main.add_command(models.models)
 main.add_command(serving.serve)
 main.add_command(serving.demo)
+main.add_command(triton.triton)
 
 
 if __name__ == "__main__":

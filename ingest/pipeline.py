@@ -20,27 +20,27 @@ from rasterio.windows import Window
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
-from catalog_schemas.items import Grid, ModelInfo, landcover_item, landcover_item_id
-from inference.backends import OnnxRuntimeBackend
+from catalog_schemas.items import (
+    Grid,
+    ModelInfo,
+    PublishedFile,
+    landcover_item,
+    landcover_item_id,
+)
 from inference.repository import ModelRepository, ResolvedModel
+from inference.run import run_model
 from inference.settings import InferenceSettings
-from inference.windows import ProgressLog, segment, windows
+from inference.windows import ProgressLog, windows
 from ingest.cloudmask import cloudmask_from_scl, obscured
 from ingest.cog import write_cog
 from ingest.errors import InvalidProductError
 from ingest.product import ProductReader, load_item
-from ingest.publish import (
-    describe,
-    discard_run,
-    new_run_id,
-    prune_runs,
-    publish_run,
-    staging_folder,
-)
+from ingest.publish import describe, new_run_id, staging_folder
 from ingest.quicklook import write_thumbnail
 from ingest.register import upsert_item
 from ingest.settings import IngestSettings
 from ingest.stats import landcover_stats
+from ingest.store import asset_store
 from ingest.vectors import vectorise, write_polygons
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def process_product(
     inference = inference or InferenceSettings()
     timings: dict[str, float] = {}
     source = load_item(href)
-    model = ModelRepository(inference.model_repository).resolve(
+    model = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model)
     spec = model.spec
     item_id = landcover_item_id(source.id, spec.name, spec.version)
@@ -110,27 +110,31 @@ def process_product(
             if "eo:cloud_cover" in source.properties:
                 statistics["eo:cloud_cover"] = source.properties["eo:cloud_cover"]
 
-    item_dir = ingest.assets / LANDCOVER_COLLECTION_ID / item_id
-    run_dir = item_dir / new_run_id()
-    with staging_folder(item_dir) as staging:
+    store = asset_store(ingest)
+    item_path = f"{LANDCOVER_COLLECTION_ID}/{item_id}"
+    run = f"{item_path}/{new_run_id()}"
+    with staging_folder(store.staging_parent(item_path)) as staging:
         _write_assets(out, staging, source.id, timings, ingest)
-        files = {key: describe(staging / name, str(run_dir / name))
-                 for key, name in FILES.items() if (staging / name).exists()}
-        publish_run(staging, run_dir)
+        described = {key: describe(staging / name) for key, name in FILES.items()
+                     if (staging / name).exists()}
+        with _step("publish", source.id, timings):
+            hrefs = store.publish(staging, run)
+    files = {key: PublishedFile(hrefs[FILES[key]], size, checksum)
+             for key, (size, checksum) in described.items()}
 
     item = landcover_item(
         source=source, source_href=source.get_self_href() or href,
         model=ModelInfo(spec.name, spec.version, framework="ONNX Runtime",
-                        href=str(model.onnx_path.parent / "model.json")),
+                        href=str(model.mlm_path)),
         files=files, grid=out.grid, statistics=statistics,
     )
     with _step("register", source.id, timings):
         try:
             upsert_item(item, dsn)
         except BaseException:
-            discard_run(run_dir)  # the earlier item, if any, still points at its own run
+            store.discard(run)  # the earlier item, if any, still points at its own run
             raise
-    prune_runs(item_dir, keep=run_dir)
+    store.prune(item_path, keep=run)
     return ProcessResult(item_id=item.id, product_id=source.id, model=spec.ref,
                          timings_s=timings)
 
@@ -140,10 +144,8 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
     with ProductReader(source, model.spec.input_bands) as reader:
         grid = reader.grid
         with _step("read+infer", source.id, timings):
-            backend = OnnxRuntimeBackend(model.onnx_path, threads=inference.ort_threads)
-            seg = segment(reader.read, grid.height, grid.width, backend,
-                          window_size=inference.window_size, batch_size=inference.batch_size,
-                          progress=ProgressLog(f"{source.id}: infer"))
+            seg = run_model(reader.read, grid.height, grid.width, model, inference,
+                            progress=ProgressLog(f"{source.id}: infer"))
         with _step("cloudmask", source.id, timings):
             cloud = _cloudmask(reader, grid.height, grid.width, inference.window_size)
     classes, confidence = seg.classes, seg.confidence

@@ -1,10 +1,10 @@
-"""Writing a product's assets into the asset store: complete, checksummed, then moved in place.
+"""Staging a run's files: a temporary folder, checksums, and the atomic rename into place.
 
-Each processing run writes into a staging folder, renamed to its own run folder
-(``<item>/<run>/``) only when every file is complete. The item is registered pointing at that
-run; only then are earlier runs removed. If registration fails, the new run is discarded and
-the earlier item still points at its own, untouched files: no reader ever sees half an output
-or an item whose files changed under it.
+Each processing run writes into a staging folder that becomes its own run folder
+(``<item>/<run>/``) only when every file is complete (see ``ingest.store``). The item is
+registered pointing at that run; only then are earlier runs removed. If registration fails,
+the new run is discarded and the earlier item still points at its own, untouched files: no
+reader ever sees half an output or an item whose files changed under it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from catalog_schemas.items import PublishedFile
-
 CHUNK = 1 << 20
 
 
@@ -32,8 +30,9 @@ def multihash_sha256(path: Path) -> str:
     return "1220" + digest.hexdigest()
 
 
-def describe(path: Path, href: str) -> PublishedFile:
-    return PublishedFile(href=href, size=path.stat().st_size, checksum=multihash_sha256(path))
+def describe(path: Path) -> tuple[int, str]:
+    """(size, checksum) of a file, for the file extension."""
+    return path.stat().st_size, multihash_sha256(path)
 
 
 def new_run_id() -> str:
@@ -57,14 +56,3 @@ def publish_run(staging: Path, run_dir: Path) -> None:
     """Make the complete staging folder visible as ``run_dir`` (one rename, atomic)."""
     staging.chmod(0o755)
     staging.rename(run_dir)
-
-
-def discard_run(run_dir: Path) -> None:
-    shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def prune_runs(item_dir: Path, keep: Path) -> None:
-    """Remove every earlier run (and stale staging) of the item once ``keep`` is registered."""
-    for child in item_dir.iterdir():
-        if child != keep:
-            shutil.rmtree(child, ignore_errors=True)

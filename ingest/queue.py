@@ -46,7 +46,7 @@ def enqueue_product(href: str, model_ref: str | None, *, connection: Redis,
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
     product = load_item(href)  # fail here, not in a worker, when the href is not a product
-    spec = ModelRepository(inference.model_repository).resolve(
+    spec = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model).spec
     job_id = product_job_id(product.id, spec.ref)
     try:

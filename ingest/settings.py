@@ -16,6 +16,17 @@ class IngestSettings(BaseSettings):
     asset_root: Path | None = Field(
         default=None, description="Where published COGs go (default: <home>/assets)."
     )
+    asset_store_url: str | None = Field(
+        default=None, description="s3://bucket/prefix to publish to object storage instead of "
+        "the local asset root (credentials: the usual AWS_* variables).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph...); AWS when unset.",
+    )
+    asset_public_url: str | None = Field(
+        default=None, description="Public HTTP(S) base of the bucket: hrefs become "
+        "<base>/<key> instead of s3://bucket/<key>, readable by any GDAL without credentials.",
+    )
     queue: str = Field(default="process", description="RQ queue of product jobs.")
     job_timeout_s: int = Field(
         default=3600, ge=60, description="Time limit of one product job (RQ's default 180 s "

@@ -9,13 +9,19 @@ from infra.stack import Stack, export_stack_env
 
 
 @click.command()
-@click.argument("service", type=click.Choice(["api", "tiler"]))
+@click.argument("service", type=click.Choice(["api", "tiler", "triton"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=None, help="Default: 8081 (api), 8082 (tiler).")
+@click.option("--port", type=int, default=None,
+              help="Default: 8081 (api), 8082 (tiler), 8001 (triton gRPC; HTTP on 8000).")
 def serve(service: str, host: str, port: int | None) -> None:
-    """Run the STAC API or the tiler in the foreground."""
+    """Run the STAC API, the tiler or a Triton server on the model repository."""
     import uvicorn
 
+    if service == "triton":
+        from infra.commands.triton import serve_triton
+
+        serve_triton(port or 8001, 8000)
+        return
     export_stack_env()
     factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app"}[service]
     uvicorn.run(factory, factory=True, host=host, port=port or {"api": 8081, "tiler": 8082}[

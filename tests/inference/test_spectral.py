@@ -55,7 +55,9 @@ def test_repository_layout_and_resolution(repo: ModelRepository) -> None:
     model = repo.resolve("clc-spectral:1")
     assert model.onnx_path == repo.root / "clc-spectral" / "1" / "model.onnx"
     config = (repo.root / "clc-spectral" / "config.pbtxt").read_text()
-    assert 'backend: "onnxruntime"' in config and "dims: [-1, 44, -1, -1]" in config
+    # Triton owns the batch axis (max_batch_size > 0): dims leave it out.
+    assert 'backend: "onnxruntime"' in config and "dims: [44, -1, -1]" in config
+    assert "max_batch_size: 16" in config and "dynamic_batching" in config
     assert model.spec.input_bands == ["B02", "B03", "B04", "B08"]
     assert model.spec.output_classes[40] == 512  # channel = grid code - 1
     with pytest.raises(ModelNotFoundError, match="no version '9'"):

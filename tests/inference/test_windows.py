@@ -1,27 +1,39 @@
-"""Sliding windows: every pixel covered once, edges padded, invalid pixels left at nodata."""
+"""Sliding windows: seamless stitching for any window size and overlap, nodata skipped."""
 
 import numpy as np
+import pytest
 from rasterio.windows import Window
 
-from inference.windows import segment, windows
+from inference.stitch import axis_layout
+from inference.windows import inference_windows, segment, windows
 
 
-class CodeBackend:
-    """Puts probability 1 on the channel given by the first input band (a known mapping)."""
+class PixelBackend:
+    """A per-pixel model: softmax of fixed linear scores of the bands (44 classes)."""
 
     def __init__(self) -> None:
-        self.batch_shapes: list[tuple[int, ...]] = []
+        self.weights = np.random.default_rng(7).normal(size=(44, 3)).astype(np.float32)
+        self.calls: list[tuple[int, ...]] = []
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        self.batch_shapes.append(batch.shape)
-        n, _, h, w = batch.shape
-        out = np.zeros((n, 44, h, w), np.float32)
-        idx = batch[:, 0].astype(int)
-        np.put_along_axis(out, idx[:, None], 0.75, axis=1)
-        return out
+        self.calls.append(batch.shape)
+        scores = np.einsum("cb,nbhw->nchw", self.weights, batch)
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_windows_tile_the_raster_exactly() -> None:
+HEIGHT, WIDTH = 230, 181
+SCENE = np.random.default_rng(1).normal(size=(3, HEIGHT, WIDTH)).astype(np.float32)
+VALID = np.ones((HEIGHT, WIDTH), bool)
+VALID[:5, :9] = False
+
+
+def read(window: Window) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = window.toslices()
+    return SCENE[:, rows, cols], VALID[rows, cols]
+
+
+def test_non_overlapping_tiles_cover_the_raster_exactly() -> None:
     cover = np.zeros((1000, 700), int)
     for w in windows(1000, 700, 256):
         rows, cols = w.toslices()
@@ -29,19 +41,103 @@ def test_windows_tile_the_raster_exactly() -> None:
     assert (cover == 1).all()
 
 
-def test_segment_stitches_classes_and_confidence() -> None:
-    height, width = 700, 530
-    truth = (np.arange(height * width).reshape(height, width) // 97) % 44
-    valid = np.ones_like(truth, bool)
-    valid[:10, :10] = False
+@pytest.mark.parametrize("size,overlap", [(64, 0), (64, 16), (100, 37), (256, 0)])
+def test_inference_windows_are_full_size_and_cover_everything(size: int, overlap: int) -> None:
+    cover = np.zeros((HEIGHT, WIDTH), int)
+    for w in inference_windows(HEIGHT, WIDTH, size, overlap):
+        assert (w.height, w.width) == (min(size, HEIGHT), min(size, WIDTH))
+        rows, cols = w.toslices()
+        cover[rows, cols] += 1
+    assert (cover >= 1).all()
 
-    def read(window: Window) -> tuple[np.ndarray, np.ndarray]:
+
+def test_centre_ownership_is_a_partition() -> None:
+    for size, overlap in [(64, 16), (50, 49), (100, 0)]:
+        axes = axis_layout(230, size, overlap)
+        owned = np.concatenate([np.arange(a.own_start, a.own_end) for a in axes])
+        np.testing.assert_array_equal(owned, np.arange(230))
+        assert all(a.pos <= a.own_start < a.own_end <= a.pos + a.length for a in axes)
+
+
+def _reference() -> tuple[np.ndarray, np.ndarray]:
+    """The per-pixel model on the whole raster at once: what any stitching must give."""
+    probs = PixelBackend().predict(SCENE[None])[0]
+    classes = np.where(VALID, probs.argmax(axis=0) + 1, 0).astype(np.uint8)
+    confidence = np.where(VALID, np.rint(probs.max(axis=0) * 100), 0).astype(np.uint8)
+    return classes, confidence
+
+
+@pytest.mark.parametrize("size,overlap", [(64, 0), (64, 16), (48, 20), (100, 37), (512, 0)])
+def test_centre_blend_is_identical_for_any_window_and_overlap(size: int, overlap: int) -> None:
+    classes, confidence = _reference()
+    seg = segment(read, HEIGHT, WIDTH, PixelBackend(), window_size=size, batch_size=3,
+                  overlap=overlap, blend="centre")
+    np.testing.assert_array_equal(seg.classes, classes)
+    np.testing.assert_array_equal(seg.confidence, confidence)
+
+
+@pytest.mark.parametrize("size,overlap", [(64, 16), (48, 20), (100, 37)])
+def test_weighted_blend_has_no_seams(size: int, overlap: int) -> None:
+    classes, confidence = _reference()
+    seg = segment(read, HEIGHT, WIDTH, PixelBackend(), window_size=size, batch_size=2,
+                  overlap=overlap, blend="weighted")
+    # Averaging identical probabilities only rounds in the last float bit: a class may flip
+    # only on an exact tie, and the confidence by one point at most.
+    assert (seg.classes != classes).mean() < 1e-4
+    assert np.abs(seg.confidence.astype(int) - confidence).max() <= 1
+
+
+def test_weighted_blend_averages_disagreeing_windows() -> None:
+    """Where windows disagree, the blend is a weighted mean that fades across the overlap."""
+
+    class PositionBackend:  # probability of class 1 = 1 in odd calls, 0.2 in even ones
+        n = 0
+
+        def predict(self, batch: np.ndarray) -> np.ndarray:
+            out = np.zeros((batch.shape[0], 2, *batch.shape[2:]), np.float32)
+            for i in range(batch.shape[0]):
+                p = 1.0 if self.n % 2 == 0 else 0.2
+                out[i, 0], out[i, 1] = p, 1 - p
+                self.n += 1
+            return out
+
+    ones = (np.zeros((1, 1, 112), np.float32), np.ones((1, 112), bool))
+    seg = segment(lambda w: (ones[0][:, :, w.col_off:w.col_off + w.width],
+                             ones[1][:, w.col_off:w.col_off + w.width]),
+                  1, 112, PositionBackend(), window_size=64, batch_size=1, overlap=16,
+                  blend="weighted", values=np.array([1, 2]))
+    conf = seg.confidence[0].astype(int)
+    assert (conf[:48] == 100).all() and (conf[64:] == 80).all()
+    # Across the overlap the mean moves from (1, 0) to (0.2, 0.8): the class switches once,
+    # in the middle, and the confidence dips towards 50 % there: a ramp, not a step.
+    classes = seg.classes[0]
+    assert (classes[:56] == 1).all() and (classes[58:] == 2).all()
+    assert conf[48] > 95 and 50 <= conf[48:64].min() < 55 and conf[63] < 80
+
+
+def test_nodata_windows_are_not_predicted() -> None:
+    valid = np.zeros((128, 128), bool)
+    valid[70:, 70:] = True  # only the bottom-right window has data
+
+    def read_sparse(window: Window) -> tuple[np.ndarray, np.ndarray]:
         rows, cols = window.toslices()
-        return truth[rows, cols][None].astype(np.float32), valid[rows, cols]
+        return np.ones((3, window.height, window.width), np.float32), valid[rows, cols]
 
-    backend = CodeBackend()
-    seg = segment(read, height, width, backend, window_size=256, batch_size=3)
-    assert all(shape[1:] == (1, 256, 256) for shape in backend.batch_shapes)
-    np.testing.assert_array_equal(seg.classes[valid], truth[valid] + 1)
-    assert (seg.classes[:10, :10] == 0).all() and (seg.confidence[:10, :10] == 0).all()
-    assert (seg.confidence[valid] == 75).all()
+    backend = PixelBackend()
+    seg = segment(read_sparse, 128, 128, backend, window_size=64, batch_size=1)
+    assert len(backend.calls) == 1
+    assert (seg.classes[~valid] == 0).all() and (seg.classes[valid] > 0).all()
+
+
+def test_raster_smaller_than_a_window_is_padded() -> None:
+    backend = PixelBackend()
+    small = SCENE[:, :30, :20]
+    seg = segment(lambda w: (small, np.ones((30, 20), bool)), 30, 20, backend,
+                  window_size=64, overlap=16)
+    assert backend.calls == [(1, 3, 64, 64)]
+    assert seg.classes.shape == (30, 20) and (seg.classes > 0).all()
+
+
+def test_bad_overlap_is_refused() -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        segment(read, HEIGHT, WIDTH, PixelBackend(), window_size=64, overlap=64)

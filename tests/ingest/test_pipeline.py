@@ -217,8 +217,11 @@ def test_failed_registration_publishes_nothing(product: Path, tmp_path: Path, pg
 def test_collection_extent_follows_the_items(published: Published, module_pgstac_dsn: str,
                                              product: Path) -> None:
     with pgstac_session(module_pgstac_dsn) as db:
-        [extent] = [row[0] for row in db.query(
-            "SELECT content->'extent' FROM collections WHERE id = 'landcover'")]
+        [(extent, summaries)] = list(db.query(
+            "SELECT content->'extent', content->'summaries' FROM collections "
+            "WHERE id = 'landcover'"))
+    assert summaries["earthsig:model"] == ["clc-spectral:1"]
+    assert len(summaries["classification:classes"]) == 44
     source = pystac.Item.from_file(str(product))
     np.testing.assert_allclose(extent["spatial"]["bbox"][0], source.bbox, atol=1e-6)
     start, end = extent["temporal"]["interval"][0]

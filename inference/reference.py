@@ -1,0 +1,102 @@
+"""The reference models: which exist, and how each version is built (from code or a package).
+
+``clc-spectral`` 1 is the skeleton's rule model; ``cloud-scl`` maps L2A's scene classification
+onto the cloud-mask classes as an ONNX lookup, so Triton serves it like any other model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from catalog_schemas import clc
+from catalog_schemas import cloudmask as cm
+from inference import spectral
+from inference.errors import ModelNotFoundError
+from inference.spec import CLOUDMASK, ModelSpec
+
+Builder = Callable[[], tuple[ModelSpec, onnx.ModelProto]]
+
+
+def _clc_spectral_1() -> tuple[ModelSpec, onnx.ModelProto]:
+    spec = ModelSpec(
+        name="clc-spectral", version="1", input_name=spectral.INPUT_NAME,
+        output_name=spectral.OUTPUT_NAME, input_bands=list(spectral.INPUT_BANDS),
+        output_classes=[c.clc_code for c in clc.clc_classes()], window_size=512,
+        description="Soft decision tree on brightness, NDWI and NDVI (7 CLC classes reachable)",
+        hyperparameters={"reachable_classes": list(spectral.LEAF_CLASSES)},
+    )
+    return spec, spectral.build_spectral_model()
+
+
+# SCL value (index 0-11) -> cloud-mask value; 0 (no data) and 1 (defective) get no class.
+SCL_TO_CLOUD = (cm.NODATA, cm.NODATA, cm.CLEAR, cm.SHADOW, cm.CLEAR, cm.CLEAR, cm.CLEAR,
+                cm.CLEAR, cm.CLOUD, cm.CLOUD, cm.THIN_CLOUD, cm.SNOW)
+CLOUD_OUTPUTS = [c.value for c in cm.CLOUD_CLASSES]
+
+
+def _cloud_scl_1() -> tuple[ModelSpec, onnx.ModelProto]:
+    """One-hot lookup ``SCL -> cloud class`` as a graph: Cast, Clip, Gather, Transpose.
+
+    SCL 0/1 rows are all zero: no class has any probability, which segmentation reads as nodata.
+    """
+    table = np.zeros((len(SCL_TO_CLOUD), len(CLOUD_OUTPUTS)), np.float32)
+    for scl, value in enumerate(SCL_TO_CLOUD):
+        if value != cm.NODATA:
+            table[scl, CLOUD_OUTPUTS.index(value)] = 1.0
+    nodes = [
+        helper.make_node("Cast", ["scl"], ["scl_i"], to=TensorProto.INT64),
+        helper.make_node("Clip", ["scl_i", "lo", "hi"], ["idx"]),
+        helper.make_node("Squeeze", ["idx", "axis1"], ["idx3"]),  # [N, H, W]
+        helper.make_node("Gather", ["table", "idx3"], ["onehot"], axis=0),  # [N, H, W, C]
+        helper.make_node("Transpose", ["onehot"], ["probabilities"], perm=[0, 3, 1, 2]),
+    ]
+    inits = [numpy_helper.from_array(table, "table"),
+             numpy_helper.from_array(np.array(0, np.int64), "lo"),
+             numpy_helper.from_array(np.array(len(SCL_TO_CLOUD) - 1, np.int64), "hi"),
+             numpy_helper.from_array(np.array([1], np.int64), "axis1")]
+    graph = helper.make_graph(
+        nodes, "cloud_scl",
+        [helper.make_tensor_value_info("scl", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
+                                       ["N", len(CLOUD_OUTPUTS), "H", "W"])],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", spectral.OPSET)],
+                              producer_name="earthsignature")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    spec = ModelSpec(
+        name="cloud-scl", version="1", input_name="scl", output_name="probabilities",
+        input_bands=["SCL"], output_classes=CLOUD_OUTPUTS, window_size=512,
+        input_units="SCL class value", output_kind=CLOUDMASK, architecture="lookup table",
+        description="L2A scene classification (Sen2Cor SCL) mapped onto the cloud-mask classes",
+        hyperparameters={"scl_to_cloudmask": list(SCL_TO_CLOUD)},
+    )
+    return spec, model
+
+
+BUILDERS: dict[str, dict[str, Builder]] = {
+    "clc-spectral": {"1": _clc_spectral_1},
+    "cloud-scl": {"1": _cloud_scl_1},
+}
+REFERENCE_MODELS: dict[str, list[str]] = {k: list(v) for k, v in BUILDERS.items()}
+
+
+def versions_of(name: str) -> list[str]:
+    return REFERENCE_MODELS.get(name, [])
+
+
+def buildable(name: str) -> bool:
+    """Generated from code here (models copied from packages need their package)."""
+    return name in BUILDERS
+
+
+def build(name: str, version: str) -> tuple[ModelSpec, onnx.ModelProto]:
+    try:
+        builder = BUILDERS[name][version]
+    except KeyError:
+        raise ModelNotFoundError(f"no reference model {name}:{version}") from None
+    return builder()

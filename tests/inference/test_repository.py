@@ -1,0 +1,90 @@
+"""MLM documents per version, versions side by side, the active version, input checks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from catalog_schemas import cloudmask as cm
+from inference.errors import InputMismatchError, ModelNotFoundError
+from inference.mlm import MLM_SCHEMA, mlm_item, spec_from_mlm
+from inference.reference import build
+from inference.repository import ModelRepository
+from inference.spec import minmax_then_centre
+
+
+def test_mlm_document_has_the_required_mlm_fields(repo: ModelRepository) -> None:
+    model = repo.resolve("clc-spectral:1")
+    doc = json.loads(model.mlm_path.read_text())
+    assert doc["stac_version"] == "1.1.0" and MLM_SCHEMA in doc["stac_extensions"]
+    props = doc["properties"]
+    for key in ("mlm:name", "mlm:architecture", "mlm:tasks", "mlm:input", "mlm:output"):
+        assert key in props  # required in item properties by the MLM 1.5 schema
+    assert props["mlm:framework"] == "ONNX" and props["mlm:tasks"] == ["semantic-segmentation"]
+    model_in = props["mlm:input"][0]
+    assert model_in["bands"] == ["B02", "B03", "B04", "B08"]
+    assert [b["name"] for b in props["bands"]] == model_in["bands"]  # bands are declared
+    assert model_in["input"]["dim_order"] == ["batch", "bands", "height", "width"]
+    assert model_in["input"]["shape"] == [-1, 4, 512, 512]
+    out = props["mlm:output"][0]
+    assert out["result"]["dim_order"] == ["batch", "class", "height", "width"]
+    classes = out["classification:classes"]
+    assert len(classes) == 44 and classes[40]["value"] == 41
+    assert classes[40]["description"].startswith("CLC 512") and len(classes[40]["color_hint"]) == 6
+    asset = doc["assets"]["model"]
+    assert asset["roles"] == ["mlm:model"] and asset["mlm:artifact_type"] == "onnx"
+    assert (model.onnx_path.parent / asset["href"]).resolve() == model.onnx_path.resolve()
+    # Hyperparameter keys must match the schema's pattern (no colons).
+    assert all(k.replace("_", "").replace("-", "").isalnum()
+               for k in props["mlm:hyperparameters"])
+
+
+def test_spec_round_trips_through_its_mlm_document() -> None:
+    spec, _ = build("cloud-scl", "1")
+    assert spec_from_mlm(mlm_item(spec, "1.23.2")) == spec
+    classes = mlm_item(spec, "1.23.2")["properties"]["mlm:output"][0]["classification:classes"]
+    assert [c["value"] for c in classes] == [cm.CLEAR, cm.CLOUD, cm.THIN_CLOUD, cm.SHADOW,
+                                             cm.SNOW]
+
+
+def test_minmax_then_centring_is_one_zscore_per_band() -> None:
+    spec, _ = build("clc-spectral", "1")
+    scaling = minmax_then_centre([0.0, 0.1, 0.0, 0.0], [0.5, 0.6, 0.4, 1.0],
+                                 [0.2, 0.3, 0.4, 0.5])
+    scaled = spec.__class__(**{**spec.__dict__, "value_scaling": scaling})
+    x = np.random.default_rng(0).uniform(0, 1, (2, 4, 3, 3)).astype(np.float32)
+    lo, hi = np.array([0.0, 0.1, 0.0, 0.0]), np.array([0.5, 0.6, 0.4, 1.0])
+    mean = np.array([0.2, 0.3, 0.4, 0.5])
+    expected = (x - lo[:, None, None]) / (hi - lo)[:, None, None] - mean[:, None, None]
+    np.testing.assert_allclose(scaled.prepare(x), expected, rtol=1e-5, atol=1e-6)
+    assert spec_from_mlm(mlm_item(scaled, "1.23.2")).value_scaling == scaling
+
+
+def test_wrong_bands_are_a_clear_error(repo: ModelRepository) -> None:
+    spec = repo.resolve("clc-spectral").spec
+    with pytest.raises(InputMismatchError, match=r"takes 4 bands \['B02'.*shape \(1, 3, 8, 8\)"):
+        spec.prepare(np.zeros((1, 3, 8, 8), np.float32))
+
+
+def test_versions_side_by_side_and_the_active_one(repo: ModelRepository) -> None:
+    first = repo.resolve("clc-spectral")
+    spec2 = first.spec.__class__(**{**first.spec.__dict__, "version": "2",
+                                    "description": "second"})
+    _, graph = build("clc-spectral", "1")
+    repo.add_version(spec2, graph)
+    assert repo.versions("clc-spectral") == ["1", "2"]
+    assert repo.resolve("clc-spectral").spec.version == "2"  # highest by default
+    pinned = ModelRepository(repo.root, active_versions={"clc-spectral": "1"})
+    assert pinned.resolve("clc-spectral").spec.version == "1"
+    assert pinned.resolve("clc-spectral:2").spec.description == "second"
+    with pytest.raises(ModelNotFoundError, match="active version '7'"):
+        ModelRepository(repo.root, active_versions={"clc-spectral": "7"}).resolve("clc-spectral")
+
+
+def test_missing_model_or_version_is_named(repo: ModelRepository) -> None:
+    with pytest.raises(ModelNotFoundError, match="no version '9'"):
+        repo.resolve("clc-spectral:9")
+    with pytest.raises(ModelNotFoundError, match="'clc-unet' is not in the repository"):
+        repo.resolve("clc-unet")
