@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pystac
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
+from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 
 from catalog_schemas.collections import landcover_collection
+from catalog_schemas.queryables import landcover_queryables
 from ingest.errors import TransientError
 from ingest.pgstac_db import pgstac_session
+from ingest.queryables import register_queryables
+
+DEFINITION_KEY = "earthsig:definition"
 
 # After each load: the collection's extent from its items (pgstac only computes it) and the
 # model versions it holds, so TileJSON and collection search report what really is there.
@@ -29,16 +37,39 @@ RETURNING id
 """
 
 
+def _definition() -> tuple[dict, str]:
+    """The collection document and a digest of it and of its queryables."""
+    collection = landcover_collection().to_dict()
+    digest = hashlib.sha256(json.dumps([collection, landcover_queryables()],
+                                       sort_keys=True).encode()).hexdigest()[:16]
+    collection[DEFINITION_KEY] = digest
+    return collection, digest
+
+
+def ensure_collection(db: PgstacDB) -> bool:
+    """Load the collection and its queryables when missing or changed; True if it loaded.
+
+    Checked on every registration, loaded rarely: registering queryables rebuilds indexes.
+    """
+    collection, digest = _definition()
+    stored = list(db.query("SELECT content->>%s FROM collections WHERE id = %s",
+                           [DEFINITION_KEY, collection["id"]]))
+    if stored and stored[0][0] == digest:
+        return False
+    Loader(db=db).load_collections([collection], Methods.upsert)
+    register_queryables(db.connect(), collection["id"])
+    return True
+
+
 def upsert_item(item: pystac.Item, dsn: str = "") -> None:
-    """Upsert ``item`` and its collection's definition; refresh the collection's summary.
+    """Upsert ``item`` (its collection first, if new or changed); refresh the collection.
 
     An empty ``dsn`` means the libpq PG* variables.
     """
     try:
         with pgstac_session(dsn) as db:
-            loader = Loader(db=db)
-            loader.load_collections([landcover_collection().to_dict()], Methods.upsert)
-            loader.load_items([item.to_dict(include_self_link=False)], Methods.upsert)
+            ensure_collection(db)
+            Loader(db=db).load_items([item.to_dict(include_self_link=False)], Methods.upsert)
             list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering {item.id}: {exc}") from exc

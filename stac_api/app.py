@@ -1,9 +1,14 @@
 """The STAC API application factory.
 
 A thin runtime over stac-fastapi-pgstac: upstream's :func:`instantiate_api` composes
-``StacApi``, ``CoreCrudClient``, the extensions, middlewares and health check; we give it our
-settings, our extension set and a lifespan that opens the read pool with explicit database
-settings. Transactions are never registered (see :class:`stac_api.settings.Settings`).
+``StacApi``, the client, the extensions, middlewares (CORS from upstream's ``CORS_*``
+variables) and health check; we give it our settings, extension set and client
+(:class:`stac_api.client.EarthsigClient`), a lifespan that opens the pools with explicit database
+settings, then add what upstream has no hook for: API keys on write routes, tiler links, one
+error shape and a health check that names the PostgreSQL version.
+
+Writes (``ENABLE_TRANSACTIONS_EXTENSIONS=true``) are refused at build time unless API keys are
+configured (:class:`stac_api.settings.AuthSettings`).
 
 Run with ``uvicorn --factory stac_api.app:create_app`` or ``python -m stac_api``.
 """
@@ -15,17 +20,23 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from stac_fastapi.pgstac.app import instantiate_api
-from stac_fastapi.pgstac.core import CoreCrudClient
 from stac_fastapi.pgstac.db import close_db_connection, connect_to_db
 
+from stac_api.auth import api_key_guard, protect_writes
+from stac_api.client import EarthsigClient
+from stac_api.errors import WritesWithoutKeysError, add_error_handlers
 from stac_api.extensions import build_extensions
-from stac_api.settings import PostgresSettings, Settings
+from stac_api.health import replace_health
+from stac_api.links import TilerLinks
+from stac_api.settings import AuthSettings, PostgresSettings, Settings, TilerLinkSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def database_lifespan(postgres_settings: PostgresSettings | None = None) -> Lifespan:
-    """A lifespan that holds the pgstac read pool for as long as the app runs.
+def database_lifespan(
+    postgres_settings: PostgresSettings | None = None, *, writes: bool = False
+) -> Lifespan:
+    """A lifespan that holds the pgstac pools (read, and write when ``writes``) while the app runs.
 
     With ``postgres_settings=None`` upstream reads the ``PG*`` variables when the app starts,
     not when it is built, so building an app never needs a database.
@@ -33,7 +44,9 @@ def database_lifespan(postgres_settings: PostgresSettings | None = None) -> Life
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await connect_to_db(app, postgres_settings=postgres_settings)
+        await connect_to_db(
+            app, postgres_settings=postgres_settings, add_write_connection_pool=writes
+        )
         try:
             yield
         finally:
@@ -42,19 +55,47 @@ def database_lifespan(postgres_settings: PostgresSettings | None = None) -> Life
     return lifespan
 
 
+def tiler_links(settings: TilerLinkSettings) -> TilerLinks | None:
+    """The link builder for the configured tiler, or ``None`` without one."""
+    if not settings.tiler_url:
+        return None
+    tiler = settings.tiler_url.rstrip("/")
+    return TilerLinks(tiler=tiler, web_map=settings.web_map_url or f"{tiler}/map")
+
+
 def create_app(
     settings: Settings | None = None,
     postgres_settings: PostgresSettings | None = None,
+    auth: AuthSettings | None = None,
+    links: TilerLinkSettings | None = None,
 ) -> FastAPI:
-    """Build the read-only STAC API; settings default to the environment."""
+    """Build the STAC API; every argument defaults to the environment."""
     settings = settings or Settings()
+    writes = settings.enable_transactions_extensions
+    keys: frozenset[str] = frozenset()
+    if writes:
+        auth = auth or AuthSettings()
+        keys = auth.api_keys()
+        if not keys:
+            raise WritesWithoutKeysError(
+                "ENABLE_TRANSACTIONS_EXTENSIONS is on but no API key is configured: set "
+                "EARTHSIG_API_KEYS or EARTHSIG_API_KEYS_FILE, or keep writes off"
+            )
     api = instantiate_api(
-        client=CoreCrudClient,
+        client=EarthsigClient,
         extensions=build_extensions(settings),
-        lifespan=database_lifespan(postgres_settings),
+        lifespan=database_lifespan(postgres_settings, writes=writes),
         settings=settings,
     )
     # StacApi copies title and description onto the client but not the landing page id, whose
     # default upstream froze from the environment when `stac_fastapi.types.core` was imported.
     api.client.landing_page_id = settings.stac_fastapi_landing_id
+    # instantiate_api builds the client itself, so its collaborators are set afterwards.
+    api.client.tiler = tiler_links(links or TilerLinkSettings())
+    if writes:
+        assert auth is not None
+        protect_writes(api.add_route_dependencies, api.app,
+                       api_key_guard(keys, auth.key_header), settings.prefix_path)
+    add_error_handlers(api.app)
+    replace_health(api.app, settings.prefix_path)
     return api.app

@@ -1,12 +1,15 @@
 """Settings of the STAC API, split by concern like titiler-pgstac's.
 
 - :class:`Settings` extends stac-fastapi-pgstac's own settings, so every upstream variable
-  (``STAC_FASTAPI_TITLE``, ``ENABLED_EXTENSIONS``, ``CORS_ORIGINS``, ``ROOT_PATH``, ...) keeps its
-  upstream name and meaning; we only change defaults and refuse writes.
-- :class:`ServeSettings` is ours (prefix ``EARTHSIG_API_``): where ``python -m stac_api`` listens.
-  It is a separate class because a prefix is class-wide in pydantic-settings: putting ours on
-  :class:`Settings` would rename every inherited upstream variable, and aliasing single fields
-  makes bare ``HOST`` / ``PORT`` leak in or makes ``Settings(host=...)`` a silent no-op.
+  (``STAC_FASTAPI_TITLE``, ``ENABLED_EXTENSIONS``, ``ENABLE_TRANSACTIONS_EXTENSIONS``,
+  ``CORS_ORIGINS``, ``CORS_METHODS``, ``CORS_HEADERS``, ``ROOT_PATH``, ...) keeps its upstream
+  name and meaning; we only change defaults.
+- :class:`ServeSettings`, :class:`AuthSettings` and :class:`TilerLinkSettings` are ours (prefix
+  ``EARTHSIG_API_``): where ``python -m stac_api`` listens, the API keys that guard writes, and
+  the tiler the landing page links to. They are separate classes because a prefix is class-wide
+  in pydantic-settings: putting ours on :class:`Settings` would rename every inherited upstream
+  variable, and aliasing single fields makes bare ``HOST`` / ``PORT`` leak in or makes
+  ``Settings(host=...)`` a silent no-op.
 - :class:`PostgresSettings` is upstream's: the libpq ``PGHOST``, ``PGPORT``, ``PGUSER``,
   ``PGPASSWORD``, ``PGDATABASE`` variables (all five required, the password even under trust
   auth, where any value does).
@@ -16,14 +19,19 @@ No instance is created here: callers build them (tests with ``_env_file=None``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stac_fastapi.pgstac.config import PostgresSettings
 from stac_fastapi.pgstac.config import Settings as PgstacApiSettings
 
-__all__ = ["PostgresSettings", "ServeSettings", "Settings"]
+__all__ = ["AuthSettings", "PostgresSettings", "ServeSettings", "Settings", "TilerLinkSettings"]
+
+API_PREFIX = "EARTHSIG_API_"
 
 
 def _package_version() -> str:
@@ -35,7 +43,7 @@ def _package_version() -> str:
 
 
 class Settings(PgstacApiSettings):
-    """Upstream's API settings with EarthSignature defaults, read-only.
+    """Upstream's API settings with EarthSignature defaults; writes stay off by default.
 
     The defaults replace upstream's placeholders, which upstream logs a warning about because
     clients show them (landing page title, id, version).
@@ -49,27 +57,56 @@ class Settings(PgstacApiSettings):
     stac_fastapi_landing_id: str = "earthsignature"
     stac_fastapi_version: str = Field(default_factory=_package_version)
 
-    @field_validator("enable_transactions_extensions")
-    @classmethod
-    def _read_only(cls, enabled: bool) -> bool:
-        """Refuse to start with writes on: the API has no authentication yet.
-
-        Silently ignoring ``ENABLE_TRANSACTIONS_EXTENSIONS=true`` would surprise an operator;
-        honouring it would let anyone rewrite the catalog.
-        """
-        if enabled:
-            raise ValueError(
-                "the transactions extension is not available until writes are authenticated; "
-                "unset ENABLE_TRANSACTIONS_EXTENSIONS"
-            )
-        return enabled
-
 
 class ServeSettings(BaseSettings):
     """Where ``python -m stac_api`` listens: loopback unless the operator opens it up."""
 
-    model_config = SettingsConfigDict(env_prefix="EARTHSIG_API_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=API_PREFIX, env_file=".env", extra="ignore")
 
     host: str = Field(default="127.0.0.1", description="Address uvicorn binds.")
     port: int = Field(default=8081, ge=1, le=65535, description="Port uvicorn binds.")
     log_level: str = Field(default="info", description="uvicorn's log level.")
+
+
+def _comma_list(value: object) -> object:
+    """``EARTHSIG_API_KEYS=a,b`` as a list; blanks dropped so a trailing comma adds no key."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+class AuthSettings(BaseSettings):
+    """API keys that authorise writes (only read when transactions are enabled).
+
+    Keys come from ``EARTHSIG_API_KEYS`` (comma-separated) and/or ``EARTHSIG_API_KEYS_FILE``
+    (one key per line, ``#`` comments; the form of a mounted secret). Clients send one in the
+    ``EARTHSIG_API_KEY_HEADER`` header (``X-API-Key``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=API_PREFIX, env_file=".env", extra="ignore")
+
+    keys: Annotated[Sequence[SecretStr], BeforeValidator(_comma_list), NoDecode] = ()
+    keys_file: Path | None = Field(default=None, description="File with one API key a line.")
+    key_header: str = Field(default="X-API-Key", description="Header carrying the API key.")
+
+    def api_keys(self) -> frozenset[str]:
+        """Every configured key; reads ``keys_file`` now (settings do no I/O when built)."""
+        keys = {k.get_secret_value() for k in self.keys}
+        if self.keys_file is not None:
+            for line in self.keys_file.read_text(encoding="utf-8").splitlines():
+                key = line.split("#", 1)[0].strip()
+                if key:
+                    keys.add(key)
+        return frozenset(keys)
+
+
+class TilerLinkSettings(BaseSettings):
+    """Where the tiler and its web map are, for links from the landing page and collections.
+
+    Without ``EARTHSIG_API_TILER_URL`` the API links to no tiler (it cannot guess its address).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=API_PREFIX, env_file=".env", extra="ignore")
+
+    tiler_url: str | None = Field(default=None, description="Tiler base URL, e.g. http://h:8082")
+    web_map_url: str | None = Field(default=None, description="Default: {tiler_url}/map.")

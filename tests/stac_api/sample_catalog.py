@@ -3,6 +3,10 @@
 Two items over southern France, one per Sentinel-2 MGRS tile of UTM zone 31N (EPSG:32631):
 31TEJ (Montpellier, June) and 31TFJ (Provence, July). Their footprints overlap only in a strip
 near 4.3°E, so a bbox around Montpellier or Aix-en-Provence selects exactly one of them.
+
+Their land-cover statistics are chosen so that every category query separates them: both hold
+vineyards (221) but only Montpellier over 20 %; both hold a forest class but only Provence a
+forest class over 20 %; only Montpellier holds sea (523), only Provence olive groves (223).
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from pystac.extensions.eo import EOExtension
 from pystac.extensions.grid import GridExtension
 from pystac.extensions.projection import ProjectionExtension
 
+from catalog_schemas import landcover_stats
 from catalog_schemas.collections import (
     LANDCOVER_ASSET,
     LANDCOVER_COLLECTION_ID,
     landcover_collection,
 )
+from catalog_schemas.items import landcover_item_id
+from ingest.queryables import register_queryables
 
 UTM_31N = "EPSG:32631"
-MODEL_VERSION = "clc-unet-v1"
+MODEL, MODEL_VERSION = "clc-unet", "1"
 PIXEL = 10  # metres: the landcover COG is on the 10 m band grid of its tile
 TILE_PIXELS = 10980
 
@@ -44,11 +51,13 @@ class Product:
     origin: tuple[int, int]  # upper-left corner of the MGRS tile in EPSG:32631
     sensed: datetime
     cloud_cover: float
+    fractions: dict[str, float]  # CLC code -> share of the valid pixels
+    valid_fraction: float = 0.97
 
     @property
     def item_id(self) -> str:
         """Deterministic: one item per (product, model version)."""
-        return f"{self.product_id}_{MODEL_VERSION}"
+        return landcover_item_id(self.product_id, MODEL, MODEL_VERSION)
 
 
 MONTPELLIER = Product(
@@ -57,6 +66,7 @@ MONTPELLIER = Product(
     origin=(499980, 4900020),
     sensed=datetime(2024, 6, 15, 10, 36, 29, tzinfo=UTC),
     cloud_cover=3.2,
+    fractions={"112": 0.30, "221": 0.25, "311": 0.05, "523": 0.40},
 )
 PROVENCE = Product(
     product_id="S2A_MSIL2A_20240720T103031_N0510_R108_T31TFJ_20240720T160105",
@@ -64,6 +74,8 @@ PROVENCE = Product(
     origin=(600000, 4900020),
     sensed=datetime(2024, 7, 20, 10, 30, 31, tzinfo=UTC),
     cloud_cover=27.5,
+    fractions={"211": 0.10, "221": 0.10, "223": 0.15, "312": 0.35, "323": 0.30},
+    valid_fraction=0.71,
 )
 PRODUCTS = (MONTPELLIER, PROVENCE)
 
@@ -74,6 +86,15 @@ def _footprint(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
     corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
     ring = [list(to_wgs84.transform(x, y)) for x, y in corners]
     return {"type": "Polygon", "coordinates": [ring]}
+
+
+def landcover_statistics(product: Product) -> dict[str, Any]:
+    """The ``clc:`` properties the pipeline computes: codes as strings, fractions per class."""
+    return {
+        landcover_stats.CLASSES: sorted(product.fractions),
+        landcover_stats.VALID_FRACTION: product.valid_fraction,
+        **{landcover_stats.fraction_key(c): f for c, f in product.fractions.items()},
+    }
 
 
 def landcover_item(product: Product) -> pystac.Item:
@@ -92,6 +113,9 @@ def landcover_item(product: Product) -> pystac.Item:
             "title": f"CORINE land cover of {product.product_id}",
             "description": f"Land-cover segmentation of Sentinel-2 tile {product.tile}.",
             "constellation": "sentinel-2",
+            "earthsig:source_product": product.product_id,
+            "earthsig:model": f"{MODEL}:{MODEL_VERSION}",
+            **landcover_statistics(product),
         },
         collection=LANDCOVER_COLLECTION_ID,
     )
@@ -114,8 +138,8 @@ def landcover_item(product: Product) -> pystac.Item:
     return item
 
 
-def load_catalog(dsn: str, items: list[pystac.Item]) -> None:
-    """Upsert the landcover collection and ``items`` into the pgstac database at ``dsn``.
+def load_catalog(dsn: str, items: list[pystac.Item], *, queryables: bool = True) -> None:
+    """Upsert the landcover collection, its queryables and ``items`` into pgstac at ``dsn``.
 
     The pool is ours so that it is closed here: ``PgstacDB`` would otherwise leave its own pool
     (and a connection) open after the load.
@@ -123,4 +147,6 @@ def load_catalog(dsn: str, items: list[pystac.Item]) -> None:
     with ConnectionPool(dsn, min_size=1, max_size=1, open=True) as pool, PgstacDB(pool=pool) as db:
         loader = Loader(db)
         loader.load_collections(iter([landcover_collection().to_dict()]), Methods.upsert)
+        if queryables:
+            register_queryables(db.connect())
         loader.load_items(iter([item.to_dict() for item in items]), Methods.upsert)

@@ -4,12 +4,11 @@ lifespan driven by Starlette's TestClient against a real pgstac database."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib.metadata import version
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from psycopg.types.json import Jsonb
 
 from stac_api.app import create_app
 from stac_api.settings import PostgresSettings, Settings
@@ -69,6 +68,13 @@ def test_lifespan_opens_the_pool_on_the_given_database(running: TestClient) -> N
     assert health.json()["pgstac"]["status"] == "UP"
 
 
+def test_health_reports_database_and_pgstac_versions(running: TestClient) -> None:
+    body = running.get("/_mgmt/health").json()
+    assert body["pgstac"]["pgstac_version"] == version("pypgstac")
+    assert body["database"]["status"] == "UP"
+    assert body["database"]["postgres_version"].split(".")[0].isdigit()
+
+
 def test_landing_page_carries_our_identity(running: TestClient) -> None:
     landing = running.get("/").json()
     assert (landing["id"], landing["title"]) == ("earthsignature", "EarthSignature STAC API")
@@ -98,26 +104,6 @@ def test_enabled_extensions_still_select_upstream_keys(
     with TestClient(create_app(settings, postgres_settings(pg_env))) as client:
         conformance = client.get("/conformance").json()["conformsTo"]
     assert not [c for c in conformance if "free-text" in c or "filter" in c]
-
-
-def test_registered_queryable_makes_sorting_numeric(
-    catalog_dsn: str, pg_env: dict[str, str]
-) -> None:
-    """pgstac reads a property it has no queryable for as text, so an unregistered
-    ``eo:cloud_cover`` sorts 27.5 before 3.2; registering it as a number fixes the order and
-    shows it on ``/queryables``. Registration belongs to the catalog, not to this API."""
-    # pgstac's triggers call its functions unqualified: they need pgstac on the search path.
-    pgstac_path = "-c search_path=pgstac,public"
-    with psycopg.connect(catalog_dsn, autocommit=True, options=pgstac_path) as conn:
-        conn.execute(
-            "INSERT INTO queryables (name, collection_ids, definition) VALUES (%s, %s, %s)",
-            ("eo:cloud_cover", ["landcover"], Jsonb({"type": "number", "minimum": 0})),
-        )
-    with TestClient(create_app(Settings(_env_file=None), postgres_settings(pg_env))) as client:
-        queryables = client.get("/collections/landcover/queryables").json()
-        clearest = client.get("/search", params={"sortby": "eo:cloud_cover"}).json()
-    assert queryables["properties"]["eo:cloud_cover"]["type"] == "number"
-    assert [f["id"] for f in clearest["features"]] == [MONTPELLIER.item_id, PROVENCE.item_id]
 
 
 def test_free_text_misses_items_without_description(

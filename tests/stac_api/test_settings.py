@@ -1,11 +1,19 @@
-"""Settings: upstream variables keep their names, ours carry EARTHSIG_API_, writes are refused."""
+"""Settings: upstream variables keep their names, ours carry EARTHSIG_API_."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from stac_api.settings import PostgresSettings, ServeSettings, Settings
+from stac_api.settings import (
+    AuthSettings,
+    PostgresSettings,
+    ServeSettings,
+    Settings,
+    TilerLinkSettings,
+)
 
 PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 
@@ -21,6 +29,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "EARTHSIG_API_HOST",
         "EARTHSIG_API_PORT",
         "EARTHSIG_API_LOG_LEVEL",
+        "EARTHSIG_API_KEYS",
+        "EARTHSIG_API_KEYS_FILE",
+        "EARTHSIG_API_KEY_HEADER",
+        "EARTHSIG_API_TILER_URL",
+        "EARTHSIG_API_WEB_MAP_URL",
         "HOST",
         "PORT",
         *PG_VARS,
@@ -44,18 +57,33 @@ def test_upstream_variables_keep_their_upstream_names(monkeypatch: pytest.Monkey
     assert list(settings.enabled_extensions or []) == ["filter", "sort", "pagination"]
 
 
-WRITES_REFUSED = "not available until writes are authenticated"
-
-
-def test_transactions_asked_by_env_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transactions_keep_the_upstream_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether writes may be served is decided with the keys, in ``create_app``."""
     monkeypatch.setenv("ENABLE_TRANSACTIONS_EXTENSIONS", "true")
-    with pytest.raises(ValidationError, match=WRITES_REFUSED):
-        Settings(_env_file=None)
+    assert Settings(_env_file=None).enable_transactions_extensions is True
 
 
-def test_transactions_asked_in_code_are_refused() -> None:
-    with pytest.raises(ValidationError, match=WRITES_REFUSED):
-        Settings(_env_file=None, enable_transactions_extensions=True)
+def test_api_keys_come_from_the_variable_and_the_secret_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "api-keys"
+    secret.write_text("# rotated 2024-07\nfile-key-1\n\n  file-key-2  # ops team\n")
+    monkeypatch.setenv("EARTHSIG_API_KEYS", "env-key-1, env-key-2,")
+    monkeypatch.setenv("EARTHSIG_API_KEYS_FILE", str(secret))
+    auth = AuthSettings(_env_file=None)
+    assert auth.api_keys() == {"env-key-1", "env-key-2", "file-key-1", "file-key-2"}
+    assert auth.key_header == "X-API-Key"
+    assert "env-key-1" not in repr(auth)  # secrets stay out of logs and tracebacks
+
+
+def test_no_keys_by_default() -> None:
+    assert AuthSettings(_env_file=None).api_keys() == frozenset()
+
+
+def test_tiler_links_are_off_without_a_tiler_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert TilerLinkSettings(_env_file=None).tiler_url is None
+    monkeypatch.setenv("EARTHSIG_API_TILER_URL", "https://tiles.example.org")
+    assert TilerLinkSettings(_env_file=None).tiler_url == "https://tiles.example.org"
 
 
 def test_serve_settings_default_to_loopback() -> None:

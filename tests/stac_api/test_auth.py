@@ -1,0 +1,86 @@
+"""Writes: off unless enabled, and then only with an API key (401 without, 403 wrong, 2xx right);
+reads stay public. In-process app with its lifespan, on a real pgstac database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from stac_api.app import create_app
+from stac_api.auth import write_scopes
+from stac_api.errors import WritesWithoutKeysError
+from stac_api.settings import AuthSettings, PostgresSettings, Settings
+from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, landcover_item
+
+KEY = "k3y-for-tests"
+WRITES = Settings(_env_file=None, enable_transactions_extensions=True)
+
+
+def test_writes_without_keys_refuse_to_build() -> None:
+    with pytest.raises(WritesWithoutKeysError, match="EARTHSIG_API_KEYS"):
+        create_app(WRITES, auth=AuthSettings(_env_file=None))
+
+
+def test_every_write_route_is_guarded_and_search_is_not() -> None:
+    app = create_app(WRITES, auth=AuthSettings(_env_file=None, keys=[KEY]))
+    guarded = {(s["method"], s["path"]) for s in write_scopes(app)}
+    assert {
+        ("POST", "/collections"),
+        ("PUT", "/collections/{collection_id}"),
+        ("PATCH", "/collections/{collection_id}"),
+        ("DELETE", "/collections/{collection_id}"),
+        ("POST", "/collections/{collection_id}/items"),
+        ("PUT", "/collections/{collection_id}/items/{item_id}"),
+        ("PATCH", "/collections/{collection_id}/items/{item_id}"),
+        ("DELETE", "/collections/{collection_id}/items/{item_id}"),
+        ("POST", "/collections/{collection_id}/bulk_items"),
+    } == guarded
+    schemes = app.openapi()["components"]["securitySchemes"]
+    assert [s["name"] for s in schemes.values()] == ["X-API-Key"]
+
+
+@pytest.fixture
+def writable(catalog_dsn: str, pg_env: dict[str, str]) -> Iterator[TestClient]:
+    pg = PostgresSettings(_env_file=None, **{k.lower(): v for k, v in pg_env.items()})
+    auth = AuthSettings(_env_file=None, keys=["other-key", KEY])
+    with TestClient(create_app(WRITES, pg, auth=auth)) as client:
+        yield client
+
+
+def test_item_writes_need_the_key(writable: TestClient) -> None:
+    item = landcover_item(MONTPELLIER).to_dict()
+    item["id"] = "new-item"
+    url = "/collections/landcover/items"
+    anonymous = writable.post(url, json=item)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
+    assert anonymous.json()["code"] == "Unauthorized"
+    wrong = writable.post(url, json=item, headers={"X-API-Key": "guess"})
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "Forbidden")
+    assert writable.get(f"{url}/new-item").status_code == 404  # nothing was written
+    created = writable.post(url, json=item, headers={"X-API-Key": KEY})
+    assert created.status_code == 201, created.text
+    assert writable.get(f"{url}/new-item").status_code == 200  # reads need no key
+    assert writable.delete(f"{url}/new-item").status_code == 401
+    assert writable.delete(f"{url}/new-item", headers={"X-API-Key": KEY}).status_code == 200
+    assert writable.get(f"{url}/new-item").status_code == 404
+
+
+def test_collection_writes_need_the_key(writable: TestClient) -> None:
+    collection = writable.get("/collections/landcover").json()
+    collection["title"] = "Renamed"
+    assert writable.put("/collections/landcover", json=collection).status_code == 401
+    renamed = writable.put("/collections/landcover", json=collection,
+                           headers={"X-API-Key": "other-key"})
+    assert renamed.status_code == 200, renamed.text
+    assert writable.get("/collections/landcover").json()["title"] == "Renamed"
+
+
+def test_reads_stay_public_with_writes_on(writable: TestClient) -> None:
+    assert writable.post("/search", json={"categories": ["221"]}).status_code == 200
+    found = writable.get("/search", params={"ids": PROVENCE.item_id}).json()
+    assert [f["id"] for f in found["features"]] == [PROVENCE.item_id]
+    conformance = writable.get("/conformance").json()["conformsTo"]
+    assert [c for c in conformance if "transaction" in c]

@@ -1,0 +1,73 @@
+"""Every bad request is a 400 with ``{code, description}`` naming the problem, never a 500;
+unknown collections and items are 404s. Over HTTP against a real server and pgstac."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+GET, POST = "GET", "POST"
+
+CASES = [
+    # (method, params or body, code, words the description must contain)
+    (GET, {"bbox": "1,2,3"}, "BadRequest", "4 or 6 values"),
+    (GET, {"bbox": "a,b,c,d"}, "BadRequest", "invalid bbox"),
+    (GET, {"bbox": "10,50,0,40"}, "BadRequest", "latitude"),
+    (POST, {"bbox": [10, 50, 0]}, "InvalidParameter", "bbox"),
+    (GET, {"datetime": "yesterday"}, "BadRequest", "RFC3339"),
+    (GET, {"datetime": "2024-13-01T00:00:00Z"}, "BadRequest", "month"),
+    (GET, {"datetime": "2024-07-01T00:00:00Z/2024-06-01T00:00:00Z"}, "BadRequest", "before"),
+    (POST, {"datetime": "bad"}, "InvalidParameter", "datetime"),
+    (GET, {"limit": "0"}, "InvalidParameter", "limit"),
+    (GET, {"limit": "ten"}, "InvalidParameter", "limit"),
+    (POST, {"limit": -1}, "InvalidParameter", "limit"),
+    (GET, {"filter": "eo:cloud_cover >"}, "InvalidFilter", "cql2-text"),
+    (GET, {"filter": "{\"op\": ", "filter-lang": "cql2-json"}, "InvalidFilter", "cql2-json"),
+    (GET, {"filter": "eo:cloud_cover = 'abc'"}, "InvalidSearch", "double precision"),
+    (POST, {"filter": {"op": "frobnicate", "args": [1, 2]}}, "InvalidSearch", "frobnicate"),
+    (GET, {"intersects": "{not json"}, "InvalidSearch", "not valid JSON"),
+    (GET, {"sortby": "-nope"}, "InvalidSortField", "nope"),
+    (POST, {"sortby": [{"field": "clc:fraction_999", "direction": "asc"}]},
+     "InvalidSortField", "clc:fraction_999"),
+    (GET, {"categories": "jungle"}, "UnknownCategory", "jungle"),
+    (POST, {"categories": ["999"]}, "UnknownCategory", "999"),
+    (GET, {"min_fraction": "0.2"}, "InvalidCategorySearch", "needs categories"),
+    (GET, {"categories": "221", "min_fraction": "20"}, "InvalidParameter", "min_fraction"),
+]
+
+
+@pytest.mark.parametrize(("method", "arguments", "code", "words"), CASES)
+def test_bad_search_is_a_400_naming_the_problem(
+    api_url: str, method: str, arguments: dict[str, Any], code: str, words: str
+) -> None:
+    if method == GET:
+        response = httpx.get(api_url + "/search", params=arguments)
+    else:
+        response = httpx.post(api_url + "/search", json=arguments)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == code
+    assert words in body["description"]
+
+
+def test_items_route_answers_the_same_errors(api_url: str) -> None:
+    response = httpx.get(api_url + "/collections/landcover/items", params={"sortby": "nope"})
+    assert (response.status_code, response.json()["code"]) == (400, "InvalidSortField")
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/collections/unknown/queryables"])
+def test_unknown_paths_are_json_404s(api_url: str, path: str) -> None:
+    response = httpx.get(api_url + path)
+    assert response.status_code == 404
+    assert {"code", "description"} <= set(response.json())
+
+
+def test_wrong_method_keeps_allow_header(api_url: str) -> None:
+    response = httpx.delete(api_url + "/search")
+    assert response.status_code == 405
+    assert response.json()["code"] == "MethodNotAllowed"
+    # Starlette names the methods of the first route matching the path (GET and POST /search
+    # are two routes): the point is that our handler keeps the header.
+    assert response.headers["allow"] in ("GET", "POST")
