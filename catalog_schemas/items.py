@@ -7,7 +7,7 @@ projection, raster, classification, file, processing, eo, mlm and the project's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pystac
@@ -60,6 +60,7 @@ class ModelInfo:
     version: str
     framework: str
     href: str | None = None  # the model's metadata document, for the derived_from link
+    software: dict[str, str] = field(default_factory=dict)  # runtime name -> version
 
     @property
     def ref(self) -> str:
@@ -84,7 +85,7 @@ def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime)
         "earthsig:model": model.ref,
         "processing:level": "L3",
         "processing:lineage": f"Segmented from Sentinel-2 product {source.id} with {model.ref}",
-        "processing:software": {"earthsignature": SOFTWARE_VERSION},
+        "processing:software": {"earthsignature": SOFTWARE_VERSION, **model.software},
         "processing:datetime": processed.isoformat().replace("+00:00", "Z"),
         "mlm:name": model.name,
         "mlm:framework": model.framework,

@@ -125,7 +125,7 @@ def process_product(
     item = landcover_item(
         source=source, source_href=source.get_self_href() or href,
         model=ModelInfo(spec.name, spec.version, framework="ONNX Runtime",
-                        href=str(model.mlm_path)),
+                        href=str(model.mlm_path), software=_software_versions()),
         files=files, grid=out.grid, statistics=statistics,
     )
     with _step("register", source.id, timings):
@@ -137,6 +137,16 @@ def process_product(
     store.prune(item_path, keep=run)
     return ProcessResult(item_id=item.id, product_id=source.id, model=spec.ref,
                          timings_s=timings)
+
+
+def _software_versions() -> dict[str, str]:
+    """What made the pixels, for ``processing:software``."""
+    import onnxruntime
+    import rasterio
+    import rio_cogeo
+
+    return {"onnxruntime": onnxruntime.__version__, "gdal": rasterio.__gdal_version__,
+            "rasterio": rasterio.__version__, "rio-cogeo": rio_cogeo.__version__}
 
 
 def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSettings,

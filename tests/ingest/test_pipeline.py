@@ -12,6 +12,7 @@ import pystac
 import pytest
 import rasterio
 from pystac.extensions.classification import ClassificationExtension
+from pystac.extensions.eo import EOExtension
 from pystac.extensions.file import FileExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterExtension
@@ -173,6 +174,12 @@ def test_item_validates_and_round_trips(published: Published, product: Path) -> 
     props = item.properties
     assert props["processing:lineage"].endswith(f"{product.parent.name} with clc-spectral:1")
     assert props["mlm:name"] == "clc-spectral" and props["earthsig:model"] == "clc-spectral:1"
+    assert set(props["processing:software"]) >= {"earthsignature", "onnxruntime", "gdal"}
+    assert props["processing:level"] == "L3"
+    assert EOExtension.ext(item).cloud_cover == props["eo:cloud_cover"]
+    model_link = [ln for ln in item.links if ln.title == "Model clc-spectral:1"]
+    assert model_link and Path(model_link[0].href).name == "mlm.json"
+    assert Path(model_link[0].href).exists()
     source = pystac.Item.from_file(str(product))
     assert shape(item.geometry).equals_exact(shape(source.geometry), 1e-9)
     assert item.datetime == source.datetime
