@@ -253,3 +253,25 @@ def test_missing_item_is_invalid_input(tmp_path: Path, pgstac_dsn: str) -> None:
     with pytest.raises(InvalidProductError, match="not found"):
         process_product(str(tmp_path / "nope.json"), ingest=ingest, inference=inference,
                         dsn=pgstac_dsn)
+
+
+def test_new_model_version_adds_an_item_beside_the_old(product: Path, tmp_path: Path,
+                                                       pgstac_dsn: str) -> None:
+    import dataclasses
+
+    from inference.repository import ModelRepository
+    from inference.spectral import build_spectral_model
+
+    ingest, inference = _settings(tmp_path)
+    process_product(str(product), "clc-spectral:1", ingest=ingest, inference=inference,
+                    dsn=pgstac_dsn)
+    repo = ModelRepository(inference.model_repository)
+    v1 = repo.resolve("clc-spectral:1").spec
+    repo.add_version(dataclasses.replace(v1, version="7"), build_spectral_model())
+    process_product(str(product), "clc-spectral:7", ingest=ingest, inference=inference,
+                    dsn=pgstac_dsn)
+    items = _items(pgstac_dsn)
+    assert [i["properties"]["earthsig:model"] for i in items] == ["clc-spectral:1",
+                                                                  "clc-spectral:7"]
+    for item in items:  # both served, each with its own files
+        assert all(Path(a["href"]).exists() for a in item["assets"].values())
