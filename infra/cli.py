@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from infra import logs
-from infra.commands import models, processing, samples, serving, stack, triton
+from infra.commands import models, pipeline, processing, samples, serving, stack, triton
 
 
 @click.group()
@@ -26,6 +26,8 @@ main.add_command(models.models)
 main.add_command(serving.serve)
 main.add_command(serving.demo)
 main.add_command(triton.triton)
+main.add_command(pipeline.status)
+main.add_command(pipeline.retry_failed)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,103 @@
-"""RQ job functions: thin adapters over the pipeline, run inside worker processes."""
+"""RQ job functions of the three stages: thin adapters over the pipeline.
+
+Failures are classified where they happen: invalid input (a corrupt or incomplete product, an
+unknown model) fails at once with its cause; anything else is transient (database, Redis,
+network, model server) and is retried with back-off by RQ.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from ingest.pipeline import process_product
+from rq import get_current_job
+from rq.job import Job
+
+from inference.errors import ModelNotFoundError
+from ingest.errors import InvalidProductError
+from ingest.monitor import record_published
+from ingest.pipeline import Prepared, prepare_product, register_prepared
+from ingest.product import ProductReader, load_item
+from ingest.settings import IngestSettings
+from ingest.store import asset_store
+
+INVALID_INPUT = (InvalidProductError, ModelNotFoundError)
+T = TypeVar("T")
 
 
-def process_product_job(href: str, model_ref: str | None = None) -> dict:
-    """Process one product; the returned dict is the job's result."""
-    result = process_product(href, model_ref)
-    return {
-        "item_id": result.item_id,
-        "product_id": result.product_id,
-        "model": result.model,
-        "timings_s": result.timings_s,
-        "worker_pid": os.getpid(),
-        "worker_host": socket.gethostname(),
-    }
+def _run(work: Callable[[], T]) -> T:
+    """Run ``work`` in the current job, recording where it runs and why it failed."""
+    job = get_current_job()
+    if job is not None:
+        job.meta.update(horse_pid=os.getpid(), horse_host=socket.gethostname(),
+                        attempts=int(job.meta.get("attempts", 0)) + 1)
+        job.save_meta()
+    try:
+        return work()
+    except INVALID_INPUT as exc:
+        if job is not None:
+            job.retries_left = 0  # retrying cannot fix the input
+            job.meta["cause"] = f"invalid input: {exc}"
+            job.save_meta()
+        raise
+    except Exception as exc:
+        if job is not None:
+            job.meta["cause"] = f"transient: {type(exc).__name__}: {exc}"
+            job.save_meta()
+        raise
+
+
+def _dependency_result(job: Job | None) -> Any:
+    if job is None or job.dependency is None:
+        raise RuntimeError("a stage job must run after its dependency")
+    return job.dependency.return_value()
+
+
+def fetch_job(href: str) -> dict:
+    """Check that the product is complete and readable where it is; return where to read it."""
+
+    def work() -> dict:
+        item = load_item(href)
+        bands = ["B02", "B03", "B04", "B08"]
+        with ProductReader(item, bands) as reader:  # opens every band: fails on a bad file
+            grid = reader.grid
+        return {"href": href, "product_id": item.id, "shape": [grid.height, grid.width]}
+
+    return _run(work)
+
+
+def infer_job(model_ref: str | None) -> dict:
+    """Read, infer, write and publish the files of the product the fetch stage checked."""
+
+    def work() -> dict:
+        fetched = _dependency_result(get_current_job())
+        prepared = prepare_product(fetched["href"], model_ref)
+        return dataclasses.asdict(prepared)
+
+    return _run(work)
+
+
+def publish_job() -> dict:
+    """Register the item prepared by the infer stage (the last step of a product)."""
+
+    def work() -> dict:
+        job = get_current_job()
+        prepared = Prepared(**_dependency_result(job))
+        result = register_prepared(prepared)
+        if job is not None:
+            record_published(job.connection, prepared.run)
+        return {**dataclasses.asdict(result), "worker_pid": os.getpid(),
+                "worker_host": socket.gethostname()}
+
+    try:
+        return _run(work)
+    except Exception:
+        job = get_current_job()
+        if job is not None and not job.retries_left:
+            # The last try failed: nothing will ever point at this run.
+            prepared = _dependency_result(job)
+            asset_store(IngestSettings()).discard(prepared["run"])
+        raise

@@ -16,7 +16,8 @@ from pypgstac.db import PgstacDB
 @contextmanager
 def pgstac_session(dsn: str = "") -> Iterator[PgstacDB]:
     """An open PgstacDB on ``dsn`` (empty: the libpq PG* variables)."""
-    pool = ConnectionPool(conninfo=dsn, min_size=1, max_size=1, open=True, timeout=30)
+    # A short wait: an unreachable database is a transient failure that RQ retries later.
+    pool = ConnectionPool(conninfo=dsn, min_size=1, max_size=1, open=True, timeout=10)
     try:
         with PgstacDB(dsn=dsn, pool=pool) as db:
             yield db

@@ -82,6 +82,21 @@ def _step(name: str, product: str, timings: dict[str, float]) -> Iterator[None]:
     log.info("%s: %s done in %.2fs", product, name, timings[name])
 
 
+@dataclass
+class Prepared:
+    """A product processed and its files published as a run, its item not yet registered.
+
+    Plain data (JSON-able), so a later stage on another host can register it.
+    """
+
+    item: dict
+    run: str  # the run's path under the asset store's root
+    item_path: str
+    product_id: str
+    model: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
 def process_product(
     href: str,
     model_ref: str | None = None,
@@ -90,6 +105,25 @@ def process_product(
     inference: InferenceSettings | None = None,
     dsn: str = "",
 ) -> ProcessResult:
+    """The whole chain in this process: prepare, then register (or discard the run)."""
+    ingest = ingest or IngestSettings()
+    prepared = prepare_product(href, model_ref, ingest=ingest, inference=inference)
+    try:
+        return register_prepared(prepared, ingest=ingest, dsn=dsn)
+    except BaseException:
+        # Nobody will retry here: the earlier item, if any, keeps pointing at its own run.
+        asset_store(ingest).discard(prepared.run)
+        raise
+
+
+def prepare_product(
+    href: str,
+    model_ref: str | None = None,
+    *,
+    ingest: IngestSettings | None = None,
+    inference: InferenceSettings | None = None,
+) -> Prepared:
+    """Read, infer, mask, compute statistics, write and publish the files; build the item."""
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
     timings: dict[str, float] = {}
@@ -101,14 +135,7 @@ def process_product(
 
     out = _segment(source, model, inference, timings)
     with _step("statistics", source.id, timings):
-        mask = out.cloudmask if out.cloudmask is not None else np.where(
-            out.classes > 0, cm.CLEAR, cm.NODATA).astype(np.uint8)
-        stats = landcover_stats(out.classes, mask)
-        statistics = stats.properties()
-        if out.cloudmask is None:  # no SCL: the provider's figure is the best we have
-            statistics.pop("eo:cloud_cover")
-            if "eo:cloud_cover" in source.properties:
-                statistics["eo:cloud_cover"] = source.properties["eo:cloud_cover"]
+        statistics = _statistics(out, source)
 
     store = asset_store(ingest)
     item_path = f"{LANDCOVER_COLLECTION_ID}/{item_id}"
@@ -128,15 +155,35 @@ def process_product(
                         href=str(model.mlm_path), software=_software_versions()),
         files=files, grid=out.grid, statistics=statistics,
     )
-    with _step("register", source.id, timings):
+    return Prepared(item=item.to_dict(include_self_link=False), run=run, item_path=item_path,
+                    product_id=source.id, model=spec.ref, timings_s=timings)
+
+
+def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = None,
+                      dsn: str = "") -> ProcessResult:
+    """Upsert the item (the last step), then drop the item's earlier runs."""
+    store = asset_store(ingest or IngestSettings())
+    timings = dict(prepared.timings_s)
+    with _step("register", prepared.product_id, timings):
         try:
-            upsert_item(item, dsn)
-        except BaseException:
-            store.discard(run)  # the earlier item, if any, still points at its own run
+            upsert_item(pystac.Item.from_dict(prepared.item), dsn)
+        except InvalidProductError:
+            store.discard(prepared.run)  # never registrable: nothing may point at it
             raise
-    store.prune(item_path, keep=run)
-    return ProcessResult(item_id=item.id, product_id=source.id, model=spec.ref,
-                         timings_s=timings)
+    store.prune(prepared.item_path, keep=prepared.run)
+    return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
+                         model=prepared.model, timings_s=timings)
+
+
+def _statistics(out: _Outputs, source: pystac.Item) -> dict[str, object]:
+    mask = out.cloudmask if out.cloudmask is not None else np.where(
+        out.classes > 0, cm.CLEAR, cm.NODATA).astype(np.uint8)
+    statistics = landcover_stats(out.classes, mask).properties()
+    if out.cloudmask is None:  # no SCL: the provider's figure is the best we have
+        statistics.pop("eo:cloud_cover")
+        if "eo:cloud_cover" in source.properties:
+            statistics["eo:cloud_cover"] = source.properties["eo:cloud_cover"]
+    return statistics
 
 
 def _software_versions() -> dict[str, str]:

@@ -1,86 +1,132 @@
-"""Enqueueing products and waiting for them: deterministic job ids, one job per product."""
+"""Enqueueing a product as a chain of stage jobs, and waiting for it.
+
+Job ids are deterministic (stage + product + model version). RQ's ``unique=True`` does not
+combine with dependencies, so uniqueness is ours: under a short Redis lock per product and
+model, a chain already queued or running is left alone, a finished one is a no-op unless
+forced, and a failed one is replaced.
+"""
 
 from __future__ import annotations
 
-import re
+import contextlib
 import time
 from dataclasses import dataclass
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
-from ingest.jobs import process_product_job
+from ingest.jobs import fetch_job, infer_job, publish_job
 from ingest.product import load_item
 from ingest.settings import IngestSettings
+from ingest.stages import Stage, cause, job_id, queue_name, timeout_s
 
 IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED,
              JobStatus.CREATED}
+ENDED_BADLY = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+RESULT_TTL_S = 7 * 86400
+FAILURE_TTL_S = 30 * 86400
 
 
 class JobFailedError(RuntimeError):
-    """A product job ended in failure; the message carries the job's cause."""
+    """A product's chain ended in failure; the message carries the stage and the cause."""
 
 
 @dataclass(frozen=True)
 class Enqueued:
-    job_id: str
+    job_id: str  # the chain's last job (publish): wait on it
     product_id: str
     model: str
-    already_in_flight: bool
+    state: str  # "queued", "in-flight" (left alone) or "done" (no-op)
+
+    @property
+    def already_in_flight(self) -> bool:
+        return self.state == "in-flight"
 
 
-def product_job_id(product_id: str, model_ref: str) -> str:
-    """Deterministic: the same product and model version is never in flight twice."""
-    raw = f"process-{product_id}-{model_ref.replace(':', '-v')}"
-    return re.sub(r"[^A-Za-z0-9_-]", "-", raw)  # RQ's allowed job-id alphabet
+def chain_ids(product_id: str, model_ref: str) -> dict[Stage, str]:
+    return {stage: job_id(stage, product_id, model_ref) for stage in Stage}
+
+
+def _status(job_id_: str, connection: Redis) -> JobStatus | None:
+    try:
+        return Job.fetch(job_id_, connection=connection).get_status(refresh=True)
+    except NoSuchJobError:
+        return None
 
 
 def enqueue_product(href: str, model_ref: str | None, *, connection: Redis,
                     ingest: IngestSettings | None = None,
-                    inference: InferenceSettings | None = None) -> Enqueued:
-    """Queue one product; a product already queued or running is not queued twice."""
+                    inference: InferenceSettings | None = None,
+                    force: bool = False) -> Enqueued:
+    """Queue the fetch -> infer -> publish chain of one product."""
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
     product = load_item(href)  # fail here, not in a worker, when the href is not a product
     spec = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model).spec
-    job_id = product_job_id(product.id, spec.ref)
-    try:
-        existing = Job.fetch(job_id, connection=connection)
-        if existing.get_status(refresh=True) in IN_FLIGHT:
-            return Enqueued(job_id, product.id, spec.ref, already_in_flight=True)
-        existing.delete()
-    except NoSuchJobError:
-        pass
-    queue = Queue(ingest.queue, connection=connection)
-    queue.enqueue_call(process_product_job, args=(href, spec.ref), job_id=job_id,
-                       timeout=ingest.job_timeout_s, result_ttl=7 * 86400,
-                       failure_ttl=30 * 86400, description=f"process {product.id} with {spec.ref}")
-    return Enqueued(job_id, product.id, spec.ref, already_in_flight=False)
+    ids = chain_ids(product.id, spec.ref)
+    with connection.lock(f"earthsig:enqueue:{ids[Stage.PUBLISH]}", timeout=60,
+                         blocking_timeout=30):
+        statuses = {stage: _status(i, connection) for stage, i in ids.items()}
+        failed = any(s in ENDED_BADLY for s in statuses.values())
+        # A failed stage leaves its dependents deferred for ever: such a chain is replaced.
+        if not failed and any(s in IN_FLIGHT for s in statuses.values()):
+            return Enqueued(ids[Stage.PUBLISH], product.id, spec.ref, "in-flight")
+        if statuses[Stage.PUBLISH] == JobStatus.FINISHED and not force:
+            return Enqueued(ids[Stage.PUBLISH], product.id, spec.ref, "done")
+        for i in ids.values():
+            with contextlib.suppress(NoSuchJobError):
+                Job.fetch(i, connection=connection).delete()
+        _enqueue_chain(href, spec.ref, product.id, ids, connection, ingest)
+    return Enqueued(ids[Stage.PUBLISH], product.id, spec.ref, "queued")
 
 
-def wait_for(job_id: str, *, connection: Redis, timeout_s: float = 3600,
+def _enqueue_chain(href: str, model_ref: str, product_id: str, ids: dict[Stage, str],
+                   connection: Redis, ingest: IngestSettings) -> None:
+    retry = Retry(max=ingest.retries, interval=ingest.retry_intervals_s) if ingest.retries \
+        else None
+    common = {"result_ttl": RESULT_TTL_S, "failure_ttl": FAILURE_TTL_S, "retry": retry,
+              "meta": {"product_id": product_id, "model": model_ref, "href": href}}
+    previous = None
+    for stage, func, args in ((Stage.FETCH, fetch_job, (href,)),
+                              (Stage.INFER, infer_job, (model_ref,)),
+                              (Stage.PUBLISH, publish_job, ())):
+        queue = Queue(queue_name(stage, ingest), connection=connection)
+        previous = queue.enqueue_call(
+            func, args=args, job_id=ids[stage], timeout=timeout_s(stage, ingest),
+            depends_on=previous, description=f"{stage.value} {product_id} ({model_ref})",
+            **common)
+
+
+def wait_for(job_id_: str, *, connection: Redis, timeout_s: float = 3600,
              poll_s: float = 0.5) -> dict:
-    """Block until the job finishes; return its result or raise with the failure's cause."""
+    """Block until the chain ending in ``job_id_`` finishes; raise with the failing stage."""
     deadline = time.monotonic() + timeout_s
-    job = Job.fetch(job_id, connection=connection)
+    job = Job.fetch(job_id_, connection=connection)
+    chain = [job_id_.replace(f"{Stage.PUBLISH.value}-", f"{s.value}-", 1) for s in Stage]
     while True:
         status = job.get_status(refresh=True)
         if status == JobStatus.FINISHED:
             return job.return_value()
-        if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-            raise JobFailedError(f"job {job_id} {status.value}: {_cause(job)}")
+        for stage_job in chain:
+            failed = _failed(stage_job, connection)
+            if failed:
+                raise JobFailedError(failed)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"job {job_id} still {status.value} after {timeout_s:.0f}s")
+            raise TimeoutError(f"job {job_id_} still {status.value} after {timeout_s:.0f}s")
         time.sleep(poll_s)
 
 
-def _cause(job: Job) -> str:
-    result = job.latest_result()
-    text = (result.exc_string if result and result.exc_string else job.exc_info) or "unknown"
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "unknown"
+def _failed(job_id_: str, connection: Redis) -> str | None:
+    try:
+        job = Job.fetch(job_id_, connection=connection)
+    except NoSuchJobError:
+        return None
+    status = job.get_status(refresh=True)
+    if status not in ENDED_BADLY:
+        return None
+    return f"job {job_id_} {status.value}: {cause(job)}"

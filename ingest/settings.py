@@ -27,10 +27,21 @@ class IngestSettings(BaseSettings):
         default=None, description="Public HTTP(S) base of the bucket: hrefs become "
         "<base>/<key> instead of s3://bucket/<key>, readable by any GDAL without credentials.",
     )
-    queue: str = Field(default="process", description="RQ queue of product jobs.")
-    job_timeout_s: int = Field(
-        default=3600, ge=60, description="Time limit of one product job (RQ's default 180 s "
-        "is far too short for a full Sentinel-2 tile).",
+    queue_prefix: str = Field(
+        default="", description="Prefix of the stage queues (fetch, infer, publish), to run "
+        "several pipelines on one Redis.",
+    )
+    fetch_timeout_s: int = Field(default=1800, ge=10, description="Time limit of a fetch job.")
+    infer_timeout_s: int = Field(
+        default=3600, ge=10, description="Time limit of an infer job (RQ's default 180 s is far "
+        "too short for a full Sentinel-2 tile).",
+    )
+    publish_timeout_s: int = Field(default=600, ge=10,
+                                   description="Time limit of a publish job.")
+    retries: int = Field(default=3, ge=0,
+                         description="Retries of a stage after a transient failure.")
+    retry_intervals_s: list[int] = Field(
+        default=[10, 60, 300], description="Back-off between retries (seconds, JSON list).",
     )
     polygon_min_area_m2: float = Field(
         default=10_000.0, ge=0, description="Regions smaller than this are merged into their "

@@ -11,9 +11,10 @@ from infra.stack import export_stack_env
 @click.argument("href")
 @click.option("--model", "model_ref", default=None, help="NAME[:VERSION] (default: active).")
 @click.option("--wait", is_flag=True, help="Return once the item is published; print its id.")
+@click.option("--force", is_flag=True, help="Process again even if already done.")
 @click.option("--timeout", type=float, default=3600, show_default=True)
-def process(href: str, model_ref: str | None, wait: bool, timeout: float) -> None:
-    """Queue one product (STAC item path or URL) for processing."""
+def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: float) -> None:
+    """Queue one product (STAC item path or URL) through fetch -> infer -> publish."""
     from redis import Redis
 
     from inference.errors import InferenceError
@@ -25,9 +26,9 @@ def process(href: str, model_ref: str | None, wait: bool, timeout: float) -> Non
     settings = IngestSettings()
     connection = Redis.from_url(settings.redis_url)
     try:
-        queued = enqueue_product(href, model_ref, connection=connection, ingest=settings)
-        click.echo(f"{'already queued' if queued.already_in_flight else 'queued'}: "
-                   f"{queued.job_id}", err=True)
+        queued = enqueue_product(href, model_ref, connection=connection, ingest=settings,
+                                 force=force)
+        click.echo(f"{queued.state}: {queued.product_id} with {queued.model}", err=True)
         if wait:
             result = wait_for(queued.job_id, connection=connection, timeout_s=timeout)
             click.echo(result["item_id"])
@@ -36,7 +37,9 @@ def process(href: str, model_ref: str | None, wait: bool, timeout: float) -> Non
 
 
 @click.command()
-@click.option("--queues", "-q", multiple=True, help="Queues to work (default: process).")
+@click.option("--queues", "-q", multiple=True,
+              help="Stage queues to work, repeatable or comma-separated "
+                   "(default: publish,infer,fetch).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--name", default=None, help="Worker name (default: RQ's unique name).")
 def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
@@ -44,4 +47,5 @@ def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
     from ingest.worker import run_worker
 
     export_stack_env()
-    run_worker(list(queues) or None, burst=burst, name=name)
+    names = [q.strip() for spec in queues for q in spec.split(",") if q.strip()]
+    run_worker(names or None, burst=burst, name=name)

@@ -1,0 +1,50 @@
+"""The stage queues of the pipeline and the deterministic ids of their jobs.
+
+Per product: ``fetch`` (IO-bound: check or bring the product), ``infer`` (compute-bound: read,
+infer, write and publish the files), ``publish`` (register the item). Workers subscribe to the
+stages they should run, so IO and compute scale apart, on any number of hosts.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from rq.job import Job
+
+from ingest.settings import IngestSettings
+
+
+class Stage(StrEnum):
+    FETCH = "fetch"
+    INFER = "infer"
+    PUBLISH = "publish"
+
+
+# Workers take the later stages first, so products in flight finish before new ones start.
+WORK_ORDER = (Stage.PUBLISH, Stage.INFER, Stage.FETCH)
+
+
+def queue_name(stage: Stage, settings: IngestSettings) -> str:
+    return f"{settings.queue_prefix}{stage.value}"
+
+
+def timeout_s(stage: Stage, settings: IngestSettings) -> int:
+    return {Stage.FETCH: settings.fetch_timeout_s, Stage.INFER: settings.infer_timeout_s,
+            Stage.PUBLISH: settings.publish_timeout_s}[stage]
+
+
+def job_id(stage: Stage, product_id: str, model_ref: str) -> str:
+    """Deterministic (stage + product + model version): never two in flight."""
+    raw = f"{stage.value}-{product_id}-{model_ref.replace(':', '-v')}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", raw)  # RQ's allowed job-id alphabet
+
+
+def cause(job: Job) -> str:
+    """Why a job failed: our classified cause, else the last line of its traceback."""
+    if job.meta.get("cause"):
+        return str(job.meta["cause"])
+    result = job.latest_result()
+    text = (result.exc_string if result and result.exc_string else job.exc_info) or "unknown"
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown"
