@@ -1,12 +1,15 @@
 """The reference models: which exist, and how each version is built (from code or a package).
 
-``clc-spectral`` 1 is the skeleton's rule model; ``cloud-scl`` maps L2A's scene classification
-onto the cloud-mask classes as an ONNX lookup, so Triton serves it like any other model.
+``clc-spectral`` 1 is the skeleton's rule model, 2 its refinement (``spectral_v2``);
+``cloud-scl`` maps L2A's scene classification onto the cloud-mask classes as an ONNX lookup,
+so Triton serves it like any other model. The ``ukis-csmask-*`` and ``s2cloudless`` models are
+taken from their installed packages (``packaged.py``): buildable only where those are installed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import onnx
@@ -14,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
-from inference import spectral
+from inference import packaged, spectral, spectral_v2
 from inference.errors import ModelNotFoundError
 from inference.spec import CLOUDMASK, ModelSpec
 
@@ -30,6 +33,18 @@ def _clc_spectral_1() -> tuple[ModelSpec, onnx.ModelProto]:
         hyperparameters={"reachable_classes": list(spectral.LEAF_CLASSES)},
     )
     return spec, spectral.build_spectral_model()
+
+
+def _clc_spectral_2() -> tuple[ModelSpec, onnx.ModelProto]:
+    spec = ModelSpec(
+        name="clc-spectral", version="2", input_name=spectral.INPUT_NAME,
+        output_name=spectral.OUTPUT_NAME, input_bands=list(spectral.INPUT_BANDS),
+        output_classes=[c.clc_code for c in clc.clc_classes()], window_size=512,
+        description="Soft decision tree on brightness, NDWI, NDVI and yellowness "
+                    "(10 CLC classes reachable: bare rock, sand, sparse vegetation added)",
+        hyperparameters={"reachable_classes": list(spectral_v2.LEAF_CLASSES)},
+    )
+    return spec, spectral_v2.build_spectral_v2_model()
 
 
 # SCL value (index 0-11) -> cloud-mask value; 0 (no data) and 1 (defective) get no class.
@@ -79,10 +94,21 @@ def _cloud_scl_1() -> tuple[ModelSpec, onnx.ModelProto]:
 
 
 BUILDERS: dict[str, dict[str, Builder]] = {
-    "clc-spectral": {"1": _clc_spectral_1},
+    "clc-spectral": {"1": _clc_spectral_1, "2": _clc_spectral_2},
     "cloud-scl": {"1": _cloud_scl_1},
+    **{f"ukis-csmask-{v}": {"1": partial(packaged.ukis_csmask, v)}
+       for v in packaged.UKIS_VARIANTS},
+    "s2cloudless": {"1": packaged.s2cloudless_model},
+}
+# Packages a model is taken from: without them it cannot be built (and is not listed built).
+NEEDS: dict[str, tuple[str, ...]] = {
+    **{f"ukis-csmask-{v}": (packaged.UKIS,) for v in packaged.UKIS_VARIANTS},
+    "s2cloudless": ("s2cloudless", "lightgbm", "onnxmltools"),
 }
 REFERENCE_MODELS: dict[str, list[str]] = {k: list(v) for k, v in BUILDERS.items()}
+# The version a bare name means when the settings name none (else the highest): version 2 of
+# clc-spectral is a candidate until it is measured on real pixels; pin it to promote it.
+DEFAULT_ACTIVE: dict[str, str] = {"clc-spectral": "1"}
 
 
 def versions_of(name: str) -> list[str]:
@@ -90,8 +116,8 @@ def versions_of(name: str) -> list[str]:
 
 
 def buildable(name: str) -> bool:
-    """Generated from code here (models copied from packages need their package)."""
-    return name in BUILDERS
+    """Generated from code, or taken from packages that are installed here."""
+    return name in BUILDERS and all(packaged.installed(m) for m in NEEDS.get(name, ()))
 
 
 def build(name: str, version: str) -> tuple[ModelSpec, onnx.ModelProto]:

@@ -5,7 +5,8 @@
     <repo>/<model>/<version>/mlm.json    (STAC MLM v1.5: bands, scaling, classes, window)
 
 Several versions live side by side; which one a bare model name means is the *active* version
-(a setting, ``EARTHSIG_INFERENCE_ACTIVE_VERSIONS``), else the highest. Reference models are
+(a setting, ``EARTHSIG_INFERENCE_ACTIVE_VERSIONS``), else the reference default
+(``reference.DEFAULT_ACTIVE``), else the highest. Reference models are
 generated from code or copied from installed packages (nothing is downloaded), so any worker
 host can rebuild an identical repository.
 """
@@ -84,6 +85,9 @@ class ModelRepository:
     def active_version(self, name: str) -> str | None:
         available = self.versions(name)
         wanted = self.active_versions.get(name)
+        default = reference.DEFAULT_ACTIVE.get(name)
+        if wanted is None and default in available:
+            return default
         if wanted is not None:
             if wanted not in available:
                 raise ModelNotFoundError(

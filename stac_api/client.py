@@ -5,7 +5,9 @@ three things before handing over to stac-fastapi-pgstac unchanged:
 
 1. folds ``categories`` / ``min_fraction`` into the CQL2 filter (:mod:`stac_api.categories`);
 2. fixes the CQL2 spellings pgstac misreads (:mod:`stac_api.filters`);
-3. checks sort fields against the queryables, since pgstac sorts by anything, silently.
+3. checks sort fields and the filter's properties against the queryables of the searched
+   collections: pgstac sorts by anything, silently, and a filter on a property it does not
+   know matches nothing instead of failing.
 
 and turns pgstac's refusals of a search into 400s (:mod:`stac_api.errors`). Landing page and
 collections gain links to the tiler (:mod:`stac_api.links`).
@@ -22,10 +24,12 @@ from stac_fastapi.pgstac.core import CoreCrudClient
 from stac_fastapi.types.stac import Collection, Collections, ItemCollection, LandingPage
 
 from stac_api import categories, filters, links
-from stac_api.errors import InvalidSortField, search_errors_as_400
+from stac_api.errors import InvalidSortField, UnknownFilterProperty, search_errors_as_400
 
 # Sortable without a queryable row: columns of pgstac's items table.
 SORTABLE_COLUMNS = {"id", "collection", "datetime", "start_datetime", "end_datetime"}
+# Filterable without a queryable row: the same, and the footprint.
+FILTERABLE_COLUMNS = SORTABLE_COLUMNS | {"geometry"}
 PROPERTIES_PREFIX = "properties."
 
 
@@ -41,10 +45,20 @@ class EarthsigClient(CoreCrudClient):
 
     # -- search ----------------------------------------------------------------------------
 
-    async def _check_sort(
-        self, request: Request, fields: list[str], collections: list[str] | None
+    async def _check_fields(
+        self,
+        request: Request,
+        sort_fields: list[str],
+        filter_expr: dict[str, Any] | None,
+        collections: list[str] | None,
     ) -> None:
-        if not fields:
+        """Sort fields and filter properties must be queryables of the searched collections.
+
+        pgstac sorts by anything, silently, and its queryables allow additional properties, so
+        a filter on a misspelt or absent property would match nothing instead of failing.
+        """
+        named = filters.properties(filter_expr) if filter_expr else set()
+        if not sort_fields and not named:
             return
         async with request.app.state.get_connection(request, "r") as conn:
             queryables = await conn.fetchval(
@@ -52,38 +66,52 @@ class EarthsigClient(CoreCrudClient):
             )
         if queryables is None:  # unknown collection: upstream answers 404 or an empty page
             return
-        known = SORTABLE_COLUMNS | set(queryables.get("properties", {}))
-        unknown = [f for f in fields if _bare(f) not in known]
+        known = set(queryables.get("properties", {}))
+        where = (f"/collections/{collections[0]}/queryables" if collections
+                 and len(collections) == 1 else "/queryables")
+        unknown = [f for f in sort_fields if _bare(f) not in known | SORTABLE_COLUMNS]
         if unknown:
             raise InvalidSortField(
                 f"Cannot sort by {', '.join(unknown)}: only queryables sort (listed at "
-                "/queryables) and id, collection, datetime, start_datetime, end_datetime."
+                f"{where}) and id, collection, datetime, start_datetime, end_datetime."
+            )
+        unknown = sorted(p for p in named if _bare(p) not in known | FILTERABLE_COLUMNS)
+        if unknown:
+            scope = f"collection {', '.join(collections)}" if collections else "any collection"
+            raise UnknownFilterProperty(
+                f"Cannot filter on {', '.join(unknown)}: not a queryable of {scope} (listed at "
+                f"{where}); id, collection, geometry, datetime, start_datetime and "
+                "end_datetime filter as well."
             )
 
     @staticmethod
-    def _get_filter(kwargs: dict[str, Any]) -> None:
-        """Rewrite a GET request's filter arguments in place, as CQL2-JSON text."""
+    def _get_filter(kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """Rewrite a GET request's filter arguments in place, as CQL2-JSON text; return it."""
         wanted = categories.category_filter(
             kwargs.pop("categories", None), kwargs.pop("min_fraction", None)
         )
         given = kwargs.get("filter_expr")
         parsed = filters.parse(given, kwargs.get("filter_lang")) if given else None
         combined = filters.combine(parsed, wanted)
-        if combined is not None:
-            kwargs["filter_expr"] = orjson.dumps(filters.normalise(combined)).decode()
-            kwargs["filter_lang"] = "cql2-json"
+        if combined is None:
+            return None
+        normalised: dict[str, Any] = filters.normalise(combined)
+        kwargs["filter_expr"] = orjson.dumps(normalised).decode()
+        kwargs["filter_lang"] = "cql2-json"
+        return normalised
 
     async def get_search(self, request: Request, **kwargs: Any) -> ItemCollection:
-        self._get_filter(kwargs)
-        await self._check_sort(request, kwargs.get("sortby") or [], kwargs.get("collections"))
+        expr = self._get_filter(kwargs)
+        await self._check_fields(request, kwargs.get("sortby") or [], expr,
+                                 kwargs.get("collections"))
         with search_errors_as_400():
             return await super().get_search(request, **kwargs)
 
     async def item_collection(
         self, collection_id: str, request: Request, **kwargs: Any
     ) -> ItemCollection:
-        self._get_filter(kwargs)
-        await self._check_sort(request, kwargs.get("sortby") or [], [collection_id])
+        expr = self._get_filter(kwargs)
+        await self._check_fields(request, kwargs.get("sortby") or [], expr, [collection_id])
         with search_errors_as_400():
             return await super().item_collection(collection_id, request, **kwargs)
 
@@ -96,13 +124,14 @@ class EarthsigClient(CoreCrudClient):
         parsed = filters.parse(given, "cql2-json") if given else None
         combined = filters.combine(parsed, wanted)
         update: dict[str, Any] = {}
-        if combined is not None:
-            update = {"filter_expr": filters.normalise(combined), "filter_lang": "cql2-json"}
+        expr = filters.normalise(combined) if combined is not None else None
+        if expr is not None:
+            update = {"filter_expr": expr, "filter_lang": "cql2-json"}
         if hasattr(search_request, "categories"):  # not pgstac's business
             update |= {"categories": None, "min_fraction": None}
         search_request = search_request.model_copy(update=update)
         sortby = [s.field for s in getattr(search_request, "sortby", None) or []]
-        await self._check_sort(request, sortby, search_request.collections)
+        await self._check_fields(request, sortby, expr, search_request.collections)
         with search_errors_as_400():
             return await super().post_search(search_request, request, **kwargs)
 

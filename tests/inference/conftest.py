@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from inference.patches import Patches, read_patches, write_generated_patches
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
+from inference.training import export, train
 from inference.triton_serve import TritonLayout, start_server, wait_ready
 from infra.ports import free_port
 
@@ -24,10 +26,23 @@ class TritonFixture:
     repo: ModelRepository
 
 
+# A tiny U-Net trained for a few steps on generated patches (tests/inference/test_unet.py).
+UNET_CLASSES = [512, 311, 231, 211, 112, 312, 335]
+
+
 @pytest.fixture(scope="session")
-def served_repo(tmp_path_factory: pytest.TempPathFactory) -> ModelRepository:
+def unet_patches(tmp_path_factory: pytest.TempPathFactory) -> Patches:
+    root = write_generated_patches(tmp_path_factory.mktemp("patches"), 16, size=32)
+    return read_patches(root)
+
+
+@pytest.fixture(scope="session")
+def served_repo(tmp_path_factory: pytest.TempPathFactory, unet_patches: Patches
+                ) -> ModelRepository:
     repo = ModelRepository(tmp_path_factory.mktemp("served-models"), max_batch_size=8)
     repo.build_all_references()
+    # Exported before the server starts, so Triton serves it like any repository model.
+    export(train(unet_patches, UNET_CLASSES, steps=4, width=4, depth=2, batch=8), repo)
     return repo
 
 

@@ -86,3 +86,15 @@ def test_client_is_recreated_after_fork(triton: TritonFixture) -> None:
     os.waitpid(pid, 0)
     assert answer == b"1"
     assert np.array_equal(backend.predict(batch), expected)  # the parent's channel still works
+
+
+@pytest.mark.parametrize("ref", ["ukis-csmask-4b-l2a:1", "s2cloudless:1", "clc-spectral:2"])
+def test_triton_serves_the_packaged_and_new_models(triton: TritonFixture, ref: str) -> None:
+    model = triton.repo.resolve(ref)
+    spec = model.spec
+    batch = np.random.default_rng(9).uniform(0, 0.6, (2, len(spec.input_bands), 64, 96))
+    batch = spec.prepare(batch.astype(np.float32))
+    served = open_backend(model, _settings("triton", triton.url)).predict(batch)
+    local = OnnxRuntimeBackend(model.onnx_path, threads=1).predict(batch)
+    np.testing.assert_array_equal(served.argmax(axis=1), local.argmax(axis=1))
+    np.testing.assert_allclose(served, local, atol=1e-5)

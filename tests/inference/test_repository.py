@@ -69,18 +69,26 @@ def test_wrong_bands_are_a_clear_error(repo: ModelRepository) -> None:
 
 
 def test_versions_side_by_side_and_the_active_one(repo: ModelRepository) -> None:
-    first = repo.resolve("clc-spectral")
+    first = repo.resolve("cloud-scl")
     spec2 = first.spec.__class__(**{**first.spec.__dict__, "version": "2",
                                     "description": "second"})
-    _, graph = build("clc-spectral", "1")
+    _, graph = build("cloud-scl", "1")
     repo.add_version(spec2, graph)
-    assert repo.versions("clc-spectral") == ["1", "2"]
-    assert repo.resolve("clc-spectral").spec.version == "2"  # highest by default
-    pinned = ModelRepository(repo.root, active_versions={"clc-spectral": "1"})
-    assert pinned.resolve("clc-spectral").spec.version == "1"
-    assert pinned.resolve("clc-spectral:2").spec.description == "second"
+    assert repo.versions("cloud-scl") == ["1", "2"]
+    assert repo.resolve("cloud-scl").spec.version == "2"  # highest by default
+    pinned = ModelRepository(repo.root, active_versions={"cloud-scl": "1"})
+    assert pinned.resolve("cloud-scl").spec.version == "1"
+    assert pinned.resolve("cloud-scl:2").spec.description == "second"
     with pytest.raises(ModelNotFoundError, match="active version '7'"):
-        ModelRepository(repo.root, active_versions={"clc-spectral": "7"}).resolve("clc-spectral")
+        ModelRepository(repo.root, active_versions={"cloud-scl": "7"}).resolve("cloud-scl")
+
+
+def test_clc_spectral_2_is_beside_1_which_stays_the_default(repo: ModelRepository) -> None:
+    assert repo.resolve("clc-spectral").spec.version == "1"  # reference.DEFAULT_ACTIVE
+    assert repo.versions("clc-spectral") == ["1", "2"]
+    promoted = ModelRepository(repo.root, active_versions={"clc-spectral": "2"})
+    spec = promoted.resolve("clc-spectral").spec
+    assert spec.version == "2" and 333 in spec.hyperparameters["reachable_classes"]
 
 
 def test_missing_model_or_version_is_named(repo: ModelRepository) -> None:

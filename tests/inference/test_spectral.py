@@ -69,3 +69,26 @@ def test_repository_layout_and_resolution(repo: ModelRepository) -> None:
 def test_reference_model_is_deterministic(tmp_path: Path, repo: ModelRepository) -> None:
     other = ModelRepository(tmp_path).resolve("clc-spectral")
     assert other.onnx_path.read_bytes() == repo.resolve("clc-spectral").onnx_path.read_bytes()
+
+
+# Typical summer spectra of the classes version 2 adds.
+V2_SIGNATURES = {
+    331: (0.20, 0.26, 0.32, 0.38),  # sand: bright, red above blue, hardly any NDVI
+    332: (0.22, 0.23, 0.24, 0.28),  # grey rock: bright, flat spectrum
+    333: (0.14, 0.17, 0.20, 0.32),  # sparse vegetation: a little green over bright ground
+}
+
+
+def test_version_2_adds_bare_and_sparse_classes_and_keeps_the_others(
+        repo: ModelRepository) -> None:
+    backend = OnnxRuntimeBackend(repo.resolve("clc-spectral:2").onnx_path, threads=1)
+    signatures = {**SIGNATURES, **V2_SIGNATURES}
+    codes = list(signatures)
+    pixels = np.array([signatures[c] for c in codes])
+    probs = backend.predict(pixels.T.reshape(1, 4, 1, -1).astype(np.float32))[0, :, 0, :]
+    predicted = [clc.by_grid_code(g + 1).clc_code for g in probs.argmax(axis=0)]
+    assert predicted == codes
+    np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-5)
+    # Version 1 calls all three of them something else: the split is new information.
+    v1 = _predict(repo, np.array([V2_SIGNATURES[c] for c in V2_SIGNATURES]))
+    assert not {clc.by_grid_code(g + 1).clc_code for g in v1.argmax(axis=0)} & {331, 332, 333}

@@ -119,6 +119,7 @@ def landcover_item(product: Product) -> pystac.Item:
         },
         collection=LANDCOVER_COLLECTION_ID,
     )
+    item.stac_extensions.append(landcover_stats.SCHEMA_URI)  # the clc: properties' schema
     EOExtension.ext(item, add_if_missing=True).cloud_cover = product.cloud_cover
     GridExtension.ext(item, add_if_missing=True).code = f"MGRS-{product.tile}"
     proj = ProjectionExtension.ext(item, add_if_missing=True)

@@ -31,6 +31,14 @@ CASES = [
     (GET, {"sortby": "-nope"}, "InvalidSortField", "nope"),
     (POST, {"sortby": [{"field": "clc:fraction_999", "direction": "asc"}]},
      "InvalidSortField", "clc:fraction_999"),
+    (GET, {"filter": "eo:cloud_covr < 10"}, "UnknownFilterProperty", "eo:cloud_covr"),
+    (GET, {"filter": "clc:fraction_221 > 0.2 AND sat:orbit_state = 'x'",
+           "collections": "landcover"},
+     "UnknownFilterProperty", "sat:orbit_state: not a queryable of collection landcover"),
+    (POST, {"filter": {"op": "<", "args": [{"property": "properties.cloud"}, 10]}},
+     "UnknownFilterProperty", "properties.cloud"),
+    (POST, {"filter": {"op": ">", "args": [{"property": "clc:fraction_999"}, 0]},
+            "collections": ["landcover"]}, "UnknownFilterProperty", "clc:fraction_999"),
     (GET, {"categories": "jungle"}, "UnknownCategory", "jungle"),
     (POST, {"categories": ["999"]}, "UnknownCategory", "999"),
     (GET, {"min_fraction": "0.2"}, "InvalidCategorySearch", "needs categories"),
@@ -55,6 +63,14 @@ def test_bad_search_is_a_400_naming_the_problem(
 def test_items_route_answers_the_same_errors(api_url: str) -> None:
     response = httpx.get(api_url + "/collections/landcover/items", params={"sortby": "nope"})
     assert (response.status_code, response.json()["code"]) == (400, "InvalidSortField")
+
+
+def test_items_route_refuses_a_filter_on_an_unknown_property(api_url: str) -> None:
+    response = httpx.get(api_url + "/collections/landcover/items",
+                         params={"filter": "eo:cloud_cover < 10 AND nope = 1"})
+    assert (response.status_code, response.json()["code"]) == (400, "UnknownFilterProperty")
+    assert "nope" in response.json()["description"]
+    assert "/collections/landcover/queryables" in response.json()["description"]
 
 
 @pytest.mark.parametrize("path", ["/nowhere", "/collections/unknown/queryables"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stac_api.filters import InvalidFilter, combine, normalise, parse
+from stac_api.filters import InvalidFilter, combine, normalise, parse, properties
 
 
 def test_cql2_text_integer_lists_become_integers_pgstac_can_match() -> None:
@@ -39,3 +39,12 @@ def test_combine_ands_what_is_present() -> None:
     assert combine(None, None) is None
     assert combine(a, None) == a
     assert combine(a, b) == {"op": "and", "args": [a, b]}
+
+
+def test_properties_named_anywhere_in_the_expression() -> None:
+    parsed = parse("(eo:cloud_cover < 10 OR \"clc:fraction_221\" > 0.2) AND "
+                   "S_INTERSECTS(geometry, POINT(3.87 43.6)) AND A_CONTAINS(clc:classes, ('221'))",
+                   "cql2-text")
+    assert properties(parsed) == {"eo:cloud_cover", "clc:fraction_221", "geometry",
+                                  "clc:classes"}
+    assert properties({"op": "=", "args": [1, 1]}) == set()

@@ -175,3 +175,26 @@ def test_pystac_client_end_to_end(api_url: str) -> None:
     assert {i.id for i in forests.items()} == BOTH
     queryables = client.get_merged_queryables(["landcover"])
     assert queryables["properties"]["clc:fraction_221"]["type"] == "number"
+
+
+# -- filters are checked against the queryables, /collections is not --------------------------
+
+
+@pytest.mark.parametrize(
+    ("cql2_text", "expected"),
+    [
+        (f"id = '{MONTPELLIER.item_id}' AND collection = 'landcover'", M),
+        ("datetime > TIMESTAMP('2024-07-01T00:00:00Z')", P),
+        (f"S_INTERSECTS(geometry, {MONTPELLIER_WKT}) AND properties.eo:cloud_cover < 10", M),
+    ],
+)
+def test_filters_on_item_fields_and_prefixed_queryables_pass_the_check(
+    api_url: str, cql2_text: str, expected: set[str]
+) -> None:
+    assert ids(get(api_url + "/search", filter=cql2_text)) == expected
+    assert ids(get(api_url + "/collections/landcover/items", filter=cql2_text)) == expected
+
+
+def test_collection_search_filters_are_not_item_queryables(api_url: str) -> None:
+    found = get(api_url + "/collections", filter="id = 'landcover'")
+    assert [c["id"] for c in found["collections"]] == ["landcover"]

@@ -1,0 +1,105 @@
+"""``clc-spectral`` version 2: the rule model of version 1 with the bare and sparse classes.
+
+Same inputs (B02, B03, B04, B08 surface reflectance), same soft splits (``spectral._Graph``);
+the non-vegetated branch is split further, and bright half-vegetated pixels get their own leaf:
+
+    bright > 0.40                                 -> 335 glaciers and perpetual snow
+    NDWI > 0.10                                   -> 512 water bodies
+    NDVI < 0.25 (no or little vegetation):
+        bright < 0.16                             -> 112 discontinuous urban fabric
+        NDVI > 0.12                               -> 333 sparsely vegetated areas
+        yellowness (B04 - B02)/(B04 + B02) > 0.12 -> 331 beaches, dunes, sands
+        else                                      -> 332 bare rocks
+    NDVI < 0.55: bright > 0.15                    -> 333 sparsely vegetated areas
+                 else                             -> 211 non-irrigated arable land
+    NDVI < 0.80                                   -> 231 pastures
+    else forest: B08 < 0.32 -> 312 coniferous, else 311 broad-leaved
+
+The thresholds are set by hand from typical summer spectra, not fitted: dark impervious
+surfaces are darker than bare rock or sand, sand is yellower (red above blue) than grey rock,
+and sparse vegetation is a little green over a bright background. Version 1 stays beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from catalog_schemas import clc
+from inference.spectral import (
+    ARABLE,
+    CONIFER,
+    INPUT_NAME,
+    OPSET,
+    OUTPUT_NAME,
+    PASTURE,
+    SNOW,
+    URBAN,
+    WATER,
+    _Graph,
+)
+
+DARK = ("bright", 0.16, 80.0)  # urban below, bare or sparse above
+SPARSE_BARE = ("ndvi", 0.12, 60.0)  # some vegetation over bright ground
+SAND = ("yellow", 0.12, 40.0)
+SPARSE_GREEN = ("bright", 0.15, 80.0)  # a half-green pixel this bright shows its ground
+
+LEAF_CLASSES = (335, 512, 112, 333, 331, 332, 211, 231, 312, 311)
+SPARSE = 333
+
+
+def _leaves(g: _Graph) -> list[tuple[int, str]]:
+    blue, green, red, nir = (g.band(i) for i in range(4))
+    index = {
+        "bright": g.op("Div", g.op("Add", g.op("Add", blue, green), red), g.const(3.0)),
+        "ndwi": g.ratio(green, nir),
+        "ndvi": g.ratio(nir, red),
+        "yellow": g.ratio(red, blue),
+        "nir": nir,
+    }
+
+    def split(parent: str, rule: tuple[str, float, float]) -> tuple[str, str]:
+        """(parent and below the threshold, parent and above it)."""
+        name, threshold, steepness = rule
+        above = g.above(index[name], threshold, steepness)
+        return g.op("Mul", parent, g.not_(above)), g.op("Mul", parent, above)
+
+    everything = g.const(1.0)
+    rest, snow = split(everything, SNOW)
+    land, water = split(rest, WATER)
+    bare, veg = split(land, URBAN)
+    urban, bright_bare = split(bare, DARK)
+    rock_or_sand, sparse_low = split(bright_bare, SPARSE_BARE)
+    rock, sand = split(rock_or_sand, SAND)
+    cropland, greenery = split(veg, ARABLE)
+    arable, sparse_high = split(cropland, SPARSE_GREEN)
+    pasture, forest = split(greenery, PASTURE)
+    conifer, broad = split(forest, CONIFER)
+    sparse = g.op("Add", sparse_low, sparse_high)
+    return [(335, snow), (512, water), (112, urban), (SPARSE, sparse), (331, sand),
+            (332, rock), (211, arable), (231, pasture), (312, conifer), (311, broad)]
+
+
+def build_spectral_v2_model() -> onnx.ModelProto:
+    """``reflectance`` [N, 4, H, W] -> ``probabilities`` [N, 44, H, W], 10 leaves reachable."""
+    g = _Graph()
+    leaves = _leaves(g)
+    stacked = g.op("Concat", *(name for _, name in leaves), axis=1)
+    n_classes = len(clc.clc_classes())
+    scatter = np.zeros((n_classes, len(leaves), 1, 1), dtype=np.float32)
+    for i, (code, _) in enumerate(leaves):
+        scatter[clc.grid_code_of(code) - 1, i, 0, 0] = 1.0
+    g.nodes.append(helper.make_node("Conv", [stacked, g.const(scatter, "scatter")],
+                                    [OUTPUT_NAME]))
+    graph = helper.make_graph(
+        g.nodes, "clc_spectral_v2",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", 4, "H", "W"])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
+                                       ["N", n_classes, "H", "W"])],
+        initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="earthsignature")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
