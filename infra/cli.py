@@ -8,7 +8,16 @@ from __future__ import annotations
 import click
 
 from infra import logs
-from infra.commands import models, pipeline, processing, samples, serving, stack, triton
+from infra.commands import (
+    discover,
+    models,
+    pipeline,
+    processing,
+    samples,
+    serving,
+    stack,
+    triton,
+)
 
 
 @click.group()
@@ -27,6 +36,7 @@ main.add_command(serving.serve)
 main.add_command(serving.demo)
 main.add_command(triton.triton)
 main.add_command(pipeline.status)
+main.add_command(discover.discover)
 main.add_command(pipeline.retry_failed)
 
 

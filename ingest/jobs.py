@@ -20,7 +20,7 @@ from inference.errors import ModelNotFoundError
 from ingest.errors import InvalidProductError
 from ingest.monitor import record_published
 from ingest.pipeline import Prepared, prepare_product, register_prepared
-from ingest.product import ProductReader, load_item
+from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
 from ingest.store import asset_store
 
@@ -60,9 +60,9 @@ def fetch_job(href: str) -> dict:
     """Check that the product is complete and readable where it is; return where to read it."""
 
     def work() -> dict:
-        item = load_item(href)
+        item = load_product(href)
         bands = ["B02", "B03", "B04", "B08"]
-        with ProductReader(item, bands) as reader:  # opens every band: fails on a bad file
+        with open_product(item, bands) as reader:  # opens every band: fails on a bad file
             grid = reader.grid
         return {"href": href, "product_id": item.id, "shape": [grid.height, grid.width]}
 

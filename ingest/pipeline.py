@@ -34,9 +34,9 @@ from inference.windows import ProgressLog, windows
 from ingest.cloudmask import cloudmask_from_scl, obscured
 from ingest.cog import write_cog
 from ingest.errors import InvalidProductError
-from ingest.product import ProductReader, load_item
 from ingest.publish import describe, new_run_id, staging_folder
 from ingest.quicklook import write_thumbnail
+from ingest.readers import ProductReader, load_product, open_product
 from ingest.register import upsert_item
 from ingest.settings import IngestSettings
 from ingest.stats import landcover_stats
@@ -127,7 +127,7 @@ def prepare_product(
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
     timings: dict[str, float] = {}
-    source = load_item(href)
+    source = load_product(href)
     model = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model)
     spec = model.spec
@@ -198,7 +198,7 @@ def _software_versions() -> dict[str, str]:
 
 def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSettings,
              timings: dict[str, float]) -> _Outputs:
-    with ProductReader(source, model.spec.input_bands) as reader:
+    with open_product(source, model.spec.input_bands) as reader:
         grid = reader.grid
         with _step("read+infer", source.id, timings):
             seg = run_model(reader.read, grid.height, grid.width, model, inference,

@@ -20,7 +20,7 @@ from rq.job import Job, JobStatus
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from ingest.jobs import fetch_job, infer_job, publish_job
-from ingest.product import load_item
+from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from ingest.stages import Stage, cause, job_id, queue_name, timeout_s
 
@@ -65,7 +65,7 @@ def enqueue_product(href: str, model_ref: str | None, *, connection: Redis,
     """Queue the fetch -> infer -> publish chain of one product."""
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
-    product = load_item(href)  # fail here, not in a worker, when the href is not a product
+    product = load_product(href)  # fail here, not in a worker, when the href is not a product
     spec = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model).spec
     ids = chain_ids(product.id, spec.ref)

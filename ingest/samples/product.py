@@ -1,4 +1,12 @@
-"""Writing a sample product: one COG per band, SCL and truth, then the STAC item JSON."""
+"""Writing a sample product in any layout, with its ground truth beside it.
+
+Layouts: ``cog`` (earth-search-like STAC item with one COG per band, L2A only) and ``safe``
+(ESA's SAFE with JP2 bands, L2A or L1C, as a folder or a zip). Any processing baseline: from
+04.00 the DNs carry the -1000 offset and the metadata says so, before it they do not. The
+ground truth - land cover (CLC grid codes) and cloud mask, both at 10 m - is written beside
+every product: inside the COG product's folder (as item assets), in ``<product>.truth/`` next
+to a SAFE product.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from catalog_schemas import clc
+from catalog_schemas import cloudmask as cm
 from ingest.cog import write_cog
+from ingest.samples.safe import write_safe
 from ingest.samples.scene import SampleScene, generate_scene
-from ingest.samples.spectra import BANDS, DN_NODATA, Scl
-from ingest.samples.stac import TRUTH_FILE, build_item
+from ingest.samples.spectra import BANDS, DN_NODATA, Scl, dn_offset
+from ingest.samples.stac import PROCESSING_BASELINE, TRUTH_CLOUD_FILE, TRUTH_FILE, build_item
+
+LEVELS = ("L2A", "L1C")
+LAYOUTS = ("cog", "safe")
 
 
 def make_sample_product(
@@ -25,34 +38,78 @@ def make_sample_product(
     *,
     seed: int | None = None,
     cloud_cover: float = 0.0,
+    level: str = "L2A",
+    layout: str = "cog",
+    baseline: str = PROCESSING_BASELINE,
+    as_zip: bool = False,
 ) -> Path:
-    """Generate a sample L2A product of ``size`` x ``size`` 10 m pixels; return its item's path.
+    """Generate a sample product of ``size`` x ``size`` 10 m pixels; return what a reader
+    opens: the item JSON (``cog``), the ``.SAFE`` folder or the ``.zip`` (``safe``).
 
     The product covers the crop from the tile's upper-left corner. ``cloud_cover`` is the
-    wanted cloud share in percent; the item's ``eo:cloud_cover`` is the share actually drawn.
+    wanted cloud share in percent; the metadata's cloud cover is the share actually drawn.
     """
+    _check_options(level, layout, baseline, as_zip)
     scene = generate_scene(tile, date, size, seed=seed, cloud_cover=cloud_cover)
-    folder = Path(out_dir) / scene.product_id
     scl = scene.scl()
-    _write_rasters(scene, scl, folder)
-    item = build_item(scene, scl)
+    if layout == "safe":
+        product = write_safe(scene, scl, Path(out_dir), level=level, baseline=baseline,
+                             cloud_cover=_cloud_share(scl), as_zip=as_zip)
+        _write_truth(scene, truth_folder(product))
+        return product
+    folder = Path(out_dir) / scene.product_id
+    _write_bands(scene, scl, folder, baseline)
+    _write_truth(scene, folder)
+    item = build_item(scene, scl, baseline)
     return _write_json(item.to_dict(include_self_link=False, transform_hrefs=False),
                        folder / f"{scene.product_id}.json")
 
 
-def _write_rasters(scene: SampleScene, scl: np.ndarray, folder: Path) -> None:
-    """One COG per band, SCL and truth; one band at a time to bound memory."""
+def truth_folder(product: Path) -> Path:
+    """Where the ground truth of a product lies: its own folder (COG), or beside it (SAFE)."""
+    if product.suffix == ".json":
+        return product.parent
+    return product.parent / f"{product.name.removesuffix('.zip').removesuffix('.SAFE')}.truth"
+
+
+def _check_options(level: str, layout: str, baseline: str, as_zip: bool) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+    if layout == "cog" and (level != "L2A" or as_zip):
+        raise ValueError("the cog layout is L2A only and never zipped (earth-search's)")
+    if len(baseline) != 5 or baseline[2] != "." or not baseline.replace(".", "").isdigit():
+        raise ValueError(f"processing baseline {baseline!r} is not like '05.10'")
+
+
+def _cloud_share(scl: np.ndarray) -> float:
+    cloudy = np.isin(scl, (Scl.CLOUD_MEDIUM_PROBABILITY, Scl.CLOUD_HIGH_PROBABILITY,
+                           Scl.THIN_CIRRUS))
+    return round(float(cloudy.mean() * 100.0), 6)
+
+
+def _write_bands(scene: SampleScene, scl: np.ndarray, folder: Path, baseline: str) -> None:
+    """One COG per band and SCL; one band at a time to bound memory."""
     crs = scene.grid.crs
     tags = {"EARTHSIGNATURE_GENERATED": "true", "PRODUCT_ID": scene.product_id}
     for band in BANDS:
-        write_cog(scene.dn(band.name), folder / band.file_name, crs=crs,
-                  transform=scene.window(band.resolution).transform, nodata=DN_NODATA,
+        write_cog(scene.dn(band.name, offset=dn_offset(baseline)), folder / band.file_name,
+                  crs=crs, transform=scene.window(band.resolution).transform, nodata=DN_NODATA,
                   categorical=False, tags={**tags, "BAND": band.name})
     write_cog(scl, folder / "SCL.tif", crs=crs, transform=scene.window(20).transform,
               nodata=Scl.NO_DATA, categorical=True, tags={**tags, "BAND": "SCL"})
-    write_cog(scene.truth(), folder / TRUTH_FILE, crs=crs, transform=scene.window(10).transform,
+
+
+def _write_truth(scene: SampleScene, folder: Path) -> None:
+    crs, transform = scene.grid.crs, scene.window(10).transform
+    tags = {"EARTHSIGNATURE_GENERATED": "true", "PRODUCT_ID": scene.product_id}
+    write_cog(scene.truth(), folder / TRUTH_FILE, crs=crs, transform=transform,
               nodata=clc.NODATA, categorical=True, colormap=clc.colormap(),
               tags={**tags, "CONTENT": "generated ground truth, CORINE Land Cover grid codes"})
+    write_cog(scene.cloudmask(), folder / TRUTH_CLOUD_FILE, crs=crs, transform=transform,
+              nodata=cm.NODATA, categorical=True, colormap=cm.colormap(),
+              tags={**tags, "CONTENT": "generated ground truth, cloud-mask values"})
 
 
 def _write_json(document: dict, path: Path) -> Path:

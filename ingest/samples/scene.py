@@ -9,9 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog_schemas import clc
+from catalog_schemas import cloudmask as cm
 from ingest.s2grid import TileGrid, TileWindow, tile_grid
 from ingest.samples.arrays import upsample2
-from ingest.samples.clouds import CLOUD_REFLECTANCE, SHADOW_DIMMING, Clouds, draw_clouds
+from ingest.samples.clouds import (
+    CLOUD_MEDIUM,
+    CLOUD_REFLECTANCE,
+    SHADOW_DIMMING,
+    Clouds,
+    draw_clouds,
+)
 from ingest.samples.identity import S2A_LAUNCH, default_seed, platform_of, product_id_of
 from ingest.samples.landcover import LandCover, draw_land_cover
 from ingest.samples.spectra import (
@@ -20,8 +27,10 @@ from ingest.samples.spectra import (
     BASE_RESOLUTION,
     CLASS_SCL,
     CLASSES,
+    DN_OFFSET,
     PIXEL_NOISE,
     SIGNATURES,
+    TOA_PATH,
     to_dn,
 )
 
@@ -116,15 +125,33 @@ class SampleScene:
             np.copyto(scl, self.clouds.scl, where=self.clouds.scl > 0)
         return scl
 
-    def dn(self, band: str) -> np.ndarray:
-        """uint16 DNs of ``band`` (``B02``...) at its own resolution; the same on every call."""
+    def reflectance(self, band: str, *, toa: bool = False) -> np.ndarray:
+        """float32 reflectance of ``band`` (``B02``...) at its own resolution, surface (L2A)
+        or top of atmosphere (L1C: plus ``TOA_PATH``); the same on every call."""
         index = BAND_NAMES.index(band)
         rng = np.random.default_rng(self.streams[band])
         if BANDS[index].resolution == BASE_RESOLUTION:
             reflectance = self._reflectance_10m(index, rng)[: self.size, : self.size]
         else:
             reflectance = self._reflectance_20m(index, rng)
-        return to_dn(reflectance)
+        if toa:
+            reflectance += np.float32(TOA_PATH[index])
+        return reflectance
+
+    def dn(self, band: str, *, offset: float = DN_OFFSET, toa: bool = False) -> np.ndarray:
+        """uint16 DNs of ``band`` encoded with reflectance ``offset`` (baseline >= 04.00: -0.1)."""
+        return to_dn(self.reflectance(band, toa=toa), offset)
+
+    def cloudmask(self) -> np.ndarray:
+        """(size, size) uint8 cloud-mask truth at 10 m (``catalog_schemas.cloudmask`` values)."""
+        snow_code = clc.grid_code_of(335)
+        mask = np.where(self.truth() == snow_code, cm.SNOW, cm.CLEAR).astype(np.uint8)
+        if self.clouds is not None:
+            alpha = self.clouds.alpha[: self.size, : self.size]
+            mask[self.clouds.shadow[: self.size, : self.size]] = cm.SHADOW
+            mask[alpha > 0] = cm.THIN_CLOUD
+            mask[alpha >= CLOUD_MEDIUM] = cm.CLOUD
+        return mask
 
     def _surface(self, band_index: int) -> np.ndarray:
         """(n20, n20) float32 reflectance of each 20 m pixel's parcel, before noise and clouds."""

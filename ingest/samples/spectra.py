@@ -88,17 +88,30 @@ REGION_BAND_JITTER = 0.02  # +- per parcel and band
 PIXEL_NOISE = 0.025  # relative standard deviation per pixel and band
 
 
-def reflectance_from_dn(dn: np.ndarray) -> np.ndarray:
-    """Surface reflectance (float32) from L2A DNs; nodata (0) becomes NaN."""
-    reflectance = dn.astype(np.float32) * np.float32(DN_SCALE) + np.float32(DN_OFFSET)
+# A crude atmosphere for L1C: top-of-atmosphere = surface + this path reflectance per band
+# (B02, B03, B04, B08, B11, B12), strongest in the blue like haze. Made up, not a radiative model.
+TOA_PATH = (0.035, 0.025, 0.015, 0.008, 0.004, 0.002)
+# Processing baselines: 04.00 (January 2022) introduced the -1000 DN offset.
+BASELINE_WITH_OFFSET = "04.00"
+
+
+def dn_offset(baseline: str) -> float:
+    """The reflectance offset of products of ``baseline`` (-0.1 from 04.00, else 0)."""
+    return DN_OFFSET if baseline >= BASELINE_WITH_OFFSET else 0.0
+
+
+def reflectance_from_dn(dn: np.ndarray, offset: float = DN_OFFSET) -> np.ndarray:
+    """Reflectance (float32) from DNs of a product with ``offset``; nodata (0) becomes NaN."""
+    reflectance = dn.astype(np.float32) * np.float32(DN_SCALE) + np.float32(offset)
     reflectance[dn == DN_NODATA] = np.nan
     return reflectance
 
 
-def to_dn(reflectance: np.ndarray) -> np.ndarray:
-    """L2A DNs (baseline >= 04.00) from reflectance; overwrites ``reflectance``."""
+def to_dn(reflectance: np.ndarray, offset: float = DN_OFFSET) -> np.ndarray:
+    """DNs of a product with reflectance ``offset`` (-0.1: baseline >= 04.00); overwrites
+    ``reflectance``."""
     reflectance *= np.float32(1 / DN_SCALE)
     np.rint(reflectance, out=reflectance)
-    reflectance -= np.float32(DN_OFFSET / DN_SCALE)
+    reflectance -= np.float32(round(offset / DN_SCALE))
     np.clip(reflectance, 1, np.iinfo(np.uint16).max, out=reflectance)
     return reflectance.astype(np.uint16)

@@ -15,6 +15,7 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 
 from catalog_schemas import clc
+from catalog_schemas import cloudmask as cm
 from catalog_schemas.collections import classification_classes
 from ingest.samples.scene import SampleScene
 from ingest.samples.spectra import (
@@ -22,17 +23,19 @@ from ingest.samples.spectra import (
     BASE_RESOLUTION,
     CLOUD_SCL,
     DN_NODATA,
-    DN_OFFSET,
     DN_SCALE,
     Scl,
     SpectralBand,
+    dn_offset,
 )
 
-PROCESSING_BASELINE = "05.10"
+PROCESSING_BASELINE = "05.10"  # the default; any baseline may be generated
 PRODUCT_TYPE = "S2MSI2A"
 
 TRUTH_FILE = "truth_landcover.tif"
 TRUTH_ASSET = "truth"
+TRUTH_CLOUD_FILE = "truth_cloudmask.tif"
+TRUTH_CLOUD_ASSET = "truth_cloudmask"
 SCL_ASSET = "scl"
 
 EXTENSION_URIS = (
@@ -41,14 +44,15 @@ EXTENSION_URIS = (
 )
 
 
-def build_item(scene: SampleScene, scl: np.ndarray) -> pystac.Item:
+def build_item(scene: SampleScene, scl: np.ndarray,
+               baseline: str = PROCESSING_BASELINE) -> pystac.Item:
     """The item of ``scene``, whose scene classification is ``scl``; asset hrefs relative."""
     footprint = scene.grid.window_footprint(scene.size * BASE_RESOLUTION)
     item = pystac.Item(
         id=scene.product_id,
         geometry=_rounded(footprint.__geo_interface__),
         bbox=[round(v, 8) for v in footprint.bounds],
-        datetime=_acquisition_time(scene),
+        datetime=acquisition_time(scene),
         properties={},
     )
     item.common_metadata.platform = scene.platform
@@ -60,19 +64,20 @@ def build_item(scene: SampleScene, scl: np.ndarray) -> pystac.Item:
         latitude_band=scene.grid.latitude_band, grid_square=scene.grid.grid_square,
         utm_zone=scene.grid.utm_zone)
     GridExtension.ext(item, add_if_missing=True).code = scene.grid.grid_code
-    item.properties.update(_s2_properties(scene, scl))
+    item.properties.update(_s2_properties(scene, scl, baseline))
     item.stac_extensions.extend(EXTENSION_URIS)
     for band in BANDS:
-        item.add_asset(band.asset, _band_asset(scene, band))
+        item.add_asset(band.asset, _band_asset(scene, band, dn_offset(baseline)))
     item.add_asset(SCL_ASSET, _scl_asset(scene))
     item.add_asset(TRUTH_ASSET, _truth_asset(scene))
+    item.add_asset(TRUTH_CLOUD_ASSET, truth_cloud_asset(scene))
     # Asset-level extensions must be declared on the item too.
     RasterExtension.add_to(item)
     ClassificationExtension.add_to(item)
     return item
 
 
-def _acquisition_time(scene: SampleScene) -> dt.datetime:
+def acquisition_time(scene: SampleScene) -> dt.datetime:
     """Late morning local solar time, as Sentinel-2 passes (10:56 UTC over 31TCJ)."""
     longitude = scene.grid.footprint.centroid.x
     seconds = 11 * 3600 - longitude * 240 + np.random.default_rng(
@@ -81,9 +86,9 @@ def _acquisition_time(scene: SampleScene) -> dt.datetime:
     return midnight + dt.timedelta(microseconds=round(seconds * 1e3) * 1000)
 
 
-def _s2_properties(scene: SampleScene, scl: np.ndarray) -> dict:
+def _s2_properties(scene: SampleScene, scl: np.ndarray, baseline: str) -> dict:
     return {
-        "s2:processing_baseline": PROCESSING_BASELINE,
+        "s2:processing_baseline": baseline,
         "s2:product_type": PRODUCT_TYPE,
         **_scl_percentages(scl),
         "processing:software": {"earthsignature": _software_version()},
@@ -113,7 +118,7 @@ def _cloud_percentage(scl: np.ndarray) -> float:
     return round(float(np.isin(scl, CLOUD_SCL).mean() * 100.0), 6)
 
 
-def _band_asset(scene: SampleScene, band: SpectralBand) -> pystac.Asset:
+def _band_asset(scene: SampleScene, band: SpectralBand, offset: float) -> pystac.Asset:
     asset = _raster_asset(scene, band.file_name, band.resolution, ["data"], band.title)
     EOExtension.ext(asset).bands = [Band.create(
         name=band.name, common_name=band.common_name, center_wavelength=band.center_wavelength,
@@ -121,7 +126,7 @@ def _band_asset(scene: SampleScene, band: SpectralBand) -> pystac.Asset:
     )]
     RasterExtension.ext(asset).bands = [RasterBand.create(
         nodata=DN_NODATA, data_type=DataType.UINT16, bits_per_sample=15,
-        spatial_resolution=band.resolution, scale=DN_SCALE, offset=DN_OFFSET,
+        spatial_resolution=band.resolution, scale=DN_SCALE, offset=offset,
     )]
     return asset
 
@@ -144,6 +149,17 @@ def _truth_asset(scene: SampleScene) -> pystac.Asset:
         nodata=clc.NODATA, data_type=DataType.UINT8, spatial_resolution=10)]
     ClassificationExtension.ext(asset).classes = [
         Classification(dict(c)) for c in classification_classes()]
+    return asset
+
+
+def truth_cloud_asset(scene: SampleScene) -> pystac.Asset:
+    asset = _raster_asset(
+        scene, TRUTH_CLOUD_FILE, 10, ["metadata"],
+        "Generated ground truth: the clouds and shadows drawn (cloud-mask values, not real data)")
+    RasterExtension.ext(asset).bands = [RasterBand.create(
+        nodata=cm.NODATA, data_type=DataType.UINT8, spatial_resolution=10)]
+    ClassificationExtension.ext(asset).classes = [
+        Classification.create(value=c.value, name=c.name) for c in cm.CLOUD_CLASSES]
     return asset
 
 

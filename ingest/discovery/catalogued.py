@@ -1,0 +1,35 @@
+"""Which products the catalog already holds for a model version (so discovery skips them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from psycopg import OperationalError
+from psycopg_pool import PoolTimeout
+
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from ingest.errors import TransientError
+from ingest.pgstac_db import pgstac_session
+
+# Lineage properties written by catalog_schemas.items on every published item.
+QUERY = """
+SELECT DISTINCT content->'properties'->>'earthsig:source_product'
+FROM items
+WHERE collection = %(collection)s
+  AND content->'properties'->>'earthsig:model' = %(model)s
+  AND content->'properties'->>'earthsig:source_product' = ANY(%(ids)s)
+"""
+
+
+def catalogued_products(product_ids: Iterable[str], model_ref: str, dsn: str = "") -> set[str]:
+    """The ids among ``product_ids`` with an item of ``model_ref`` (``name:version``)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return set()
+    try:
+        with pgstac_session(dsn) as db:
+            rows = db.query(QUERY, {"collection": LANDCOVER_COLLECTION_ID, "model": model_ref,
+                                    "ids": ids})
+            return {row[0] for row in rows if row}  # pypgstac yields None for no rows
+    except (OperationalError, PoolTimeout) as exc:
+        raise TransientError(f"pgstac unavailable while checking the catalog: {exc}") from exc

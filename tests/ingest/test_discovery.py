@@ -1,0 +1,235 @@
+"""Discovery through real EODAG against a local STAC API serving generated products.
+
+The STAC API (``stac_fixture``) runs in a uvicorn process on 127.0.0.1; EODAG is configured
+only through its own files and variables (a providers folder with StacSearch + HTTPDownload
+providers, ``EODAG_STRICT_COLLECTIONS`` so it never fetches collection lists from the internet).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from redis import Redis
+from rq.job import Job
+
+from inference.repository import ModelRepository
+from inference.settings import InferenceSettings
+from infra.commands.discover import discover as discover_command
+from ingest.discovery import DiscoveryError, discover, enqueue_candidates, load_aoi
+from ingest.discovery.search import search_products
+from ingest.fetch import fetch_product
+from ingest.pipeline import process_product
+from ingest.readers import load_product
+from ingest.samples import make_sample_product
+from ingest.settings import IngestSettings
+from tests.servers import uvicorn_server
+
+DAY = dt.date(2024, 7, 1)
+EUROPE_CLEAR = ["T31TCJ", "T31TDJ", "T32TLP"]  # on DAY, clear
+PROVIDERS = """
+{name}:
+  priority: 1
+  roles: [host]
+  description: local STAC API for tests
+  url: {base}
+  search:
+    type: StacSearch
+    api_endpoint: {base}/search
+    need_auth: false
+    pagination:
+      max_limit: 100
+  products:
+    S2_MSI_L2A:
+      _collection: {l2a}
+    S2_MSI_L1C:
+      _collection: sentinel-2-l1c
+      metadata_mapping:
+        eodag:download_link: '$.assets.product.href'
+  download:
+    type: HTTPDownload
+    products:
+      S2_MSI_L1C:
+        ignore_assets: true  # download the zip (the download link), not asset by asset
+"""
+
+
+def _publish(product: Path, root: Path, collection: str) -> str:
+    """Put a generated COG product's item into the API's collection; return its id."""
+    item = json.loads(product.read_text())
+    for asset in item["assets"].values():
+        asset["href"] = f"{product.parent.name}/{asset['href'].removeprefix('./')}"
+    (root / "items" / collection / product.name).write_text(json.dumps(item))
+    return item["id"]
+
+
+def _publish_zip(archive: Path, root: Path) -> str:
+    item = load_product(str(archive)).to_dict(include_self_link=False)
+    item["assets"] = {"product": {"href": archive.name, "type": "application/zip",
+                                  "roles": ["data"]}}
+    (root / "items" / "sentinel-2-l1c" / f"{item['id']}.json").write_text(json.dumps(item))
+    return item["id"]
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("stac")
+    for collection in ("sentinel-2-l2a", "sentinel-2-l1c"):
+        (root / "items" / collection).mkdir(parents=True)
+    files = root / "files"
+    ids: dict[str, str] = {}
+    for tile in EUROPE_CLEAR:
+        ids[tile] = _publish(make_sample_product(tile, DAY, 64, files), root, "sentinel-2-l2a")
+    ids["next-day"] = _publish(make_sample_product("T31TCJ", DAY + dt.timedelta(days=1), 64,
+                                                   files), root, "sentinel-2-l2a")
+    ids["cloudy"] = _publish(make_sample_product("T33UUP", DAY, 64, files, cloud_cover=90),
+                             root, "sentinel-2-l2a")
+    ids["america"] = _publish(make_sample_product("T18TWL", DAY, 64, files), root,
+                              "sentinel-2-l2a")
+    zipped = make_sample_product("T31TCJ", DAY, 64, files, level="L1C", layout="safe",
+                                 as_zip=True)
+    ids["l1c"] = _publish_zip(zipped, root)
+    return {"root": root, "ids": ids, "zip": zipped}
+
+
+@pytest.fixture(scope="module")
+def api(catalog: dict) -> Iterator[str]:
+    with uvicorn_server("tests.ingest.stac_fixture:create_app",
+                        {"EARTHSIG_TEST_STAC_ROOT": str(catalog["root"])}) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def eodag_env(api: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    cfg = tmp_path_factory.mktemp("eodag")
+    providers = cfg / "providers"
+    providers.mkdir()
+    for name, l2a in (("local_stac", "sentinel-2-l2a"), ("broken_stac", "broken"),
+                      ("garbage_stac", "garbage")):
+        (providers / f"{name}.yml").write_text(PROVIDERS.format(name=name, base=api, l2a=l2a))
+    return {"EODAG_CFG_DIR": str(cfg), "EODAG_PROVIDERS_CFG_DIR": str(providers),
+            "EODAG_STRICT_COLLECTIONS": "true",
+            "EODAG_PROVIDERS_WHITELIST": '["local_stac", "broken_stac", "garbage_stac"]'}
+
+
+@pytest.fixture(scope="module")
+def dag(eodag_env: dict[str, str]):
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in eodag_env.items():
+            mp.setenv(key, value)
+        from eodag import EODataAccessGateway
+
+        yield EODataAccessGateway()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[InferenceSettings, str]:
+    settings = InferenceSettings(_env_file=None,
+                                 model_repository=tmp_path_factory.mktemp("models"))
+    return settings, ModelRepository.from_settings(settings).resolve(
+        settings.default_model).spec.ref
+
+
+def _search(dag, **kwargs):
+    options = {"start": DAY, "end": DAY, "aoi": load_aoi("europe"), "max_cloud": 60.0,
+               "provider": "local_stac", "page_size": 2, **kwargs}
+    return search_products(dag, **options)
+
+
+def test_search_pages_through_every_product_in_the_aoi(dag, catalog: dict, api: str) -> None:
+    found = _search(dag)  # 3 products, 2 per page: the second page must be fetched
+    ids = catalog["ids"]
+    assert sorted(c.id for c in found) == sorted(ids[t] for t in EUROPE_CLEAR)
+    for candidate in found:  # not the cloudy one, not the one in America
+        assert candidate.streamable and candidate.download_href is None
+        assert candidate.item_href == f"{api}/collections/sentinel-2-l2a/items/{candidate.id}"
+        assert candidate.cloud_cover == 0.0 and candidate.datetime.startswith("2024-07-01T")
+    assert ids["next-day"] in {c.id for c in _search(dag, end=DAY + dt.timedelta(days=1))}
+    assert ids["cloudy"] in {c.id for c in _search(dag, max_cloud=100.0)}
+
+
+def test_provider_errors_are_messages(dag) -> None:
+    with pytest.raises(DiscoveryError, match="provider 'broken_stac'.*(502|upstream down)"):
+        _search(dag, provider="broken_stac")
+    with pytest.raises(DiscoveryError, match="garbage_stac"):
+        _search(dag, provider="garbage_stac")
+    with pytest.raises(DiscoveryError, match="no_such_provider"):
+        _search(dag, provider="no_such_provider")
+
+
+def test_catalogued_products_are_skipped_and_cogs_read_by_range(
+        dag, catalog: dict, api: str, model, pgstac_dsn: str, tmp_path: Path) -> None:
+    inference, ref = model
+    first = discover(dag, start=DAY, end=DAY, aoi=load_aoi("europe"), max_cloud=60,
+                     model_ref=ref, provider="local_stac", dsn=pgstac_dsn)
+    assert len(first.new) == 3 and not first.skipped
+    done = first.new[0]
+    # The product is processed from the provider's item URL: its COGs are read over HTTP.
+    process_product(done.item_href, ingest=IngestSettings(_env_file=None, home=tmp_path),
+                    inference=inference, dsn=pgstac_dsn)
+    again = discover(dag, start=DAY, end=DAY, aoi=load_aoi("europe"), max_cloud=60,
+                     model_ref=ref, provider="local_stac", dsn=pgstac_dsn)
+    assert [c.id for c in again.skipped] == [done.id]
+    assert done.id not in {c.id for c in again.new} and len(again.new) == 2
+    other = discover(dag, start=DAY, end=DAY, aoi=load_aoi("europe"), max_cloud=60,
+                     model_ref=ref + "0", provider="local_stac", dsn=pgstac_dsn)
+    assert not other.skipped  # another model version has not seen it
+    reads = [r for r in httpx.get(f"{api}/_requests").json()
+             if r["path"].startswith(f"/files/{done.id}/B0") and r["method"] == "GET"]
+    assert reads and all(r["range"] and r["range"].startswith("bytes=") for r in reads)
+
+
+def test_safe_zip_is_downloaded_through_eodag(dag, catalog: dict, tmp_path: Path) -> None:
+    [candidate] = _search(dag, level="L1C")
+    assert not candidate.streamable and candidate.download_href.endswith(".zip")
+    path = fetch_product(candidate.product, tmp_path / "downloads")
+    assert path == tmp_path / "downloads" / f"{catalog['ids']['l1c']}.zip"
+    assert path.read_bytes() == catalog["zip"].read_bytes()
+    assert not list(path.parent.glob(".fetch-*"))  # nothing half-written left
+    assert load_product(str(path)).properties["processing:level"] == "L1C"
+    assert fetch_product(candidate.product, tmp_path / "downloads") == path  # once only
+
+
+def test_enqueue_queues_cogs_by_url_and_zips_by_path(dag, model, redis_url: str,
+                                                     pgstac_dsn: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    inference, ref = model
+    monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(inference.model_repository))
+    connection = Redis.from_url(redis_url)
+    candidates = [*_search(dag)[:1], *_search(dag, level="L1C")]
+    queued = enqueue_candidates(candidates, ref, connection=connection,
+                                downloads=tmp_path / "downloads")
+    assert [q.product_id for q in queued] == [c.id for c in candidates]
+    assert all(Job.exists(q.job_id, connection=connection) for q in queued)
+    hrefs = set()
+    for key in connection.scan_iter("rq:job:*"):
+        parts = key.decode().split(":")
+        if len(parts) == 3 and (job := Job.fetch(parts[2], connection=connection)).args:
+            hrefs.add(job.args[0])
+    # The COG product by its provider's item URL (read in place); the zip by its local path.
+    assert candidates[0].item_href in hrefs
+    assert str(tmp_path / "downloads" / f"{candidates[1].id}.zip") in hrefs
+
+
+def test_cli_lists_json(eodag_env: dict[str, str], model, pg_env: dict[str, str],
+                        catalog: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    inference, ref = model
+    for key, value in {**eodag_env, **pg_env}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(inference.model_repository))
+    result = CliRunner().invoke(discover_command, ["--date", "2024-07-01", "--end",
+                                                   "2024-07-02", "--provider", "local_stac",
+                                                   "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["model"] == ref and answer["skipped"] == [] and answer["queued"] == []
+    assert len(answer["new"]) == 4
+    failed = CliRunner().invoke(discover_command, ["--date", "2024-07-01", "--provider",
+                                                   "broken_stac"])
+    assert failed.exit_code == 1 and "Error: search on provider 'broken_stac'" in failed.output
+    assert "Traceback" not in failed.output
