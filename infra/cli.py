@@ -11,6 +11,7 @@ from infra import logs
 from infra.commands import (
     discover,
     models,
+    operations,
     pipeline,
     processing,
     samples,
@@ -37,6 +38,9 @@ main.add_command(serving.demo)
 main.add_command(triton.triton)
 main.add_command(pipeline.status)
 main.add_command(discover.discover)
+for command in (operations.backfill, operations.reprocess, operations.retire,
+                operations.scheduler):
+    main.add_command(command)
 main.add_command(pipeline.retry_failed)
 
 

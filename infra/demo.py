@@ -35,7 +35,8 @@ def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict
         for job in jobs:
             result = wait_for(job.job_id, connection=connection)
             log.info("published %s (%s)", result["item_id"], result["timings_s"])
-        urls = endpoints(state.services["api"].url or "", state.services["tiler"].url or "")
+        urls = endpoints(*(state.services[name].url or "" for name in
+                           ("api", "tiler", "ops", "dashboard")))
         path = write_endpoints(stack.home, urls)
     except BaseException:
         if foreground:
@@ -59,6 +60,9 @@ def _print_urls(urls: dict[str, str], path: Path) -> None:
     print(f"  tiler         {urls['tiler']}")
     print(f"  XYZ (QGIS)    {urls['xyz']}")
     print(f"  TileJSON      {urls['tilejson']}")
+    print(f"  web map       {urls['map']}")
+    print(f"  status        {urls['status']}")
+    print(f"  dashboard     {urls['dashboard']}")
     print(f"  written to    {path}\n", flush=True)
 
 

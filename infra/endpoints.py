@@ -14,13 +14,21 @@ from catalog_schemas.collections import (
 TILE_QUERY = f"assets={LANDCOVER_ASSET}&colormap_name={CLC_COLORMAP_NAME}&resampling=nearest"
 
 
-def endpoints(stac_api: str, tiler: str) -> dict[str, str]:
+def endpoints(stac_api: str, tiler: str, ops: str | None = None,
+              dashboard: str | None = None) -> dict[str, str]:
     collection = f"{tiler}/collections/{LANDCOVER_COLLECTION_ID}"
+    extra = {}
+    if ops:
+        extra["status"] = f"{ops}/status"
+    if dashboard:
+        extra["dashboard"] = dashboard
     return {
         "stac_api": stac_api,
         "tiler": tiler,
         "xyz": f"{collection}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png?{TILE_QUERY}",
         "tilejson": f"{collection}/WebMercatorQuad/tilejson.json?{TILE_QUERY}&tile_format=png",
+        "map": f"{tiler}/map",
+        **extra,
     }
 
 

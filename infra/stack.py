@@ -22,7 +22,8 @@ from infra.settings import StackSettings
 log = logging.getLogger(__name__)
 
 CORE = ("postgres", "redis")
-SERVICES = ("worker", "api", "tiler")
+SERVICES = ("worker", "api", "tiler", "ops", "dashboard")
+HEALTH_PATHS = {"api": "/", "tiler": "/healthz", "ops": "/healthz", "dashboard": "/"}
 COMPONENTS = CORE + SERVICES
 
 
@@ -83,7 +84,7 @@ class Stack:
         # Services need the core, whatever was asked.
         if "postgres" in components or set(components) & set(SERVICES):
             state.postgres = ensure_postgres(self.settings)
-        if "redis" in components or "worker" in components:
+        if "redis" in components or {"worker", "ops", "dashboard"} & set(components):
             state.redis = ensure_redis(self.settings)
         self.save(state)
         for name in SERVICES:
@@ -92,11 +93,16 @@ class Stack:
                 self.save(state)
         return state
 
-    def _service_argv(self, name: str, port: int) -> list[str]:
+    def _service_argv(self, name: str, port: int, state: StackState) -> list[str]:
         py = sys.executable
         if name == "worker":
             return [py, "-m", "infra", "worker"]
-        factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app"}[name]
+        if name == "dashboard":  # rq-dashboard, the web view of the queues
+            assert state.redis is not None
+            return [py, "-m", "rq_dashboard", "--bind", self.settings.bind_host, "--port",
+                    str(port), "--redis-url", state.redis.url]
+        factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app",
+                   "ops": "infra.ops_app:create_app"}[name]
         return [py, "-m", "uvicorn", "--factory", factory, "--host", self.settings.bind_host,
                 "--port", str(port), "--log-level", "info"]
 
@@ -106,12 +112,12 @@ class Stack:
             return
         port = free_port(self.settings.bind_host)
         env = {**os.environ, **state.env(), "EARTHSIG_HOME": str(self.home)}
-        proc = processes.start(name, self._service_argv(name, port), env=env,
+        proc = processes.start(name, self._service_argv(name, port, state), env=env,
                                logs_dir=self.home / "logs")
         url = None
         if name != "worker":
             url = f"http://{self.settings.bind_host}:{port}"
-            health = url + ("/healthz" if name == "tiler" else "/")
+            health = url + HEALTH_PATHS[name]
             state.services[name] = processes.ManagedProcess(name, proc.pid, proc.log_path, url)
             self.save(state)
             processes.wait_healthy(state.services[name], health)

@@ -27,6 +27,10 @@ class IngestSettings(BaseSettings):
         default=None, description="Public HTTP(S) base of the bucket: hrefs become "
         "<base>/<key> instead of s3://bucket/<key>, readable by any GDAL without credentials.",
     )
+    discovery_provider: str = Field(
+        default="earth_search", description="EODAG provider of the daily discovery and "
+        "backfills (credentials through EODAG's own configuration).",
+    )
     queue_prefix: str = Field(
         default="", description="Prefix of the stage queues (fetch, infer, publish), to run "
         "several pipelines on one Redis.",

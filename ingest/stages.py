@@ -23,6 +23,8 @@ class Stage(StrEnum):
 
 # Workers take the later stages first, so products in flight finish before new ones start.
 WORK_ORDER = (Stage.PUBLISH, Stage.INFER, Stage.FETCH)
+# The scheduler's daily discovery runs on a queue of its own, taken last.
+DISCOVER_QUEUE = "discover"
 
 
 def queue_name(stage: Stage, settings: IngestSettings) -> str:

@@ -19,7 +19,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from ingest.settings import IngestSettings
-from ingest.stages import WORK_ORDER, queue_name
+from ingest.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name
 
 log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL_S = 15
@@ -70,10 +70,11 @@ class PipelineWorker(Worker):
 
 def run_worker(queues: list[str] | None = None, *, burst: bool = False,
                settings: IngestSettings | None = None, name: str | None = None) -> bool:
-    """Work the given queues (default: every stage, later stages first)."""
+    """Work the given queues (default: every stage, later stages first, then discovery)."""
     settings = settings or IngestSettings()
     connection = Redis.from_url(settings.redis_url)
-    names = queues or [queue_name(stage, settings) for stage in WORK_ORDER]
+    names = queues or [*(queue_name(stage, settings) for stage in WORK_ORDER),
+                       f"{settings.queue_prefix}{DISCOVER_QUEUE}"]
     worker = PipelineWorker([Queue(q, connection=connection) for q in names],
                             connection=connection, name=name,
                             maintenance_interval=MAINTENANCE_INTERVAL_S,

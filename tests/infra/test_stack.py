@@ -80,3 +80,27 @@ def test_unreachable_external_redis_is_a_clear_error(home: Path, no_external: No
         from infra.redis_server import ensure_redis
         ensure_redis(StackSettings(_env_file=None, home=home))
     assert not (home / "redis").exists()
+
+
+def test_services_start_answer_and_stop(home: Path, no_external: None,
+                                        monkeypatch: pytest.MonkeyPatch, redis_url: str,
+                                        pgstac_dsn: str) -> None:
+    import httpx
+
+    from infra import processes
+
+    monkeypatch.setenv("EARTHSIG_REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", pgstac_dsn)
+    stack = Stack(StackSettings(_env_file=None, home=home))
+    state = stack.up()
+    urls = state.urls()
+    assert set(urls) == {"api", "tiler", "ops", "dashboard"}
+    assert httpx.get(urls["api"]).json()["type"] == "Catalog"
+    status = httpx.get(urls["ops"] + "/status").json()
+    assert set(status["stages"]) == {"fetch", "infer", "publish"}
+    assert "RQ" in httpx.get(urls["dashboard"]).text
+    assert stack.up().services == state.services  # twice: the same processes
+    pids = [p.pid for p in state.services.values()]
+    stack.down()
+    assert not any(processes.alive(pid) for pid in pids)
+    assert redis.Redis.from_url(redis_url).ping()  # external: left running
