@@ -6,6 +6,7 @@ pgstac is migrated once per session into a template database; every test that as
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,17 @@ from infra.settings import StackSettings
 from infra.stack import CORE, Stack, StackState
 
 TEMPLATE_DB = "earthsig_test_template"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environ() -> Iterator[None]:
+    """Undo what a test leaves in os.environ (CLI commands run in process export the stack's
+    PG*/DATABASE_URL, which would point later tests' servers at the wrong database)."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,17 @@ from titiler.pgstac.factory import add_search_list_route, add_search_register_ro
 from titiler.pgstac.settings import PostgresSettings
 
 from tiler import factories
+from tiler.backend import backend_params
 from tiler.colormaps import colormap_params, colormaps
 from tiler.errors import status_codes
 from tiler.health import add_health_route
+from tiler.identify import add_identify_routes
+from tiler.legend import add_legend_routes
+from tiler.paths import AssetRoots
+from tiler.readers import reader_params
+from tiler.renders import RenderDefaultsMiddleware
 from tiler.settings import DatabaseSettings, TilerSettings
+from tiler.web import add_web_map
 
 # Responses that must never be cached by a proxy: they change with the database.
 _NO_CACHE_PATHS = {r"/healthz", r"/searches(/)?$", r"/searches/list$", r"/searches/register$"}
@@ -44,13 +51,14 @@ def _mount(app: FastAPI, factory: BaseFactory, tag: str) -> None:
     app.include_router(factory.router, prefix=factory.router_prefix, tags=[tag])
 
 
-def _add_tilers(app: FastAPI, settings: TilerSettings) -> None:
+def _add_tilers(app: FastAPI, settings: TilerSettings, roots: AssetRoots) -> None:
     cmaps = colormaps()
     colormap = colormap_params(cmaps)
+    readers = reader_params(roots)
+    backends = backend_params(settings.mosaic_minzoom, settings.mosaic_maxzoom)
 
-    cog = factories.cog_factory(colormap, settings.cog_url_prefixes)
-    _mount(app, cog, "Cloud Optimized GeoTIFF")
-    searches = factories.search_factory(colormap)
+    _mount(app, factories.cog_factory(colormap, roots), "Cloud Optimized GeoTIFF")
+    searches = factories.search_factory(colormap, readers, backends)
     _mount(app, searches, "STAC Search")
     add_search_list_route(app, prefix="/searches", tags=["STAC Search"])
     add_search_register_route(
@@ -59,9 +67,9 @@ def _add_tilers(app: FastAPI, settings: TilerSettings) -> None:
         tile_dependencies=factories.search_tile_dependencies(searches),
         tags=["STAC Search"],
     )
-    _mount(app, factories.collection_factory(colormap), "STAC Collection")
-    _mount(app, factories.item_factory(colormap), "STAC Item")
-    # Tile(set) responses link to /tileMatrixSets/{id}; the legend is at /colorMaps/clc.
+    _mount(app, factories.collection_factory(colormap, readers, backends), "STAC Collection")
+    _mount(app, factories.item_factory(colormap, readers), "STAC Item")
+    # Tile(set) responses link to /tileMatrixSets/{id}; raw colormaps are at /colorMaps/{name}.
     app.include_router(TMSFactory().router, tags=["Tiling Schemes"])
     app.include_router(ColorMapFactory(supported_colormaps=cmaps).router, tags=["ColorMaps"])
 
@@ -81,7 +89,11 @@ def create_app(
         root_path=settings.root_path,
         lifespan=_lifespan(postgres_settings),
     )
-    _add_tilers(app, settings)
+    roots = AssetRoots(settings.allowed_asset_roots)
+    _add_tilers(app, settings, roots)
+    add_identify_routes(app, roots)
+    add_legend_routes(app)
+    add_web_map(app, settings.web_modules, settings.basemap_url)
     add_health_route(app, settings.healthz_timeout)
     add_exception_handlers(app, status_codes())
 
@@ -92,6 +104,8 @@ def create_app(
         cachecontrol_max_http_code=400,
         exclude_path=_NO_CACHE_PATHS,
     )
+    # A collection's default render for requests that name no layer (QGIS, the web map).
+    app.add_middleware(RenderDefaultsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

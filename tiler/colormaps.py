@@ -1,4 +1,4 @@
-"""Colormap registry with CORINE Land Cover as ``clc``, and the query dependency over it."""
+"""Colormap registry with CORINE Land Cover as ``clc`` and the cloud mask as ``cloudmask``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from rio_tiler.colormap import cmap as stock_colormaps
 from rio_tiler.types import ColorMapType
 from titiler.core.dependencies import create_colormap_dependency
 
-from catalog_schemas import clc
+from catalog_schemas import clc, cloudmask
 from catalog_schemas.collections import CLC_COLORMAP_NAME
+from tiler.legend import CLOUDMASK_COLORMAP_NAME
 
 
 def colormaps() -> ColorMaps:
-    """rio-tiler's stock colormaps plus ``clc`` (grid code -> RGBA, 0 transparent).
+    """rio-tiler's stock colormaps plus ``clc`` and ``cloudmask`` (value -> RGBA, 0 transparent).
 
     ``register`` returns a new registry, so rio-tiler's global one stays untouched.
     """
-    return stock_colormaps.register({CLC_COLORMAP_NAME: clc.colormap()})
+    return stock_colormaps.register(
+        {CLC_COLORMAP_NAME: clc.colormap(), CLOUDMASK_COLORMAP_NAME: cloudmask.colormap()}
+    )
 
 
 def colormap_params(cmaps: ColorMaps | None = None) -> Callable[..., ColorMapType | None]:

@@ -14,11 +14,26 @@ class TilerServiceError(TilerError):
 
 
 class DatasetNotAllowedError(TilerServiceError):
-    """A `/cog` url outside the configured locations."""
+    """An href (``url=`` or an item's asset) outside the configured asset roots."""
+
+
+class ZoomNotServedError(TilerServiceError):
+    """A mosaic tile below the lowest zoom the mosaic is drawn at."""
+
+
+class NothingHereError(TilerServiceError):
+    """No item has a valid pixel at the queried point."""
+
+
+class WebMapNotInstalledError(TilerServiceError):
+    """The web map's npm packages are missing (``make install`` was not run)."""
 
 
 TILER_STATUS_CODES: dict[type[Exception], int] = {
     DatasetNotAllowedError: status.HTTP_403_FORBIDDEN,
+    ZoomNotServedError: status.HTTP_400_BAD_REQUEST,
+    NothingHereError: status.HTTP_404_NOT_FOUND,
+    WebMapNotInstalledError: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

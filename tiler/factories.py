@@ -1,4 +1,4 @@
-"""The titiler / titiler-pgstac factories the app mounts, each with our colormap dependency.
+"""The titiler / titiler-pgstac factories the app mounts, with our readers and backend.
 
 Every factory keeps upstream's defaults for reading: ``nearest`` resampling and reprojection,
 which is what class rasters need (any other method would invent classes at edges).
@@ -6,20 +6,25 @@ which is what class rasters need (any other method would invent classes at edges
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any
 
+import morecantile
 from fastapi import Query
+from morecantile.defaults import TileMatrixSets
 from rio_tiler.types import ColorMapType
+from titiler.core.dependencies import DefaultDependency
 from titiler.core.factory import MultiBaseTilerFactory, TilerFactory
+from titiler.mosaic.extensions.wmts import wmtsExtension
 from titiler.mosaic.factory import MosaicTilerFactory as _BaseMosaicFactory
 from titiler.pgstac.backend import PGSTACBackend
 from titiler.pgstac.dependencies import CollectionIdParams, ItemIdParams, SearchIdParams
 from titiler.pgstac.extensions import searchInfoExtension
 from titiler.pgstac.factory import MosaicTilerFactory
-from titiler.pgstac.reader import PgSTACReader
 
-from tiler.errors import DatasetNotAllowedError
+from tiler.backend import MosaicBackend
+from tiler.paths import AssetRoots
+from tiler.readers import ItemReader, MosaicItemReader
 
 ColorMapDependency = Callable[..., ColorMapType | None]
 
@@ -28,33 +33,36 @@ ITEM_PREFIX = "/collections/{collection_id}/items/{item_id}"
 COLLECTION_PREFIX = "/collections/{collection_id}"
 SEARCH_PREFIX = "/searches/{search_id}"
 
+# Mosaics only in the grid their zoom limits are expressed in (a WMTS layer per grid otherwise).
+MOSAIC_TMS = TileMatrixSets({"WebMercatorQuad": morecantile.tms.get("WebMercatorQuad")})
+WMTS_LAYER_TITLE = "EarthSignature"
 
-def cog_url_dependency(prefixes: Sequence[str]) -> Callable[..., str]:
-    """`url=` query parameter, limited to ``prefixes`` when any are given."""
-    allowed = tuple(prefixes)
+
+def cog_url_dependency(roots: AssetRoots) -> Callable[..., str]:
+    """`url=` query parameter, refused (403) outside the asset roots."""
 
     def cog_url(url: Annotated[str, Query(description="COG path or URL")]) -> str:
-        # ".." would walk out of an allowed folder while still matching its prefix.
-        if allowed and (not url.startswith(allowed) or ".." in url.split("/")):
-            raise DatasetNotAllowedError(f"{url!r} is not in a location this tiler serves")
-        return url
+        return roots.check(url)
 
     return cog_url
 
 
-def cog_factory(colormap: ColorMapDependency, url_prefixes: Sequence[str]) -> TilerFactory:
+def cog_factory(colormap: ColorMapDependency, roots: AssetRoots) -> TilerFactory:
     """Single COGs by path/URL (``/cog/tiles/...?url=``)."""
     return TilerFactory(
         router_prefix=COG_PREFIX,
-        path_dependency=cog_url_dependency(url_prefixes),
+        path_dependency=cog_url_dependency(roots),
         colormap_dependency=colormap,
     )
 
 
-def item_factory(colormap: ColorMapDependency) -> MultiBaseTilerFactory:
+def item_factory(
+    colormap: ColorMapDependency, reader_params: type[DefaultDependency]
+) -> MultiBaseTilerFactory:
     """One STAC item from pgstac; its assets are chosen with ``assets=``."""
     return MultiBaseTilerFactory(
-        reader=PgSTACReader,
+        reader=ItemReader,
+        reader_dependency=reader_params,
         path_dependency=ItemIdParams,
         router_prefix=ITEM_PREFIX,
         colormap_dependency=colormap,
@@ -67,27 +75,49 @@ def _mosaic_renders(backend: PGSTACBackend) -> dict[str, dict[str, Any]]:
 
 
 def _mosaic_factory(
-    path_dependency: Callable[..., str], prefix: str, colormap: ColorMapDependency
+    path_dependency: Callable[..., str],
+    prefix: str,
+    colormap: ColorMapDependency,
+    reader_params: type[DefaultDependency],
+    backend_params: type[DefaultDependency],
 ) -> MosaicTilerFactory:
     # Items come from pgstac sorted by datetime, newest first, and the default pixel selection
     # ("first") keeps the first valid pixel: the newest product is on top.
     return MosaicTilerFactory(
         path_dependency=path_dependency,
         router_prefix=prefix,
+        backend=MosaicBackend,
+        backend_dependency=backend_params,
+        dataset_reader=MosaicItemReader,
+        reader_dependency=reader_params,
         colormap_dependency=colormap,
+        supported_tms=MOSAIC_TMS,
         get_renders=_mosaic_renders,
-        extensions=[searchInfoExtension()],
+        extensions=[
+            searchInfoExtension(),
+            wmtsExtension(layer_identifier_provider=lambda _: WMTS_LAYER_TITLE),
+        ],
     )
 
 
-def collection_factory(colormap: ColorMapDependency) -> MosaicTilerFactory:
+def collection_factory(
+    colormap: ColorMapDependency,
+    reader_params: type[DefaultDependency],
+    backend_params: type[DefaultDependency],
+) -> MosaicTilerFactory:
     """Mosaic of every item of a collection (``/collections/{collection_id}/tiles/...``)."""
-    return _mosaic_factory(CollectionIdParams, COLLECTION_PREFIX, colormap)
+    return _mosaic_factory(
+        CollectionIdParams, COLLECTION_PREFIX, colormap, reader_params, backend_params
+    )
 
 
-def search_factory(colormap: ColorMapDependency) -> MosaicTilerFactory:
+def search_factory(
+    colormap: ColorMapDependency,
+    reader_params: type[DefaultDependency],
+    backend_params: type[DefaultDependency],
+) -> MosaicTilerFactory:
     """Mosaic of a search registered with ``POST /searches/register``."""
-    return _mosaic_factory(SearchIdParams, SEARCH_PREFIX, colormap)
+    return _mosaic_factory(SearchIdParams, SEARCH_PREFIX, colormap, reader_params, backend_params)
 
 
 def search_tile_dependencies(factory: _BaseMosaicFactory) -> list[Callable[..., Any]]:

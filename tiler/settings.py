@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from titiler.pgstac.settings import PostgresSettings
+
+# The web map's npm packages, installed by `make install` (infra/make/tiler.mk).
+WEB_DIR = Path(__file__).parent / "web"
 
 
 def _split_commas(value: Any) -> Any:
@@ -22,7 +26,9 @@ def _split_commas(value: Any) -> Any:
 class TilerSettings(BaseSettings):
     """HTTP side of the tiler service."""
 
-    model_config = SettingsConfigDict(env_prefix="EARTHSIG_TILER_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="EARTHSIG_TILER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     host: str = Field(default="127.0.0.1", description="Address `serve()` binds.")
     port: int = Field(default=8082, description="Port `serve()` binds.")
@@ -33,23 +39,61 @@ class TilerSettings(BaseSettings):
     cachecontrol: str = Field(
         default="public, max-age=3600", description="Cache-Control header of tile responses."
     )
-    cog_url_prefixes: Annotated[list[str], NoDecode] = Field(
+    # The same variables the pipeline reads: the tiler serves what the pipeline published.
+    home: Path = Field(
+        default=Path(".earthsig"),
+        validation_alias=AliasChoices("EARTHSIG_TILER_HOME", "EARTHSIG_HOME"),
+        description="EarthSignature state folder; assets live in `<home>/assets` by default.",
+    )
+    ingest_asset_root: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EARTHSIG_ASSET_ROOT"),
+        description="The pipeline's asset store when moved out of `<home>/assets`.",
+    )
+    asset_roots: Annotated[list[str], NoDecode] = Field(
         default=[],
         description=(
-            "Locations `/cog?url=` may read, comma separated (e.g. `/data/cogs/,s3://bucket/`); "
-            "empty lets it read anything GDAL can open."
+            "Folders (or URL prefixes such as `s3://bucket/clc/`) the tiler may read, comma "
+            "separated; default the pipeline's asset store. Anything else is refused (403)."
         ),
+    )
+    mosaic_minzoom: int = Field(
+        default=8,
+        ge=0,
+        le=24,
+        description=(
+            "Lowest zoom a mosaic is drawn at (a collection's render may ask for a higher one); "
+            "lower zooms are refused at once instead of reading hundreds of products."
+        ),
+    )
+    mosaic_maxzoom: int = Field(
+        default=16, ge=0, le=24, description="Highest zoom a mosaic's TileJSON announces."
+    )
+    web_modules: Path = Field(
+        default=WEB_DIR / "node_modules",
+        description="The web map's installed npm packages (Leaflet).",
+    )
+    basemap_url: str = Field(
+        default="",
+        description="Optional XYZ basemap for the web map (`{z}/{x}/{y}`); none keeps it offline.",
     )
     healthz_timeout: float = Field(
         default=1.0, description="Seconds `/healthz` waits for a database connection."
     )
     log_level: str = Field(default="info", description="uvicorn log level for `serve()`.")
 
-    @field_validator("cors_origins", "cog_url_prefixes", mode="before")
+    @field_validator("cors_origins", "asset_roots", mode="before")
     @classmethod
     def split_lists(cls, value: Any) -> Any:
         """Accept ``a,b`` from the environment as well as a JSON list."""
         return _split_commas(value)
+
+    @property
+    def allowed_asset_roots(self) -> list[str]:
+        """The configured roots, or the pipeline's asset store (``<home>/assets``)."""
+        if self.asset_roots:
+            return list(self.asset_roots)
+        return [str((self.ingest_asset_root or self.home / "assets").resolve())]
 
 
 class DatabaseSettings(PostgresSettings):

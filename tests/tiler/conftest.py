@@ -30,7 +30,13 @@ def landcover_item(pgstac_dsn: str, landcover_cog: Path) -> dict:
 
 
 @pytest.fixture
-def tiler_url(pg_env: dict[str, str]) -> Iterator[str]:
+def tiler_env(pg_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The test database, and the test's folder as the only place assets may be read from."""
+    return {**pg_env, "EARTHSIG_TILER_ASSET_ROOTS": str(tmp_path)}
+
+
+@pytest.fixture
+def tiler_url(tiler_env: dict[str, str]) -> Iterator[str]:
     """Base URL of ``uvicorn --factory tiler.app:create_app`` on the test database."""
-    with uvicorn_server("tiler.app:create_app", pg_env, health_path="/healthz") as url:
+    with uvicorn_server("tiler.app:create_app", tiler_env, health_path="/healthz") as url:
         yield url

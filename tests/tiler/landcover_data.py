@@ -20,6 +20,7 @@ from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from ingest.cog import write_cog as pipeline_write_cog
 
 CRS = "EPSG:32631"
 ORIGIN = (300_000.0, 4_900_020.0)  # upper-left corner, UTM 31N, south-west of Toulouse
@@ -84,8 +85,25 @@ def write_cog(path: Path, left: int = WATER, right: int = FOREST) -> Path:
     return path
 
 
-def item_dict(cog: Path, item_id: str, when: datetime) -> dict:
-    """A landcover item whose ``landcover`` asset is ``cog``."""
+def write_layer(path: Path, data: np.ndarray, *, nodata: int, categorical: bool = True) -> Path:
+    """``data`` as a COG on the test grid, written by the pipeline's own COG writer."""
+    transform = Affine(PIXEL, 0.0, ORIGIN[0], 0.0, -PIXEL, ORIGIN[1])
+    return pipeline_write_cog(data.astype("uint8"), path, crs=CRS, transform=transform,
+                              nodata=nodata, categorical=categorical)
+
+
+def halves(left: int, right: int, size: int = SIZE) -> np.ndarray:
+    """A ``size`` square grid, ``left`` in its left half and ``right`` in its right half."""
+    data = np.empty((size, size), dtype="uint8")
+    data[:, : size // 2] = left
+    data[:, size // 2 :] = right
+    return data
+
+
+def item_dict(
+    cog: Path, item_id: str, when: datetime, extra: dict[str, Path] | None = None
+) -> dict:
+    """A landcover item whose ``landcover`` asset is ``cog`` (plus ``extra`` assets by key)."""
     with rasterio.open(cog) as src:
         bbox = list(transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21))
     west, south, east, north = bbox
@@ -103,6 +121,9 @@ def item_dict(cog: Path, item_id: str, when: datetime) -> dict:
         LANDCOVER_ASSET,
         pystac.Asset(href=str(cog), media_type=pystac.MediaType.COG, roles=["data"]),
     )
+    for key, path in (extra or {}).items():
+        item.add_asset(key, pystac.Asset(href=str(path), media_type=pystac.MediaType.COG,
+                                         roles=["data"]))
     return item.to_dict()
 
 

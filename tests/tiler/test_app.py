@@ -8,12 +8,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import psycopg
 import pytest
 
 from catalog_schemas.clc import colormap
 from catalog_schemas.collections import EUROPE_BBOX
-from tests.servers import uvicorn_server
 from tests.tiler.conftest import ITEM_ID
 from tests.tiler.landcover_data import (
     FOREST_RGBA,
@@ -108,29 +106,21 @@ def test_item_tilejson_has_the_item_bounds_and_a_png_template(
     assert f"/items/{ITEM_ID}/{TILE}?{CLC}" in doc["tiles"][0]
 
 
-def test_collection_tilejson_bounds_follow_the_collection_extent(
-    tiler_url: str, pgstac_dsn: str, landcover_item: dict
+def test_collection_tilejson_has_the_items_bounds_and_the_render_zooms(
+    tiler_url: str, landcover_item: dict
 ) -> None:
-    url = f"{tiler_url}/collections/landcover/WebMercatorQuad/tilejson.json?{CLC}&tile_format=png"
-    # titiler-pgstac takes the mosaic bounds from the collection's extent, not from its items,
-    # so they are as tight as whoever loads items keeps that extent; pgstac can recompute it.
-    # (its SQL names tables unqualified: it needs pgstac on the search_path)
-    search_path = "-c search_path=pgstac,public"
-    with psycopg.connect(pgstac_dsn, autocommit=True, options=search_path) as conn:
-        conn.execute("SELECT update_collection_extents()")
-
-    doc = _tilejson(url)
-    assert doc["bounds"] == pytest.approx(landcover_item["bbox"], abs=1e-4)
+    # The collection still declares all of Europe: the bounds must come from its items.
+    doc = _tilejson(
+        f"{tiler_url}/collections/landcover/WebMercatorQuad/tilejson.json?{CLC}&tile_format=png"
+    )
+    assert doc["bounds"] == pytest.approx(landcover_item["bbox"], abs=1e-6)
+    assert doc["bounds"] != pytest.approx(EUROPE_BBOX)
+    # minmax_zoom of the collection's render (catalog_schemas), not 0-24.
+    assert (doc["minzoom"], doc["maxzoom"]) == (8, 16)
     assert f"/collections/landcover/{TILE}?{CLC}" in doc["tiles"][0]
-    # The collection's render (catalog_schemas) comes back as a layer QGIS users can copy.
+    # The collection's render comes back as a layer QGIS users can copy.
     layer = doc["raster_layers"]["landcover"]
     assert layer["colormap_name"] == "clc" and layer["assets"] == ["landcover"]
-
-
-@pytest.mark.usefixtures("landcover_item")
-def test_collection_tilejson_bounds_are_the_declared_extent_until_updated(tiler_url: str) -> None:
-    doc = _tilejson(f"{tiler_url}/collections/landcover/WebMercatorQuad/tilejson.json?{CLC}")
-    assert doc["bounds"] == pytest.approx(EUROPE_BBOX)
 
 
 @pytest.mark.usefixtures("landcover_item")
@@ -200,18 +190,3 @@ def test_healthz_reports_the_database(tiler_url: str) -> None:
     assert response.status_code == 200
     assert response.json()["database_online"] is True
     assert "cache-control" not in response.headers
-
-
-def test_cog_urls_can_be_limited_to_prefixes(
-    pg_env: dict[str, str], tmp_path: Path, landcover_cog: Path
-) -> None:
-    served = tmp_path / "served"
-    served.mkdir()
-    inside = write_cog(served / "inside.tif")
-    env = {**pg_env, "EARTHSIG_TILER_COG_URL_PREFIXES": f"{served}/"}
-    tile = tile_of(WATER_SPOT)
-    with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as base:
-        assert httpx.get(tile_url(cog_xyz(base, inside), tile)).status_code == 200
-        assert httpx.get(tile_url(cog_xyz(base, landcover_cog), tile)).status_code == 403
-        sneaky = served / ".." / landcover_cog.name
-        assert httpx.get(tile_url(cog_xyz(base, sneaky), tile)).status_code == 403

@@ -1,4 +1,4 @@
-"""Status codes the app registers, ours and upstream's, and the `/cog` url guard."""
+"""Status codes the app registers, ours and upstream's."""
 
 from __future__ import annotations
 
@@ -6,14 +6,22 @@ import pytest
 from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
 from titiler.pgstac.errors import MosaicNotFoundError
 
-from tiler.errors import DatasetNotAllowedError, status_codes
-from tiler.factories import cog_url_dependency
+from tiler.errors import (
+    DatasetNotAllowedError,
+    NothingHereError,
+    WebMapNotInstalledError,
+    ZoomNotServedError,
+    status_codes,
+)
 
 
 @pytest.mark.parametrize(
     ("error", "code"),
     [
         (DatasetNotAllowedError, 403),
+        (ZoomNotServedError, 400),
+        (NothingHereError, 404),
+        (WebMapNotInstalledError, 503),
         (TileOutsideBounds, 404),
         (EmptyMosaicError, 204),
         (MosaicNotFoundError, 404),
@@ -21,20 +29,3 @@ from tiler.factories import cog_url_dependency
 )
 def test_status_codes(error: type[Exception], code: int) -> None:
     assert status_codes()[error] == code
-
-
-def test_cog_urls_are_open_without_prefixes() -> None:
-    assert cog_url_dependency([])("/anything/at/all.tif") == "/anything/at/all.tif"
-
-
-@pytest.mark.parametrize("url", ["/data/cogs/a.tif", "s3://bucket/clc/b.tif"])
-def test_cog_urls_inside_prefixes_pass(url: str) -> None:
-    assert cog_url_dependency(["/data/cogs/", "s3://bucket/clc/"])(url) == url
-
-
-@pytest.mark.parametrize(
-    "url", ["/etc/passwd", "/data/cogs/../secrets.tif", "https://elsewhere.test/c.tif"]
-)
-def test_cog_urls_outside_prefixes_are_refused(url: str) -> None:
-    with pytest.raises(DatasetNotAllowedError):
-        cog_url_dependency(["/data/cogs/"])(url)

@@ -1,0 +1,175 @@
+"""Workers as if on other hosts: each sees only Redis, the database and the asset store.
+
+Two "hosts" are worker processes with a clean environment (no variable of this process),
+their own working directory, HOME and EARTHSIG_HOME, and nothing on local disk in common with
+the enqueuer or each other: the products come over HTTP (a static file server on loopback),
+the assets go to an S3-protocol server (moto), the items to pgstac, the jobs through Redis.
+Host A works fetch and publish, host B infer, so every product crosses hosts twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis import Redis
+from rq.job import Job
+from starlette.staticfiles import StaticFiles
+
+from inference.repository import ModelRepository
+from inference.settings import InferenceSettings
+from infra.postgres import libpq_env
+from ingest.pgstac_db import pgstac_session
+from ingest.queue import enqueue_product, wait_for
+from ingest.samples import make_sample_product
+from ingest.settings import IngestSettings
+from ingest.stages import Stage, job_id
+from tests.servers import free_port, uvicorn_server
+
+BUCKET = "earthsig-multihost"
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+       "AWS_DEFAULT_REGION": "us-east-1"}
+STATIC_ROOT_VAR = "EARTHSIG_TEST_STATIC_ROOT"
+
+
+def static_app() -> FastAPI:
+    """The products' own server (range requests, as GDAL's /vsicurl/ needs)."""
+    app = FastAPI()
+    app.mount("/", StaticFiles(directory=os.environ[STATIC_ROOT_VAR]), name="products")
+    return app
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    proc = subprocess.Popen([Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1",
+                             "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(endpoint, timeout=1)
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and proc.poll() is None, "moto did not start"
+            time.sleep(0.2)
+    client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_policy(Bucket=BUCKET, Policy=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
+        f'"Action": "s3:GetObject", "Resource": "arn:aws:s3:::{BUCKET}/*"}}]}}'))
+    try:
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {"aws_access_key_id": AWS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": AWS["AWS_SECRET_ACCESS_KEY"],
+            "region_name": AWS["AWS_DEFAULT_REGION"]}
+
+
+@dataclass
+class Host:
+    name: str
+    root: Path  # everything this host has on local disk
+    process: subprocess.Popen
+
+    @property
+    def models(self) -> Path:  # the default repository, relative to its working directory
+        return self.root / "work" / ".earthsig" / "models"
+
+
+def _start_host(name: str, root: Path, queues: str, shared: dict[str, str]) -> Host:
+    for sub in ("work", "home", "state"):
+        (root / sub).mkdir(parents=True)
+    # Only what a second machine would be given; nothing inherited from this process.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root / "home"), "TMPDIR": str(root / "home"),
+           "EARTHSIG_HOME": str(root / "state"), **shared}
+    log = (root / "worker.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--queues", queues,
+                             "--name", name], cwd=root / "work", env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    return Host(name, root, proc)
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, pgstac_dsn: str, redis_url: str,
+          s3_endpoint: str) -> Iterator[dict[str, Host]]:
+    shared = {**libpq_env(pgstac_dsn), **AWS, "EARTHSIG_REDIS_URL": redis_url,
+              "EARTHSIG_ASSET_STORE_URL": f"s3://{BUCKET}/catalog",
+              "EARTHSIG_S3_ENDPOINT_URL": s3_endpoint,
+              "EARTHSIG_ASSET_PUBLIC_URL": f"{s3_endpoint}/{BUCKET}",
+              "CPL_VSIL_CURL_USE_HEAD": "NO"}
+    started = {"a": _start_host("host-a", tmp_path / "host-a", "fetch,publish", shared),
+               "b": _start_host("host-b", tmp_path / "host-b", "infer", shared)}
+    try:
+        yield started
+    finally:
+        for host in started.values():
+            host.process.terminate()
+        for host in started.values():
+            host.process.wait(30)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_workers_on_other_hosts_complete_products(tmp_path: Path, hosts: dict[str, Host],
+                                                  redis_url: str, pgstac_dsn: str,
+                                                  s3_endpoint: str) -> None:
+    served = tmp_path / "served"
+    paths = [make_sample_product("T31TCJ", date(2024, 7, 1 + i), 256, served, seed=i)
+             for i in range(2)]
+    with uvicorn_server("tests.e2e.test_multihost:static_app",
+                        {STATIC_ROOT_VAR: str(served)}) as base:
+        hrefs = [f"{base}/{p.relative_to(served).as_posix()}" for p in paths]
+        enqueuer = tmp_path / "enqueuer"
+        ingest = IngestSettings(_env_file=None, home=enqueuer, redis_url=redis_url)
+        inference = InferenceSettings(_env_file=None, model_repository=enqueuer / "models")
+        connection = Redis.from_url(redis_url)
+        queued = [enqueue_product(h, None, connection=connection, ingest=ingest,
+                                  inference=inference) for h in hrefs]
+        results = [wait_for(q.job_id, connection=connection, timeout_s=240) for q in queued]
+
+    for q in queued:  # each product crossed hosts: fetch on A, infer on B, publish on A
+        workers = {s: Job.fetch(job_id(s, q.product_id, q.model), connection=connection)
+                   .worker_name for s in Stage}
+        assert workers == {Stage.FETCH: "host-a", Stage.INFER: "host-b",
+                           Stage.PUBLISH: "host-a"}
+
+    with pgstac_session(pgstac_dsn) as db:
+        items = {r[0]["id"]: r[0] for r in db.query("SELECT content_hydrate(items) FROM items")}
+    assert set(items) == {r["item_id"] for r in results}
+    for item in items.values():
+        landcover = item["assets"]["landcover"]
+        assert landcover["href"].startswith(f"{s3_endpoint}/{BUCKET}/catalog/landcover/")
+        body = httpx.get(landcover["href"]).content  # what any reader on any host gets
+        assert len(body) == landcover["file:size"]
+        assert hashlib.sha256(body).hexdigest() == landcover["file:checksum"][4:]
+
+    # Nothing was written where another host would have to read it.
+    assert not (enqueuer / "assets").exists()
+    for host in hosts.values():
+        assert not any((host.root / "state" / "staging").glob("*/**/*.tif"))
+    # Host B rebuilt the reference model itself, byte for byte the enqueuer's.
+    model = ModelRepository.from_settings(inference).resolve(queued[0].model)
+    rebuilt = hosts["b"].models / model.spec.name / model.spec.version / "model.onnx"
+    assert _sha256(rebuilt) == _sha256(model.onnx_path)
+    assert not hosts["a"].models.exists()  # fetch and publish need no model files

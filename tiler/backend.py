@@ -1,0 +1,114 @@
+"""The mosaic backend: titiler-pgstac's, with honest zooms and bounds.
+
+Upstream announces zooms 0-24 over the whole world unless a search says otherwise, and draws
+any tile asked for; at zoom 5 one tile spans hundreds of products and the request times out.
+Here a mosaic is drawn only from its minimum zoom (the collection render's ``minmax_zoom``,
+never below the service's floor), lower tiles are refused at once, and the bounds are those of
+the items the search matches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import attr
+from fastapi import Request
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+from rio_tiler.models import ImageData
+from rio_tiler.types import BBox
+from titiler.core.dependencies import DefaultDependency
+from titiler.pgstac.backend import PGSTACBackend
+
+from tiler.errors import ZoomNotServedError
+
+_EXTENT_SQL = (
+    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+    "FROM (SELECT ST_Extent(geometry) AS e FROM pgstac.items WHERE {where}) AS x"
+)
+
+
+def items_extent(pool: ConnectionPool, search: dict[str, Any]) -> BBox | None:
+    """Bounding box of the items a pgstac search matches (None: no item)."""
+    with pool.connection() as conn:
+        # pgstac's own translation of the search into SQL, the one its searches run.
+        (where,) = conn.execute(  # type: ignore[misc]
+            "SELECT pgstac.stac_search_to_where(%s::jsonb)", (json.dumps(search),)
+        ).fetchone()
+        query = sql.SQL(_EXTENT_SQL).format(where=sql.SQL(where))  # type: ignore[arg-type]
+        row = conn.execute(query).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def _intersection(a: BBox, b: BBox) -> BBox:
+    return (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+
+
+@attr.s
+class MosaicBackend(PGSTACBackend):
+    """A pgstac search as a mosaic, drawn only between its minimum and maximum zoom."""
+
+    minzoom_floor: int = attr.ib(kw_only=True, default=8)
+    default_maxzoom: int = attr.ib(kw_only=True, default=16)
+
+    def _declared_zooms(self) -> tuple[list[int], list[int]]:
+        meta = self.info().metadata
+        renders: list[dict[str, Any]] = list((meta.defaults or {}).values())
+        # titiler-pgstac turns a collection render's minmax_zoom into minzoom/maxzoom.
+        mins = [z for z in [meta.minzoom, *(r.get("minzoom") for r in renders)] if z is not None]
+        maxs = [z for z in [meta.maxzoom, *(r.get("maxzoom") for r in renders)] if z is not None]
+        return mins, maxs
+
+    @property
+    def minzoom(self) -> int:  # type: ignore[override]
+        mins, _ = self._declared_zooms()
+        return max([self.minzoom_floor, *mins[:1]])
+
+    @property
+    def maxzoom(self) -> int:  # type: ignore[override]
+        _, maxs = self._declared_zooms()
+        return max(self.minzoom, maxs[0] if maxs else self.default_maxzoom)
+
+    @property
+    def bounds(self) -> BBox:  # type: ignore[override]
+        declared = super().bounds
+        extent = items_extent(self.pool, self.info().input_search)
+        return _intersection(extent, declared) if extent else declared
+
+    def assets_for_tile(self, x: int, y: int, z: int, **kwargs: Any) -> list[Any]:
+        if self.reader_options.get("mask_clouds"):
+            # pgstac skips items lying wholly under newer ones; with clouds masked, the pixels
+            # of those older items are what shows through.
+            kwargs.update(skipcovered=False, exitwhenfull=False)
+        return super().assets_for_tile(x, y, z, **kwargs)
+
+    def tile(self, x: int, y: int, z: int, **kwargs: Any) -> tuple[ImageData, list[str]]:  # type: ignore[override]
+        if z < self.minzoom:
+            raise ZoomNotServedError(
+                f"zoom {z} is below this mosaic's minimum zoom {self.minzoom}: a tile there "
+                f"would span too many products; zoom in to {self.minzoom} or more "
+                "(the TileJSON's minzoom), or use a single item's tiles"
+            )
+        return super().tile(x, y, z, **kwargs)
+
+
+def backend_params(minzoom_floor: int, default_maxzoom: int) -> type[DefaultDependency]:
+    """Backend options: the app's database pool and the service's zoom limits."""
+
+    @dataclass(init=False)
+    class BackendParams(DefaultDependency):
+        pool: ConnectionPool = field(init=False)
+        minzoom_floor: int = field(init=False)
+        default_maxzoom: int = field(init=False)
+
+        # Request-only signature: it stays out of the OpenAPI query parameters.
+        def __init__(self, request: Request) -> None:
+            self.pool = request.app.state.dbpool
+            self.minzoom_floor = minzoom_floor
+            self.default_maxzoom = default_maxzoom
+
+    return BackendParams

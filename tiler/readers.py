@@ -1,0 +1,94 @@
+"""STAC readers that open only allowed hrefs and can hide clouded pixels.
+
+The guard sits where an asset name becomes an href (``_get_asset_info``), so tiles, points,
+statistics and previews of items and mosaics are all covered. Cloud masking reads the item's
+``cloudmask`` asset on the same tile grid and masks obscured pixels: in a "first valid pixel"
+mosaic an older clear product then shows through a newer cloudy one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import attr
+import numpy as np
+from fastapi import Query
+from rio_tiler.models import ImageData
+from rio_tiler.types import AssetInfo, AssetType
+from titiler.core.dependencies import DefaultDependency
+from titiler.pgstac.reader import PgSTACReader, SimpleSTACReader
+
+from catalog_schemas import cloudmask
+from tiler.paths import AssetRoots
+
+CLOUDMASK_ASSET = "cloudmask"
+# Options that pick or combine assets: the cloud mask is read without them.
+_LAYER_OPTIONS = ("assets", "expression", "asset_as_band")
+
+
+class _GuardedMixin:
+    """Href guard and cloud masking over a rio-tiler multi-asset reader."""
+
+    asset_roots: AssetRoots
+    mask_clouds: bool
+    assets: list[str]
+
+    def _get_asset_info(self, asset: AssetType) -> AssetInfo:
+        info = super()._get_asset_info(asset)  # type: ignore[misc]
+        self.asset_roots.check(info["url"])
+        return info
+
+    def tile(self, tile_x: int, tile_y: int, tile_z: int, **kwargs: Any) -> ImageData:
+        img = super().tile(tile_x, tile_y, tile_z, **kwargs)  # type: ignore[misc]
+        if self.mask_clouds and CLOUDMASK_ASSET in self.assets:
+            options = {k: v for k, v in kwargs.items() if k not in _LAYER_OPTIONS}
+            # Mask values are classes: never interpolate them.
+            options.update(resampling_method="nearest", reproject_method="nearest")
+            clouds = super().tile(  # type: ignore[misc]
+                tile_x, tile_y, tile_z, assets=[CLOUDMASK_ASSET], **options
+            )
+            obscured = np.isin(clouds.array.data[0], cloudmask.OBSCURED) & ~clouds.array.mask[0]
+            img.array.mask = img.array.mask | obscured[np.newaxis]
+        return img
+
+
+@attr.s
+class ItemReader(_GuardedMixin, PgSTACReader):
+    """One pgstac item (``/collections/{id}/items/{id}/...``)."""
+
+    asset_roots: AssetRoots = attr.ib(kw_only=True, factory=lambda: AssetRoots([]))
+    mask_clouds: bool = attr.ib(kw_only=True, default=False)
+
+
+@attr.s
+class MosaicItemReader(_GuardedMixin, SimpleSTACReader):
+    """One item of a mosaic, as pgstac's search returns it (id, bbox, assets)."""
+
+    asset_roots: AssetRoots = attr.ib(kw_only=True, factory=lambda: AssetRoots([]))
+    mask_clouds: bool = attr.ib(kw_only=True, default=False)
+
+
+def reader_params(roots: AssetRoots) -> type[DefaultDependency]:
+    """Reader options of every item and mosaic request: the app's roots, ``mask_clouds=``.
+
+    The roots are bound here rather than read from the request so that upstream's checks of
+    query parameters (WMTS layers, search renders) can call the dependency with the query alone.
+    """
+
+    @dataclass
+    class ReaderParams(DefaultDependency):
+        mask_clouds: Annotated[
+            bool,
+            Query(
+                description=(
+                    "Hide pixels the item's cloudmask asset marks as cloud, thin cloud or "
+                    "shadow, so an older clear item shows through in a mosaic."
+                )
+            ),
+        ] = False
+
+        def __post_init__(self) -> None:
+            self.asset_roots = roots
+
+    return ReaderParams

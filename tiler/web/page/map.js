@@ -1,0 +1,143 @@
+// EarthSignature web map: the latest land cover of a collection, its legend, click-to-identify.
+// Every URL is relative to /map, so the page works behind a proxy prefix and fully offline.
+(function () {
+  'use strict';
+
+  const $ = (id) => document.getElementById(id);
+  const map = L.map('map').setView([46.5, 2.5], 5);
+  const state = { layer: null, tilejson: null, legendName: null };
+  let resolveReady;
+  // Tests (and curious users) wait on this: resolved once the first layer has drawn.
+  window.earthsig = {
+    map,
+    ready: new Promise((resolve) => { resolveReady = resolve; }),
+    get layer() { return state.layer; },
+  };
+
+  async function getJSON(url) {
+    const response = await fetch(url);
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      const error = new Error(body.detail || `${response.status} ${response.statusText}`);
+      error.status = response.status;
+      throw error;
+    }
+    return response.json();
+  }
+
+  function filters() {
+    const params = new URLSearchParams();
+    // The date picks "the latest land cover as of that day": items up to its end.
+    if ($('date').value) params.set('datetime', `../${$('date').value}T23:59:59Z`);
+    if ($('mask-clouds').checked) params.set('mask_clouds', 'true');
+    return params;
+  }
+
+  function collectionPath() {
+    return `collections/${encodeURIComponent($('collection').value)}`;
+  }
+
+  // A view in the address (#zoom/lat/lon) is kept and updated, so a view can be shared.
+  function hashView() {
+    const parts = window.location.hash.slice(1).split('/').map(Number);
+    return parts.length === 3 && parts.every(Number.isFinite) ? parts : null;
+  }
+
+  function showStatus(text) { $('status').textContent = text; }
+
+  function zoomHint() {
+    const tj = state.tilejson;
+    const low = tj && map.getZoom() < tj.minzoom;
+    showStatus(low ? `Zoom in to level ${tj.minzoom} or more to see the land cover.` : '');
+  }
+
+  async function showLegend(name) {
+    if (name === state.legendName) return;
+    const legend = await getJSON(`legends/${encodeURIComponent(name)}`);
+    $('legend-title').textContent = legend.title;
+    $('legend').replaceChildren(...legend.entries.map((entry) => {
+      const item = document.createElement('li');
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch';
+      swatch.style.background = entry.color;
+      item.append(swatch, `${entry.code} ${entry.name}`);
+      return item;
+    }));
+    state.legendName = name;
+  }
+
+  async function showCollection(fit) {
+    const params = filters();
+    params.set('tile_format', 'png');
+    params.set('tilesize', '256');
+    const tj = await getJSON(`${collectionPath()}/WebMercatorQuad/tilejson.json?${params}`);
+    const [west, south, east, north] = tj.bounds;
+    const bounds = L.latLngBounds([south, west], [north, east]);
+    const layer = L.tileLayer(tj.tiles[0], {
+      minZoom: tj.minzoom, maxNativeZoom: tj.maxzoom, maxZoom: 20, bounds,
+      opacity: Number($('opacity').value), tileSize: 256,
+    });
+    layer.once('load', () => resolveReady());
+    if (state.layer) map.removeLayer(state.layer);
+    state.layer = layer.addTo(map);
+    state.tilejson = tj;
+    const view = hashView();
+    if (fit && view) {
+      map.setView([view[1], view[2]], view[0], { animate: false });
+    } else if (fit) {
+      // One unanimated move: an animated fit interrupted by a second move leaves Leaflet's
+      // tile loading stuck; and a wide collection opens at the lowest zoom drawn, not below.
+      const zoom = Math.max(map.getBoundsZoom(bounds), tj.minzoom);
+      map.setView(bounds.getCenter(), zoom, { animate: false });
+    }
+    zoomHint();
+    // The legend of the colormap the tiles are drawn with (the collection's default render).
+    await showLegend(new URL(tj.tiles[0]).searchParams.get('colormap_name') || 'clc');
+  }
+
+  async function identify(event) {
+    const { lat, lng } = event.latlng;
+    const url = `${collectionPath()}/identify/${lng.toFixed(7)},${lat.toFixed(7)}?${filters()}`;
+    const panel = $('identify');
+    const text = $('identify-text');
+    panel.hidden = false;
+    delete panel.dataset.gridCode;
+    try {
+      const found = await getJSON(url);
+      const confidence = found.confidence === null ? 'n/a' : `${found.confidence} %`;
+      text.textContent = `${found.clc_code} ${found.name} (confidence ${confidence}) — ` +
+        `item ${found.item}, ${found.datetime || 'undated'}`;
+      panel.dataset.gridCode = String(found.grid_code);
+      panel.dataset.clcCode = String(found.clc_code);
+      L.popup().setLatLng(event.latlng).setContent(`${found.clc_code} ${found.name}`).openOn(map);
+    } catch (error) {
+      text.textContent = error.status === 404 ? 'No land cover here.' : `Error: ${error.message}`;
+    }
+  }
+
+  async function start() {
+    const config = await getJSON('map/config.json');
+    if (config.basemap_url) {
+      L.tileLayer(config.basemap_url, { maxZoom: 19 }).addTo(map);
+    }
+    if (!config.collections.length) {
+      showStatus('No collection with a render in the catalog yet.');
+      return;
+    }
+    $('collection').replaceChildren(...config.collections.map((c) => new Option(c.title, c.id)));
+    $('collection').addEventListener('change', () => showCollection(true));
+    $('date').addEventListener('change', () => showCollection(false));
+    $('mask-clouds').addEventListener('change', () => showCollection(false));
+    $('opacity').addEventListener('input', () => state.layer && state.layer.setOpacity(
+      Number($('opacity').value)));
+    map.on('zoomend', zoomHint);
+    map.on('moveend', () => {
+      const c = map.getCenter();
+      window.history.replaceState(null, '', `#${map.getZoom()}/${c.lat.toFixed(6)}/${c.lng.toFixed(6)}`);
+    });
+    map.on('click', identify);
+    await showCollection(true);
+  }
+
+  start().catch((error) => showStatus(`Could not load the map: ${error.message}`));
+}());
