@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BENCH_SIZE ?= 2048
+BENCH_READ_SIZE ?= 10980
+BENCH_RSS_SIZES ?= 2048,10980
 
 .PHONY: install demo up down status test bench lint clean
 
@@ -41,6 +43,8 @@ test: install
 bench: install
 	$(BIN)/earthsig stack up postgres redis
 	$(BIN)/python -m tests.bench.chain --size $(BENCH_SIZE)
+	$(BIN)/python -m tests.bench.queue
+	$(BIN)/python -m tests.bench.readers --size $(BENCH_READ_SIZE) --rss-sizes $(BENCH_RSS_SIZES)
 
 lint: install
 	$(BIN)/ruff check .

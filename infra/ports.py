@@ -12,7 +12,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Free for a server to bind: servers set SO_REUSEADDR, so a port a stopped server left
+    in TIME_WAIT counts as free (a restarted service keeps its address)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

@@ -31,6 +31,11 @@ class IngestSettings(BaseSettings):
         default="earth_search", description="EODAG provider of the daily discovery and "
         "backfills (credentials through EODAG's own configuration).",
     )
+    gdal_cachemax_mb: int = Field(
+        default=128, ge=16, description="GDAL block cache of a worker: reading a product "
+        "window by window keeps every band open, and GDAL's default (5 % of RAM) would let "
+        "memory follow the product size instead of the window size.",
+    )
     queue_prefix: str = Field(
         default="", description="Prefix of the stage queues (fetch, infer, publish), to run "
         "several pipelines on one Redis.",

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -61,6 +63,18 @@ def recover_abandoned(queue: Queue) -> list[str]:
     return expired
 
 
+def _forget_stale_registration(name: str, connection: Redis) -> None:
+    """After losing Redis, our own registration (restored from its append-only file) would
+    block re-registering under the same name: it is ours and dead, so it goes."""
+    try:
+        stale = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name,
+                                   connection=connection)
+        if stale is not None:
+            stale.register_death()
+    except RedisConnectionError:
+        pass  # Redis still down: the next attempt tries again
+
+
 class PipelineWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         for queue in self.queues:
@@ -72,12 +86,29 @@ def run_worker(queues: list[str] | None = None, *, burst: bool = False,
                settings: IngestSettings | None = None, name: str | None = None) -> bool:
     """Work the given queues (default: every stage, later stages first, then discovery)."""
     settings = settings or IngestSettings()
-    connection = Redis.from_url(settings.redis_url)
+    os.environ.setdefault("GDAL_CACHEMAX", str(settings.gdal_cachemax_mb))
+    # RQ forks a work horse per job: import the pipeline (GDAL, ONNX Runtime, pystac...) once
+    # here, so every horse inherits it instead of importing it again (seconds per job).
+    import ingest.jobs  # noqa: F401
+    import ingest.operations  # noqa: F401
+
     names = queues or [*(queue_name(stage, settings) for stage in WORK_ORDER),
                        f"{settings.queue_prefix}{DISCOVER_QUEUE}"]
-    worker = PipelineWorker([Queue(q, connection=connection) for q in names],
-                            connection=connection, name=name,
-                            maintenance_interval=MAINTENANCE_INTERVAL_S,
-                            worker_ttl=WORKER_TTL_S)
-    # with_scheduler: retries with back-off are scheduled jobs; some worker must enqueue them.
-    return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+    wait_s = 1.0
+    while True:
+        connection = Redis.from_url(settings.redis_url)
+        if name and wait_s > 1.0:
+            _forget_stale_registration(name, connection)
+        worker = PipelineWorker([Queue(q, connection=connection) for q in names],
+                                connection=connection, name=name,
+                                maintenance_interval=MAINTENANCE_INTERVAL_S,
+                                worker_ttl=WORKER_TTL_S)
+        try:
+            # with_scheduler: retries with back-off are scheduled jobs; a worker enqueues them.
+            return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+        except RedisConnectionError as exc:
+            # RQ's worker dies with its Redis; ours waits for Redis to come back (a restart,
+            # a failover) and carries on. Jobs cut off meanwhile are recovered as abandoned.
+            log.warning("lost Redis (%s); trying again in %.0fs", exc, wait_s)
+            time.sleep(wait_s)
+            wait_s = min(wait_s * 2, 30.0)

@@ -72,3 +72,45 @@ def test_database_down_during_publish_is_retried(tmp_path: Path, redis_url: str,
             import shutil
 
             shutil.rmtree((stack_settings.home / "pg").resolve(), ignore_errors=True)
+
+
+def test_redis_restart_mid_run_loses_and_duplicates_nothing(
+        tmp_path: Path, pgstac_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.redis_server import OwnedRedis
+
+    monkeypatch.delenv("EARTHSIG_REDIS_URL", raising=False)
+    settings = StackSettings(_env_file=None, home=tmp_path / "stack")
+    owned = OwnedRedis(settings)
+    url = owned.start()  # append-only persistence, as the stack runs it
+    home = tmp_path / "home"
+    env = {**libpq_env(pgstac_dsn), "EARTHSIG_REDIS_URL": url, "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_RETRY_INTERVALS_S": "[1, 2, 4]"}
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name", "wr"],
+                              env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        redis = Redis.from_url(url)
+        ingest = IngestSettings(_env_file=None, home=home, redis_url=url)
+        inference = InferenceSettings(_env_file=None, model_repository=home / "m")
+        hrefs = [str(make_sample_product("T31TCJ", date(2024, 7, 1 + i), 256, home / "s",
+                                         seed=i)) for i in range(6)]
+        queued = [enqueue_product(h, None, connection=redis, ingest=ingest,
+                                  inference=inference) for h in hrefs]
+        wait_for(queued[0].job_id, connection=redis, timeout_s=120)
+        owned.stop()  # mid-run: the other products are queued or in flight
+        time.sleep(1)
+        assert owned.start() == url
+        redis = Redis.from_url(url)
+        results = [wait_for(q.job_id, connection=redis, timeout_s=180) for q in queued]
+        with pgstac_session(pgstac_dsn) as db:
+            items = sorted(r[0] for r in db.query("SELECT id FROM items"))
+        assert items == sorted(r["item_id"] for r in results)  # all there, each once
+        for r in results:
+            runs = list((home / "assets" / "landcover" / r["item_id"]).iterdir())
+            assert len(runs) == 1
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        log.close()
+        owned.stop()

@@ -43,6 +43,8 @@ async function main() {
     step('ready');
     await settle(page);
     step('settled');
+    result.collections = await page.$$eval('#collection option', (os) => os.map((o) => o.value));
+    result.legend = await page.$$eval('#legend li', (lis) => lis.map((li) => li.textContent));
     result.point = await page.evaluate(({ lat, lon }) => window.earthsig.map
       .latLngToContainerPoint([lat, lon]), cfg);
     await page.locator('#map').screenshot({ path: path.join(cfg.out, 'map.png') });
@@ -52,6 +54,9 @@ async function main() {
     result.identify = await page.$eval('#identify', (el) => ({
       gridCode: Number(el.dataset.gridCode), clcCode: Number(el.dataset.clcCode),
       text: el.textContent }));
+    // Close the identify popup: it sits on the spot the "before" screenshot is checked at.
+    await page.locator('.leaflet-popup-close-button').click();
+    await page.waitForSelector('.leaflet-popup', { state: 'detached' });
     await page.locator('#opacity').fill('0.4');
     result.opacity = await page.evaluate(() => window.earthsig.layer.options.opacity);
     await page.locator('#opacity').fill('1');

@@ -67,12 +67,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str) -> 
         yield Served(tiler, spot)
 
 
-# Not working yet: in this headless Chromium (Debian 156) the map's first tile <img> requests
-# reach the tiler and are answered (200, valid PNG), but the page never receives them, so Leaflet
-# never reports the layer loaded. Everything up to that point is checked by the probe's log.
-BROWSER_STALLS = pytest.mark.skip(reason="tile images stall in headless Chromium: see report")
-
-
 @pytest.fixture(scope="module")
 def probe(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("browser")
@@ -93,7 +87,6 @@ def _rgb_at(png: Path, point: dict) -> tuple[int, ...]:
     return tuple(int(v) for v in image[:3, round(point["y"]), round(point["x"])])
 
 
-@BROWSER_STALLS
 def test_the_page_loads_offline_without_console_errors(probe: dict) -> None:
     assert probe["errorsBeforeDate"] == []
     assert probe["foreign"] == []
@@ -101,19 +94,16 @@ def test_the_page_loads_offline_without_console_errors(probe: dict) -> None:
     assert "512 Water bodies" in probe["legend"] and len(probe["legend"]) == 44
 
 
-@BROWSER_STALLS
 def test_tiles_show_the_ground_truth_colour_at_a_known_spot(probe: dict) -> None:
     assert _rgb_at(probe["out"] / "map.png", probe["point"]) == clc.by_clc_code(WATER).rgb
 
 
-@BROWSER_STALLS
 def test_click_identifies_the_class(probe: dict) -> None:
     assert probe["identify"]["clcCode"] == WATER
     assert probe["identify"]["gridCode"] == clc.grid_code_of(WATER)
     assert "Water bodies" in probe["identify"]["text"]
 
 
-@BROWSER_STALLS
 def test_opacity_and_date_controls(probe: dict) -> None:
     assert probe["opacity"] == pytest.approx(0.4)
     # As of a day before the product, nothing is drawn there.

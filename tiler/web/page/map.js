@@ -78,18 +78,21 @@
       opacity: Number($('opacity').value), tileSize: 256,
     });
     layer.once('load', () => resolveReady());
-    if (state.layer) map.removeLayer(state.layer);
-    state.layer = layer.addTo(map);
-    state.tilejson = tj;
+    // Move first, then add the layer. Adding a layer whose minZoom is above the map's zoom
+    // makes Leaflet clamp the zoom with an *animated* setZoom, started on the next frame around
+    // the old centre: it would undo a move made after addTo, abort the tiles being loaded and,
+    // outside the layer's bounds, leave it loading forever. One unanimated move, and a wide
+    // collection opens at the lowest zoom drawn, not below.
     const view = hashView();
     if (fit && view) {
-      map.setView([view[1], view[2]], view[0], { animate: false });
+      map.setView([view[1], view[2]], Math.max(view[0], tj.minzoom), { animate: false });
     } else if (fit) {
-      // One unanimated move: an animated fit interrupted by a second move leaves Leaflet's
-      // tile loading stuck; and a wide collection opens at the lowest zoom drawn, not below.
       const zoom = Math.max(map.getBoundsZoom(bounds), tj.minzoom);
       map.setView(bounds.getCenter(), zoom, { animate: false });
     }
+    if (state.layer) map.removeLayer(state.layer);
+    state.layer = layer.addTo(map);
+    state.tilejson = tj;
     zoomHint();
     // The legend of the colormap the tiles are drawn with (the collection's default render).
     await showLegend(new URL(tj.tiles[0]).searchParams.get('colormap_name') || 'clc');
