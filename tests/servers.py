@@ -57,3 +57,28 @@ def uvicorn_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def moto_s3_server(log_dir: Path, timeout: float = 30.0) -> Iterator[str]:
+    """A real S3-protocol server (moto's server mode) on 127.0.0.1; yield its endpoint URL."""
+    port = free_port()
+    with (log_dir / "moto.log").open("wb") as log:
+        proc = subprocess.Popen([Path(sys.executable).parent / "moto_server", "-H",
+                                 "127.0.0.1", "-p", str(port)], stdout=log,
+                                stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                httpx.get(endpoint, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -13,7 +13,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -35,7 +34,7 @@ from ingest.queue import enqueue_product, wait_for
 from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
 from ingest.stages import Stage, job_id
-from tests.servers import free_port, uvicorn_server
+from tests.servers import moto_s3_server, uvicorn_server
 
 BUCKET = "earthsig-multihost"
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
@@ -52,30 +51,13 @@ def static_app() -> FastAPI:
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen([Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(endpoint, timeout=1)
-            break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline and proc.poll() is None, "moto did not start"
-            time.sleep(0.2)
-    client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
-    client.create_bucket(Bucket=BUCKET)
-    client.put_bucket_policy(Bucket=BUCKET, Policy=(
-        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
-        f'"Action": "s3:GetObject", "Resource": "arn:aws:s3:::{BUCKET}/*"}}]}}'))
-    try:
+    with moto_s3_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_policy(Bucket=BUCKET, Policy=(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
+            f'"Action": "s3:GetObject", "Resource": "arn:aws:s3:::{BUCKET}/*"}}]}}'))
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 def _boto_credentials() -> dict[str, str]:

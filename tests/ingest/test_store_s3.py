@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,7 +22,7 @@ from ingest.pipeline import process_product
 from ingest.publish import multihash_sha256
 from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
-from tests.servers import free_port
+from tests.servers import moto_s3_server
 
 BUCKET = "earthsig-assets"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
@@ -34,26 +31,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen([Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(endpoint, timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
-    try:
+    with moto_s3_server(tmp_path_factory.mktemp("moto")) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 @pytest.fixture
