@@ -18,8 +18,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
+from ingest.queue import RESULT_TTL_S
 from ingest.settings import IngestSettings
 from ingest.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name
 
@@ -75,10 +76,38 @@ def _forget_stale_registration(name: str, connection: Redis) -> None:
         pass  # Redis still down: the next attempt tries again
 
 
+def release_stranded(queue: Queue, window_s: float = 3600.0) -> list[str]:
+    """Hand over the dependents of recently finished jobs that are still waiting on them;
+    return the ids of the finished jobs whose dependents were released.
+
+    RQ marks a job finished and enqueues its dependents in separate steps: if Redis goes away
+    between the two, the dependents stay deferred for ever.
+    """
+    registry = FinishedJobRegistry(queue=queue)
+    # Scores are expiry times (finish + result TTL): look at what finished within the window.
+    since = time.time() + RESULT_TTL_S - window_s
+    released = []
+    for entry in queue.connection.zrangebyscore(registry.key, since, "+inf"):
+        job_id = registry.parse_job_id(entry)
+        try:
+            dependents = [Job.fetch(i, connection=queue.connection) for i in
+                          Job.fetch(job_id, connection=queue.connection).dependent_ids]
+        except NoSuchJobError:
+            continue
+        if any(d.get_status() == JobStatus.DEFERRED and d.dependencies_are_met()
+               for d in dependents):
+            queue.enqueue_dependents(Job.fetch(job_id, connection=queue.connection))
+            released.append(job_id)
+    if released:
+        log.warning("released the dependents of finished jobs: %s", ", ".join(released))
+    return released
+
+
 class PipelineWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         for queue in self.queues:
             recover_abandoned(queue)
+            release_stranded(queue)
         super().run_maintenance_tasks()
 
 
