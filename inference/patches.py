@@ -4,13 +4,13 @@
     <root>/<patch_id>/<patch_id>_reference_map.tif   CLC level-3 codes (e.g. 512), 0 = none
 
 One folder per patch (BigEarthNet's are 120 x 120 px at 10 m); all patches the same size.
-``write_generated_patches`` cuts such patches from generated sample scenes (not real data),
+``ingest.samples.patches.write_generated_patches`` cuts such patches from generated sample
+scenes (not real data),
 for tests and demos.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ import numpy as np
 import rasterio
 from rasterio import Affine
 
-from catalog_schemas import clc
 from inference.errors import InferenceError
 
 BANDS = ("B02", "B03", "B04", "B08")
@@ -59,27 +58,6 @@ def write_patch(folder: Path, pid: str, reflectance: np.ndarray, codes: np.ndarr
     for band, data in zip(BANDS, dn, strict=True):
         _write(folder / f"{pid}_{band}.tif", data, geo)
     _write(folder / f"{pid}_{REFERENCE}.tif", codes.astype(np.uint16), geo)
-
-
-def write_generated_patches(root: Path, count: int, size: int = 64, seed: int = 1) -> Path:
-    """``count`` patches of ``size`` px from one generated cloud-free scene."""
-    from ingest.samples import generate_scene, reflectance_from_dn
-
-    per_row = int(np.ceil(np.sqrt(count)))
-    scene = generate_scene("32TQM", dt.date(2024, 7, 15), per_row * size, seed=seed)
-    bands = np.stack([reflectance_from_dn(scene.dn(b)) for b in BANDS])
-    lut = np.zeros(256, np.uint16)
-    for c in clc.clc_classes():
-        lut[c.grid_code] = c.clc_code
-    codes = lut[scene.truth()]
-    for k in range(count):
-        r, c = divmod(k, per_row)
-        win = (slice(r * size, (r + 1) * size), slice(c * size, (c + 1) * size))
-        pid = f"generated_{seed}_{k:04d}"
-        transform = scene.window(10).transform * Affine.translation(c * size, r * size)
-        write_patch(Path(root) / pid, pid, bands[:, win[0], win[1]], codes[win],
-                    crs=scene.grid.crs, transform=transform)
-    return Path(root)
 
 
 def _read(path: Path) -> np.ndarray:

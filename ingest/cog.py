@@ -6,8 +6,6 @@ wrong, class) and an embedded colour table; the file appears at its final path o
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,6 +16,8 @@ from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
+
+from ingest.atomic import atomic_file
 
 BLOCKSIZE = 512
 
@@ -56,35 +56,25 @@ def write_cog(
         "tiled": True, "blockxsize": BLOCKSIZE, "blockysize": BLOCKSIZE,
     }
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".tif", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with MemoryFile() as mem:
-            with mem.open(**src_profile) as src:
-                src.write(data)
-                if colormap:
-                    # On the source too: GDAL warns (rightly) about MODE overviews of a
-                    # palette band that has no palette yet.
-                    src.write_colormap(1, colormap)
-                if tags:
-                    src.update_tags(**tags)
-            with mem.open() as src, warnings.catch_warnings():
-                # rio-cogeo announces that a colour table makes the band a palette: intended.
-                warnings.filterwarnings("ignore", "Dataset color interpretation was set")
-                cog_translate(
-                    src, str(tmp), cog_profile(data.dtype.name, compress=compress),
-                    nodata=nodata,
-                    overview_resampling="mode" if categorical else "average",
-                    colormap=colormap, in_memory=False, quiet=True,
-                    config={"GDAL_NUM_THREADS": "ALL_CPUS"},
-                )
-        tmp.chmod(0o644)
-        tmp.replace(dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(dst) as tmp, MemoryFile() as mem:
+        with mem.open(**src_profile) as src:
+            src.write(data)
+            if colormap:
+                # On the source too: GDAL warns (rightly) about MODE overviews of a
+                # palette band that has no palette yet.
+                src.write_colormap(1, colormap)
+            if tags:
+                src.update_tags(**tags)
+        with mem.open() as src, warnings.catch_warnings():
+            # rio-cogeo announces that a colour table makes the band a palette: intended.
+            warnings.filterwarnings("ignore", "Dataset color interpretation was set")
+            cog_translate(
+                src, str(tmp), cog_profile(data.dtype.name, compress=compress),
+                nodata=nodata,
+                overview_resampling="mode" if categorical else "average",
+                colormap=colormap, in_memory=False, quiet=True,
+                config={"GDAL_NUM_THREADS": "ALL_CPUS"},
+            )
     return dst
 
 

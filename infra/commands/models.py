@@ -80,8 +80,8 @@ def models_eval(ref: str, scene: str | None, size: int | None, seed: int,
     import tempfile
     from pathlib import Path
 
-    from inference.scene_eval import evaluate_scene, generate_labelled_product, report
     from inference.settings import InferenceSettings
+    from ingest.scene_eval import evaluate_scene, generate_labelled_product, report
 
     if (scene is None) == (size is None):
         raise click.UsageError("give exactly one of --scene DIR and --generate SIZE")

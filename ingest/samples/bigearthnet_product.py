@@ -32,6 +32,7 @@ from rasterio.warp import transform_geom
 from shapely.geometry import box, mapping, shape
 
 from catalog_schemas import clc
+from ingest.atomic import atomic_file
 from ingest.cog import write_cog
 from ingest.readers.bands import EARTH_SEARCH_KEYS
 from ingest.s2grid import tile_grid
@@ -91,10 +92,11 @@ def build_product(out_dir: Path, *, root: Path = DEFAULT_ROOT,
     _write_truth(patches, squares, grid.crs, folder / TRUTH_FILE)
     item = _item(footprint, shapes, grid)
     # The item last, by rename: a reader that finds it finds a complete product.
-    path, partial = folder / f"{PRODUCT_ID}.json", folder / f".{PRODUCT_ID}.json.partial"
-    partial.write_text(json.dumps(item.to_dict(include_self_link=False, transform_hrefs=False),
+    path = folder / f"{PRODUCT_ID}.json"
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(item.to_dict(include_self_link=False, transform_hrefs=False),
                                   indent=2))
-    return partial.replace(path)
+    return path
 
 
 def region_patches(root: Path, region: tuple[int, int, int, int] = REGION) -> list[Patch]:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
+from ingest.atomic import atomic_file
 from ingest.cog import write_cog
 from ingest.samples.safe import write_safe
 from ingest.samples.scene import SampleScene, generate_scene
@@ -114,14 +113,6 @@ def _write_truth(scene: SampleScene, folder: Path) -> None:
 
 def _write_json(document: dict, path: Path) -> Path:
     """Write atomically and last: a reader that finds the item finds a complete product."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=2)
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path

@@ -26,7 +26,7 @@ from infra.settings import StackSettings
 from infra.stack import CORE, Stack
 from ingest.cog import write_cog
 from ingest.pipeline import process_product
-from ingest.product import ProductReader, load_item
+from ingest.readers import load_product, open_product
 from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
 
@@ -36,7 +36,7 @@ BENCH_DB = "earthsig_bench"
 def io_floor(href: str, out: Path, window: int) -> float:
     """Read B02/B03/B04/B08 window by window and write a uint8 COG: no model."""
     t0 = time.perf_counter()
-    with ProductReader(load_item(href), ["B02", "B03", "B04", "B08"]) as reader:
+    with open_product(load_product(href), ["B02", "B03", "B04", "B08"]) as reader:
         grid = reader.grid
         classes = np.zeros((grid.height, grid.width), np.uint8)
         for w in windows(grid.height, grid.width, window):

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from inference.patches import Patches, read_patches, write_generated_patches
+from inference.patches import Patches, read_patches
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from inference.training import export, train
 from inference.triton_serve import TritonLayout, start_server, wait_ready
 from infra.ports import free_port
+from ingest.samples.patches import write_generated_patches
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import rasterio
 from rasterio.windows import Window
 
 from ingest.errors import InvalidProductError
-from ingest.product import load_item
 from ingest.readers import load_product, open_product
 from ingest.samples import generate_scene, make_sample_product
 from ingest.samples.arrays import upsample2
@@ -106,7 +105,7 @@ def test_l1c_has_no_scl(products: dict[str, Path]) -> None:
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_product_metadata(layout: str, products: dict[str, Path]) -> None:
-    item = load_item(str(products[layout]))  # the pipeline's and the queue's entry point
+    item = load_product(str(products[layout]))  # the pipeline's and the queue's entry point
     reference = load_product(str(products["cog-05.10"]))
     options = LAYOUTS[layout]
     assert item.datetime == reference.datetime

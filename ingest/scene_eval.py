@@ -26,7 +26,7 @@ from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.spec import CLOUDMASK
 from ingest.cloudmask import cloudmask_from_scl
-from ingest.product import ProductReader, load_item
+from ingest.readers import load_product, open_product
 from ingest.samples import TRUTH_FILE, make_sample_product
 
 FOLD = {cm.THIN_CLOUD: cm.CLOUD, cm.SNOW: cm.CLEAR}  # truth class -> the one it falls back to
@@ -61,7 +61,7 @@ def load_scene(folder: Path, bands: list[str]) -> LabelledScene:
     if len(items) != 1 or not (Path(folder) / TRUTH_FILE).exists():
         raise InferenceError(f"{folder} is not a labelled product folder (one item JSON and "
                              f"{TRUTH_FILE} expected, found {[p.name for p in items]})")
-    item = load_item(str(items[0]))
+    item = load_product(str(items[0]))
     with rasterio.open(Path(folder) / TRUTH_FILE) as ds:
         truth = ds.read(1)
     shape = truth.shape
@@ -71,7 +71,7 @@ def load_scene(folder: Path, bands: list[str]) -> LabelledScene:
         if band == "SCL":  # a class value, never scaled to reflectance
             out[i] = _scl(item, shape)
             continue
-        with ProductReader(item, [band]) as reader:
+        with open_product(item, [band]) as reader:
             data, ok = reader.read(Window(0, 0, reader.grid.width, reader.grid.height))
         out[i], ok = _to_grid(data[0], shape), _to_grid(ok, shape)
         valid &= ok
@@ -103,7 +103,7 @@ def evaluate_scene(folder: Path, model: ResolvedModel, settings: InferenceSettin
 
 
 def _scl(item: object, shape: tuple[int, int]) -> np.ndarray:
-    with ProductReader(item, ["B02"]) as reader:  # type: ignore[arg-type]
+    with open_product(item, ["B02"]) as reader:  # type: ignore[arg-type]
         window = Window(0, 0, reader.grid.width, reader.grid.height)
         scl = reader.read_on_grid("SCL", window, categorical=True)
     return _to_grid(scl, shape)
