@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_SIZE ?= 2048
 BENCH_READ_SIZE ?= 10980
 BENCH_RSS_SIZES ?= 2048,10980
+BENCH_CATALOG_ITEMS ?= 200000
+BENCH_TILE_SIZE ?= 10980
+BENCH_CLOUD_SIZE ?= 2048
 
 .PHONY: install demo up down status test bench lint clean
 
@@ -45,6 +48,11 @@ bench: install
 	$(BIN)/python -m tests.bench.chain --size $(BENCH_SIZE)
 	$(BIN)/python -m tests.bench.queue
 	$(BIN)/python -m tests.bench.readers --size $(BENCH_READ_SIZE) --rss-sizes $(BENCH_RSS_SIZES)
+	$(BIN)/python -m tests.bench.models
+	$(BIN)/python -m tests.bench.serving
+	$(BIN)/python -m tests.bench.catalog --items $(BENCH_CATALOG_ITEMS)
+	$(BIN)/python -m tests.bench.tile --size $(BENCH_TILE_SIZE)
+	$(BIN)/python -m tests.bench.clouds --size $(BENCH_CLOUD_SIZE)
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from inference import packaged, spectral, spectral_v2
 from inference.errors import ModelNotFoundError
@@ -28,7 +27,7 @@ def _clc_spectral_1() -> tuple[ModelSpec, onnx.ModelProto]:
     spec = ModelSpec(
         name="clc-spectral", version="1", input_name=spectral.INPUT_NAME,
         output_name=spectral.OUTPUT_NAME, input_bands=list(spectral.INPUT_BANDS),
-        output_classes=[c.clc_code for c in clc.clc_classes()], window_size=512,
+        output_classes=spectral.OUTPUT_CLASSES, window_size=512,
         description="Soft decision tree on brightness, NDWI and NDVI (7 CLC classes reachable)",
         hyperparameters={"reachable_classes": list(spectral.LEAF_CLASSES)},
     )
@@ -39,7 +38,7 @@ def _clc_spectral_2() -> tuple[ModelSpec, onnx.ModelProto]:
     spec = ModelSpec(
         name="clc-spectral", version="2", input_name=spectral.INPUT_NAME,
         output_name=spectral.OUTPUT_NAME, input_bands=list(spectral.INPUT_BANDS),
-        output_classes=[c.clc_code for c in clc.clc_classes()], window_size=512,
+        output_classes=spectral.OUTPUT_CLASSES, window_size=512,
         description="Soft decision tree on brightness, NDWI, NDVI and yellowness "
                     "(10 CLC classes reachable: bare rock, sand, sparse vegetation added)",
         hyperparameters={"reachable_classes": list(spectral_v2.LEAF_CLASSES)},

@@ -122,23 +122,50 @@ def _leaf_probabilities(g: _Graph) -> list[str]:
     return [p_snow, p_water, p_urban, p_arable, p_pasture, p_conifer, p_broad]
 
 
-def build_spectral_model() -> onnx.ModelProto:
-    """The ONNX graph: ``reflectance`` [N, 4, H, W] -> ``probabilities`` [N, 44, H, W]."""
-    g = _Graph()
-    leaves = g.op("Concat", *_leaf_probabilities(g), axis=1)  # [N, 7, H, W]
-    # A 1x1 convolution scatters the 7 leaves onto the 44 CLC channels (grid code - 1).
-    n_classes = len(clc.clc_classes())
-    scatter = np.zeros((n_classes, len(LEAF_CLASSES), 1, 1), dtype=np.float32)
-    for leaf, code in enumerate(LEAF_CLASSES):
-        scatter[clc.grid_code_of(code) - 1, leaf, 0, 0] = 1.0
-    weights = g.const(scatter, "scatter")
-    g.nodes.append(helper.make_node("Conv", [leaves, weights], [OUTPUT_NAME]))
+# The channels every version of clc-spectral outputs: the CLC classes any version reaches, in
+# grid-code order (the order of the 44-channel layout the models first had, so an exact tie
+# still goes to the same class). One set for all versions because Triton's config.pbtxt, one
+# per model name, fixes the output shape for all of them; a version that does not reach a
+# class outputs zeros there.
+OUTPUT_CLASSES = [112, 211, 231, 311, 312, 331, 332, 333, 335, 512]
+
+
+def finish_graph(g: _Graph, leaves: dict[int, str], name: str, *,
+                 all_clc_channels: bool = False) -> onnx.ModelProto:
+    """The model whose output holds the leaf probabilities on the :data:`OUTPUT_CLASSES`.
+
+    Only the reachable classes are output (the MLM lists them, and the pipeline maps channel
+    -> class from it): 44 channels of which all but a few are zero cost ONNX Runtime a 1x1
+    convolution and the stitcher an arg-max over 44 float32 planes per pixel, 4x the work.
+    ``all_clc_channels`` builds that former layout (a Conv scattering the leaves onto the 44
+    CLC channels, grid code - 1): the tests prove both give the same maps.
+    """
+    unknown = set(leaves) - set(OUTPUT_CLASSES)
+    if unknown:
+        raise ValueError(f"leaves {sorted(unknown)} are not among the output classes")
+    classes = [c for c in OUTPUT_CLASSES if c in leaves]
+    stacked = [leaves[code] for code in classes]
+    if all_clc_channels:
+        n_out = len(clc.clc_classes())
+        concat = g.op("Concat", *stacked, axis=1)
+        scatter = np.zeros((n_out, len(classes), 1, 1), dtype=np.float32)
+        for leaf, code in enumerate(classes):
+            scatter[clc.grid_code_of(code) - 1, leaf, 0, 0] = 1.0
+        g.nodes.append(helper.make_node("Conv", [concat, g.const(scatter, "scatter")],
+                                        [OUTPUT_NAME]))
+    else:
+        n_out = len(OUTPUT_CLASSES)
+        if len(classes) < n_out:  # exact zeros shaped like one band: [N, 1, H, W]
+            zeros = g.op("ConstantOfShape", g.op("Shape", leaves[classes[0]]),
+                         value=numpy_helper.from_array(np.zeros(1, np.float32)))
+            stacked = [leaves.get(code, zeros) for code in OUTPUT_CLASSES]
+        g.nodes.append(helper.make_node("Concat", stacked, [OUTPUT_NAME], axis=1))
     graph = helper.make_graph(
         g.nodes,
-        "clc_spectral",
+        name,
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", 4, "H", "W"])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
-                                       ["N", n_classes, "H", "W"])],
+                                       ["N", n_out, "H", "W"])],
         initializer=g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -146,3 +173,11 @@ def build_spectral_model() -> onnx.ModelProto:
     model.ir_version = 8  # readable by Triton's and older ONNX Runtime builds
     onnx.checker.check_model(model)
     return model
+
+
+def build_spectral_model(*, all_clc_channels: bool = False) -> onnx.ModelProto:
+    """The ONNX graph: ``reflectance`` [N, 4, H, W] -> ``probabilities`` [N, 10, H, W], the
+    channels those of :data:`OUTPUT_CLASSES`, 7 of them reachable (:func:`finish_graph`)."""
+    g = _Graph()
+    leaves = dict(zip(LEAF_CLASSES, _leaf_probabilities(g), strict=True))
+    return finish_graph(g, leaves, "clc_spectral", all_clc_channels=all_clc_channels)

@@ -22,22 +22,17 @@ and sparse vegetation is a little green over a bright background. Version 1 stay
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
-from onnx import TensorProto, helper
 
-from catalog_schemas import clc
 from inference.spectral import (
     ARABLE,
     CONIFER,
-    INPUT_NAME,
-    OPSET,
-    OUTPUT_NAME,
     PASTURE,
     SNOW,
     URBAN,
     WATER,
     _Graph,
+    finish_graph,
 )
 
 DARK = ("bright", 0.16, 80.0)  # urban below, bare or sparse above
@@ -81,25 +76,9 @@ def _leaves(g: _Graph) -> list[tuple[int, str]]:
             (332, rock), (211, arable), (231, pasture), (312, conifer), (311, broad)]
 
 
-def build_spectral_v2_model() -> onnx.ModelProto:
-    """``reflectance`` [N, 4, H, W] -> ``probabilities`` [N, 44, H, W], 10 leaves reachable."""
+def build_spectral_v2_model(*, all_clc_channels: bool = False) -> onnx.ModelProto:
+    """``reflectance`` [N, 4, H, W] -> ``probabilities`` [N, 10, H, W], the channels those of
+    :data:`OUTPUT_CLASSES` (``spectral.finish_graph``)."""
     g = _Graph()
-    leaves = _leaves(g)
-    stacked = g.op("Concat", *(name for _, name in leaves), axis=1)
-    n_classes = len(clc.clc_classes())
-    scatter = np.zeros((n_classes, len(leaves), 1, 1), dtype=np.float32)
-    for i, (code, _) in enumerate(leaves):
-        scatter[clc.grid_code_of(code) - 1, i, 0, 0] = 1.0
-    g.nodes.append(helper.make_node("Conv", [stacked, g.const(scatter, "scatter")],
-                                    [OUTPUT_NAME]))
-    graph = helper.make_graph(
-        g.nodes, "clc_spectral_v2",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", 4, "H", "W"])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
-                                       ["N", n_classes, "H", "W"])],
-        initializer=g.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="earthsignature")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return finish_graph(g, dict(_leaves(g)), "clc_spectral_v2",
+                        all_clc_channels=all_clc_channels)

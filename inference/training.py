@@ -9,6 +9,7 @@ the head's channels) and the normalisation, so export writes a complete MLM docu
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ class Checkpoint:
     width: int
     depth: int
     state: dict[str, Any] = field(default_factory=dict)
+    steps: int = 0  # optimiser steps taken (training and fine-tuning)
 
     def model(self) -> UNet:
         net = UNet(len(BANDS), len(self.classes), self.width, self.depth)
@@ -81,8 +83,12 @@ def _augment(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator
 
 
 def fit(ckpt: Checkpoint, patches: Patches, *, steps: int, batch: int = 128, seed: int = 0,
-        net: UNet | None = None) -> Checkpoint:
-    """Train ``net`` (or a new one) for ``steps`` batches; only trainable parameters move."""
+        net: UNet | None = None, max_seconds: float | None = None) -> Checkpoint:
+    """Train ``net`` (or a new one) for ``steps`` batches; only trainable parameters move.
+
+    ``max_seconds`` stops earlier, after the step that crosses it (a time-boxed run: the
+    number of steps done is ``ckpt.steps``).
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = net or ckpt.model()
@@ -92,22 +98,27 @@ def fit(ckpt: Checkpoint, patches: Patches, *, steps: int, batch: int = 128, see
     optimiser = torch.optim.Adam(trainable, lr=1e-3, betas=(0.9, 0.999))
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     net.train()
-    for _ in range(steps):
+    start = time.monotonic()
+    for step in range(steps):
+        if max_seconds is not None and step and time.monotonic() - start >= max_seconds:
+            break
         pick = torch.from_numpy(rng.choice(len(x), size=min(batch, len(x)), replace=False))
         xb, yb = _augment(x[pick], y[pick], rng)
         optimiser.zero_grad()
         loss = loss_fn(net(xb), yb)
         loss.backward()
         optimiser.step()
+        ckpt.steps += 1
     ckpt.state = net.state_dict()
     return ckpt
 
 
 def train(patches: Patches, classes: list[int], *, steps: int, width: int = 64,
-          depth: int = 4, batch: int = 128, seed: int = 0) -> Checkpoint:
+          depth: int = 4, batch: int = 128, seed: int = 0,
+          max_seconds: float | None = None) -> Checkpoint:
     lo, hi, means = statistics(patches.x)
     return fit(Checkpoint(classes, lo, hi, means, width, depth), patches, steps=steps,
-               batch=batch, seed=seed)
+               batch=batch, seed=seed, max_seconds=max_seconds)
 
 
 def finetune(base: Checkpoint, patches: Patches, classes: list[int], *, steps: int,
@@ -142,5 +153,5 @@ def export(ckpt: Checkpoint, repo: ModelRepository, name: str = "clc-unet",
         description=f"U-Net ({ckpt.width} channels, {ckpt.depth} levels), PyTorch "
                     f"{torch.__version__.split('+')[0]}",
         hyperparameters={"width": ckpt.width, "depth": ckpt.depth,
-                         "size_multiple": 2**ckpt.depth})
+                         "size_multiple": 2**ckpt.depth, "training_steps": ckpt.steps})
     return repo.add_version(spec, model)

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 # gRPC codes worth retrying: the server is not there yet, or too busy right now.
 RETRYABLE = {"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED",
              "StatusCode.RESOURCE_EXHAUSTED"}
-MAX_MESSAGE = 512 * 1024 * 1024  # a 16 x 44 x 512 x 512 float32 answer is 738 MB > gRPC's 4 MB
+# A 16 x 44 x 512 x 512 float32 answer is 738 MB, far above gRPC's 4 MB default: allow gRPC's
+# largest message (a signed 32-bit length).
+MAX_MESSAGE = 2**31 - 1
 
 
 class TritonBackend:
@@ -90,7 +92,9 @@ class TritonBackend:
                 return fn()
             except InferenceServerException as exc:
                 status = exc.status() or ""
-                if status not in RETRYABLE:
+                # RESOURCE_EXHAUSTED is also gRPC's answer to a message over the size limit:
+                # that one never gets better by retrying.
+                if status not in RETRYABLE or "larger than max" in (exc.message() or ""):
                     raise self._translate(exc) from exc
                 if attempt == self.retries:
                     raise BackendUnavailableError(

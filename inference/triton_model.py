@@ -21,6 +21,7 @@ class TritonPythonModel:
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(params.get("ort_threads", "0"))
+        options.enable_cpu_mem_arena = params.get("ort_arena", "1") != "0"
         path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
         self.session = ort.InferenceSession(path, sess_options=options,
                                             providers=["CPUExecutionProvider"])
@@ -33,7 +34,10 @@ class TritonPythonModel:
                   for r in requests]
         sizes = [a.shape[0] for a in arrays]
         same_shape = len({a.shape[1:] for a in arrays}) == 1
-        if same_shape:
+        if len(arrays) == 1:  # the common case: no concatenation, no split (no copies)
+            out = self.session.run([self.output_name], {self.input_name: arrays[0]})[0]
+            parts = [out]
+        elif same_shape:
             feed = {self.input_name: np.concatenate(arrays)}
             out = self.session.run([self.output_name], feed)[0]
             parts = np.split(out, np.cumsum(sizes)[:-1])

@@ -28,7 +28,7 @@ from inference.errors import BackendUnavailableError, InferenceError
 from inference.repository import ModelRepository, triton_config
 
 STUB = "triton_python_backend_stub"
-PARAM = '{ key: "ort_threads" value: { string_value: "N" } }'
+PARAM = '{{ key: "{key}" value: {{ string_value: "{value}" }} }}'
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ def prepare_backends(layout: TritonLayout, target: Path) -> Path:
     return target
 
 
-def served_copy(repo: ModelRepository, target: Path, *, ort_threads: int = 0) -> list[str]:
+def served_copy(repo: ModelRepository, target: Path, *, ort_threads: int = 0,
+                ort_arena: bool = True) -> list[str]:
     """Write the Python-backend copy of every model in ``repo`` into ``target``."""
     if target.exists():
         shutil.rmtree(target)  # a model removed from the repository must not be served
@@ -80,8 +81,9 @@ def served_copy(repo: ModelRepository, target: Path, *, ort_threads: int = 0) ->
         versions = repo.versions(name)
         spec = repo.resolve(f"{name}:{versions[-1]}").spec
         config = triton_config(spec, repo.max_batch_size, backend="python")
-        threads = PARAM.replace("N", str(ort_threads))
-        config += f"parameters [{threads}]\n"
+        params = [PARAM.format(key="ort_threads", value=ort_threads),
+                  PARAM.format(key="ort_arena", value=int(ort_arena))]
+        config += f"parameters [{', '.join(params)}]\n"
         (target / name).mkdir(parents=True)
         (target / name / "config.pbtxt").write_text(config)
         for version in versions:
@@ -112,10 +114,11 @@ def server_command(layout: TritonLayout, served: Path, backends: Path, *, grpc_p
 
 
 def start_server(repo: ModelRepository, layout: TritonLayout, state: Path, *, grpc_port: int,
-                 http_port: int, log_path: Path, ort_threads: int = 0) -> subprocess.Popen:
+                 http_port: int, log_path: Path, ort_threads: int = 0,
+                 ort_arena: bool = True) -> subprocess.Popen:
     """Prepare the served copy and start ``tritonserver`` in its own session (not waited on)."""
     served = state / "repository"
-    served_copy(repo, served, ort_threads=ort_threads)
+    served_copy(repo, served, ort_threads=ort_threads, ort_arena=ort_arena)
     backends = prepare_backends(layout, state / "backends")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:

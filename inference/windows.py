@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,20 +76,34 @@ def segment(read_window: WindowReader, height: int, width: int, backend: Backend
     stitcher: Stitcher = (CentreStitcher(height, width, values) if blend == "centre"
                           else WeightedStitcher(height, width, window_size, values))
     total, done = len(rows) * len(cols), 0
-    for r, row in enumerate(rows):
-        for start in range(0, len(cols), batch_size):
-            chunk = cols[start:start + batch_size]
-            _run_chunk(read_window, backend, row, chunk, window_size, prepare, stitcher)
+    chunks = [(r, row, cols[start:start + batch_size])
+              for r, row in enumerate(rows) for start in range(0, len(cols), batch_size)]
+    # Reading (GDAL decoding, which releases the GIL) overlaps the model's run on the previous
+    # chunk: one chunk is read ahead, in one thread, so the reader is never used by two threads.
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+        ahead = pool.submit(_read_chunk, read_window, chunks[0][1], chunks[0][2])
+        for k, (r, row, chunk) in enumerate(chunks):
+            reads = ahead.result()
+            if k + 1 < len(chunks):
+                ahead = pool.submit(_read_chunk, read_window, chunks[k + 1][1],
+                                    chunks[k + 1][2])
+            _run_chunk(reads, backend, row, chunk, window_size, prepare, stitcher)
             done += len(chunk)
             if progress:
                 progress(done, total)
-        stitcher.finish_row(row, rows[r + 1].pos if r + 1 < len(rows) else height)
+            if k + 1 == len(chunks) or chunks[k + 1][0] != r:
+                stitcher.finish_row(row, rows[r + 1].pos if r + 1 < len(rows) else height)
     return Segmentation(classes=stitcher.classes, confidence=stitcher.confidence)
 
 
-def _run_chunk(read_window: WindowReader, backend: Backend, row: Axis, cols: list[Axis],
-               size: int, prepare: Prepare | None, stitcher: Stitcher) -> None:
-    reads = [read_window(Window(c.pos, row.pos, c.length, row.length)) for c in cols]
+def _read_chunk(read_window: WindowReader, row: Axis, cols: list[Axis]
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [read_window(Window(c.pos, row.pos, c.length, row.length)) for c in cols]
+
+
+def _run_chunk(reads: list[tuple[np.ndarray, np.ndarray]], backend: Backend, row: Axis,
+               cols: list[Axis], size: int, prepare: Prepare | None,
+               stitcher: Stitcher) -> None:
     live = [i for i, (_, mask) in enumerate(reads) if mask.any()]
     if not live:
         return  # all nodata: nothing to predict, the grids stay 0 there

@@ -55,6 +55,8 @@ def sections() -> list[Section]:
                 "`python -m stac_api`"),
         Section("STAC API: writes (`stac_api.settings.AuthSettings`)", api.AuthSettings,
                 "the STAC API when transactions are enabled"),
+        Section("STAC API: search (`stac_api.settings.SearchSettings`)", api.SearchSettings,
+                "the STAC API"),
         Section("STAC API: tiler links (`stac_api.settings.TilerLinkSettings`)",
                 api.TilerLinkSettings, "the STAC API"),
         Section("STAC API: stac-fastapi-pgstac (`stac_api.settings.Settings`)", api.Settings,

@@ -23,6 +23,7 @@ from ingest.jobs import fetch_job, infer_job, publish_job
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from ingest.stages import Stage, cause, job_id, queue_name, timeout_s
+from ingest.sweep import register_chain
 
 IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED,
              JobStatus.CREATED}
@@ -82,6 +83,7 @@ def enqueue_product(href: str, model_ref: str | None, *, connection: Redis,
             with contextlib.suppress(NoSuchJobError):
                 Job.fetch(i, connection=connection).delete()
         _enqueue_chain(href, spec.ref, product.id, ids, connection, ingest)
+        register_chain(connection, ingest.queue_prefix, ids[Stage.PUBLISH])
     return Enqueued(ids[Stage.PUBLISH], product.id, spec.ref, "queued")
 
 

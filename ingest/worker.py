@@ -3,7 +3,8 @@
 RQ notices an abandoned job (its worker killed) only once the job's heartbeat expires, at
 least 60 s after the death, and only in a maintenance pass. Our workers also look, in every
 maintenance pass, for started jobs whose work horse ran on this host and is gone, and hand
-them to RQ's own abandoned-job handling at once (retried when retries are left).
+them to RQ's own abandoned-job handling at once (retried when retries are left), and one of
+them sweeps the open chains for jobs a Redis restart left stranded (``ingest.sweep``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import FinishedJobRegistry, StartedJobRegistry
+from rq.registry import StartedJobRegistry
 
-from ingest.queue import RESULT_TTL_S
 from ingest.settings import IngestSettings
 from ingest.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name
+from ingest.sweep import sweep_chains
 
 log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL_S = 15
@@ -76,38 +77,18 @@ def _forget_stale_registration(name: str, connection: Redis) -> None:
         pass  # Redis still down: the next attempt tries again
 
 
-def release_stranded(queue: Queue, window_s: float = 3600.0) -> list[str]:
-    """Hand over the dependents of recently finished jobs that are still waiting on them;
-    return the ids of the finished jobs whose dependents were released.
-
-    RQ marks a job finished and enqueues its dependents in separate steps: if Redis goes away
-    between the two, the dependents stay deferred for ever.
-    """
-    registry = FinishedJobRegistry(queue=queue)
-    # Scores are expiry times (finish + result TTL): look at what finished within the window.
-    since = time.time() + RESULT_TTL_S - window_s
-    released = []
-    for entry in queue.connection.zrangebyscore(registry.key, since, "+inf"):
-        job_id = registry.parse_job_id(entry)
-        try:
-            dependents = [Job.fetch(i, connection=queue.connection) for i in
-                          Job.fetch(job_id, connection=queue.connection).dependent_ids]
-        except NoSuchJobError:
-            continue
-        if any(d.get_status() == JobStatus.DEFERRED and d.dependencies_are_met()
-               for d in dependents):
-            queue.enqueue_dependents(Job.fetch(job_id, connection=queue.connection))
-            released.append(job_id)
-    if released:
-        log.warning("released the dependents of finished jobs: %s", ", ".join(released))
-    return released
-
-
 class PipelineWorker(Worker):
+    queue_prefix = ""
+
     def run_maintenance_tasks(self) -> None:
         for queue in self.queues:
             recover_abandoned(queue)
-            release_stranded(queue)
+        try:
+            sweep_chains(self.connection, self.queue_prefix)
+        except RedisConnectionError:
+            raise
+        except Exception:  # the sweep is a safety net; a bug in it must not stop the worker
+            log.exception("sweeping the open chains failed")
         super().run_maintenance_tasks()
 
 
@@ -132,6 +113,7 @@ def run_worker(queues: list[str] | None = None, *, burst: bool = False,
                                 connection=connection, name=name,
                                 maintenance_interval=MAINTENANCE_INTERVAL_S,
                                 worker_ttl=WORKER_TTL_S)
+        worker.queue_prefix = settings.queue_prefix
         try:
             # with_scheduler: retries with back-off are scheduled jobs; a worker enqueues them.
             return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)

@@ -28,7 +28,13 @@ from stac_api.errors import WritesWithoutKeysError, add_error_handlers
 from stac_api.extensions import build_extensions
 from stac_api.health import replace_health
 from stac_api.links import TilerLinks
-from stac_api.settings import AuthSettings, PostgresSettings, Settings, TilerLinkSettings
+from stac_api.settings import (
+    AuthSettings,
+    PostgresSettings,
+    SearchSettings,
+    Settings,
+    TilerLinkSettings,
+)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -68,6 +74,7 @@ def create_app(
     postgres_settings: PostgresSettings | None = None,
     auth: AuthSettings | None = None,
     links: TilerLinkSettings | None = None,
+    search: SearchSettings | None = None,
 ) -> FastAPI:
     """Build the STAC API; every argument defaults to the environment."""
     settings = settings or Settings()
@@ -92,6 +99,7 @@ def create_app(
     api.client.landing_page_id = settings.stac_fastapi_landing_id
     # instantiate_api builds the client itself, so its collaborators are set afterwards.
     api.client.tiler = tiler_links(links or TilerLinkSettings())
+    api.client.queryables_ttl_s = (search or SearchSettings()).queryables_cache_s
     if writes:
         assert auth is not None
         protect_writes(api.add_route_dependencies, api.app,

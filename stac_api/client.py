@@ -15,6 +15,7 @@ collections gain links to the tiler (:mod:`stac_api.links`).
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 import attr
@@ -31,6 +32,8 @@ SORTABLE_COLUMNS = {"id", "collection", "datetime", "start_datetime", "end_datet
 # Filterable without a queryable row: the same, and the footprint.
 FILTERABLE_COLUMNS = SORTABLE_COLUMNS | {"geometry"}
 PROPERTIES_PREFIX = "properties."
+QUERYABLES_TTL_S = 30.0
+QUERYABLES_CACHE_SIZE = 256  # distinct collection sets remembered
 
 
 def _bare(field: str) -> str:
@@ -42,8 +45,53 @@ class EarthsigClient(CoreCrudClient):
     """CoreCrudClient plus category search, sort checks and tiler links."""
 
     tiler: links.TilerLinks | None = attr.ib(default=None)
+    # pgstac's get_queryables() costs 10-15 ms a call; a filtered search asked it every time.
+    # Queryables change only when the pipeline registers a new collection definition, so an
+    # answer is reused this long (0: never reused).
+    queryables_ttl_s: float = attr.ib(default=QUERYABLES_TTL_S)
+    _queryables: dict[tuple[str, ...] | None, tuple[float, dict[str, Any] | None]] = attr.ib(
+        factory=dict, init=False)
+
+    async def _queryables_of(
+        self, request: Request, collections: list[str] | None
+    ) -> dict[str, Any] | None:
+        """pgstac's queryables document of ``collections`` (None: an unknown collection)."""
+        key = tuple(sorted(collections)) if collections else None
+        cached = self._queryables.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with request.app.state.get_connection(request, "r") as conn:
+            found = await conn.fetchval("SELECT get_queryables($1::text[])", collections or None)
+        if self.queryables_ttl_s > 0:
+            if len(self._queryables) >= QUERYABLES_CACHE_SIZE:
+                self._queryables.clear()
+            self._queryables[key] = (now + self.queryables_ttl_s, found)
+        return cast(dict[str, Any] | None, found)
 
     # -- search ----------------------------------------------------------------------------
+
+    def _clean_search_args(
+        self,
+        base_args: dict[str, Any],
+        *args: Any,
+        filter_query: str | None = None,
+        filter_lang: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Upstream's argument clean-up, with the filter validated through our cache.
+
+        Upstream parses and validates the filter again with cql2 on every GET (the most
+        expensive step of a search); ours is already parsed and validated, cached.
+        """
+        if filter_query:
+            if filter_lang == "cql2-text":
+                base_args["filter"] = filters.parse(filter_query, filter_lang)
+            else:  # kept as sent: it may carry pgstac's spellings (filters.normalise)
+                base_args["filter"] = orjson.loads(filter_query)
+                filters.parse(base_args["filter"], "cql2-json")
+            base_args["filter_lang"] = "cql2-json"
+        return super()._clean_search_args(base_args, *args, **kwargs)
 
     async def _check_fields(
         self,
@@ -60,10 +108,7 @@ class EarthsigClient(CoreCrudClient):
         named = filters.properties(filter_expr) if filter_expr else set()
         if not sort_fields and not named:
             return
-        async with request.app.state.get_connection(request, "r") as conn:
-            queryables = await conn.fetchval(
-                "SELECT get_queryables($1::text[])", collections or None
-            )
+        queryables = await self._queryables_of(request, collections)
         if queryables is None:  # unknown collection: upstream answers 404 or an empty page
             return
         known = set(queryables.get("properties", {}))

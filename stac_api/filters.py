@@ -11,6 +11,7 @@ Two ways pgstac answers standard CQL2 badly, both fixed here rather than rejecte
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,6 +26,26 @@ class InvalidFilter(InvalidQueryParameter):
     """A filter that is not CQL2, or that pgstac cannot evaluate."""
 
 
+# cql2 0.6's Expr.validate() compiles the CQL2 JSON schema on every call: ~70-120 ms of CPU on
+# these machines, most of a search's time (docs/benchmarks.md, "Catalog at scale"). Whether a
+# CQL2-JSON document is valid depends on the document alone, so the answer is remembered per
+# document; the same filters come back all the time (a category, the next page of a search).
+VALIDATED_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=VALIDATED_CACHE_SIZE)
+def _validate_json(document: str) -> None:
+    # Raises on an invalid document: lru_cache keeps no exception, so those are checked anew.
+    Expr(orjson.loads(document)).validate()
+
+
+def validate(expr: Expr) -> dict[str, Any]:
+    """``expr`` as CQL2-JSON, once cql2 has validated it (the check is cached per document)."""
+    parsed: dict[str, Any] = expr.to_json()
+    _validate_json(orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS).decode())
+    return parsed
+
+
 def parse(expression: str | dict[str, Any], lang: str | None = None) -> dict[str, Any]:
     """CQL2-JSON of a cql2-text string, a cql2-json string or an already-parsed dict."""
     try:
@@ -34,8 +55,7 @@ def parse(expression: str | dict[str, Any], lang: str | None = None) -> dict[str
             data = orjson.loads(expression) if isinstance(expression, str) else expression
             expr = Expr(data)
         # cql2 parses a bare word as a property; validate() rejects a filter that is not boolean.
-        expr.validate()
-        parsed = expr.to_json()
+        parsed = validate(expr)
     except Exception as e:  # cql2 raises bare Exceptions (and ValueError) on every bad input
         raise InvalidFilter(f"Invalid {lang or 'cql2'} filter: {e}") from e
     return parsed

@@ -29,7 +29,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stac_fastapi.pgstac.config import PostgresSettings
 from stac_fastapi.pgstac.config import Settings as PgstacApiSettings
 
-__all__ = ["AuthSettings", "PostgresSettings", "ServeSettings", "Settings", "TilerLinkSettings"]
+__all__ = ["AuthSettings", "PostgresSettings", "SearchSettings", "ServeSettings", "Settings",
+           "TilerLinkSettings"]
 
 API_PREFIX = "EARTHSIG_API_"
 
@@ -110,3 +111,17 @@ class TilerLinkSettings(BaseSettings):
 
     tiler_url: str | None = Field(default=None, description="Tiler base URL, e.g. http://h:8082")
     web_map_url: str | None = Field(default=None, description="Default: {tiler_url}/map.")
+
+
+class SearchSettings(BaseSettings):
+    """How long the API reuses pgstac's queryables when it checks a search's fields."""
+
+    model_config = SettingsConfigDict(env_prefix=API_PREFIX, env_file=".env", extra="ignore")
+
+    queryables_cache_s: float = Field(
+        default=30.0, ge=0,
+        description=(
+            "Seconds a collection set's queryables are reused (0: asked of pgstac on every "
+            "filtered or sorted search). A newly registered queryable is accepted after this."
+        ),
+    )

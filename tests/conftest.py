@@ -2,6 +2,10 @@
 
 pgstac is migrated once per session into a template database; every test that asks for
 ``pgstac_dsn`` gets a fresh clone of it (fast, isolated). Redis database 1 is flushed per test.
+
+Several suites may run at once against the same services (e.g. one per worktree) when each sets
+its own ``EARTHSIG_TEST_SLOT`` (0-6): the template database and the Redis databases are then
+the slot's own.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from infra.postgres import dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack, StackState
 
-TEMPLATE_DB = "earthsig_test_template"
+SLOT = int(os.environ.get("EARTHSIG_TEST_SLOT", "0"))
+TEMPLATE_DB = "earthsig_test_template" + (f"_{SLOT}" if SLOT else "")
+REDIS_DBS = (1 + 2 * SLOT, 2 + 2 * SLOT)  # Redis has 16 databases: slots 0-6
 
 
 @pytest.fixture(autouse=True)
@@ -102,13 +108,13 @@ def _flushed_redis(stack: StackState, db: int) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url(stack: StackState) -> Iterator[str]:
-    """Redis database 1, flushed before and after the test."""
-    with _flushed_redis(stack, 1) as url:
+    """Redis database 1 (in slot 0), flushed before and after the test."""
+    with _flushed_redis(stack, REDIS_DBS[0]) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def module_redis_url(stack: StackState) -> Iterator[str]:
-    """Redis database 2, flushed around one module."""
-    with _flushed_redis(stack, 2) as url:
+    """Redis database 2 (in slot 0), flushed around one module."""
+    with _flushed_redis(stack, REDIS_DBS[1]) as url:
         yield url

@@ -71,26 +71,59 @@ def models_show(ref: str, as_json: bool) -> None:
               help="A product folder with truth_landcover.tif (a generated sample).")
 @click.option("--generate", "size", type=int,
               help="Generate a labelled sample of SIZE x SIZE pixels and use it.")
+@click.option("--bigearthnet", is_flag=True,
+              help="Score against the real BigEarthNet v2 patches of T33UUP (patch labels).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of --generate.")
 @click.option("--cloud-cover", type=float, default=10.0, show_default=True,
               help="Cloud cover of --generate, percent.")
-def models_eval(ref: str, scene: str | None, size: int | None, seed: int,
+def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool, seed: int,
                 cloud_cover: float) -> None:
-    """Per-class IoU, mean IoU and pixel accuracy of REF against a labelled scene."""
+    """Per-class IoU, mean IoU and pixel accuracy of REF against a labelled scene.
+
+    With --bigearthnet: patch-level figures on real pixels (dominant class among the labels,
+    labelled share, per-label recall).
+    """
     import tempfile
     from pathlib import Path
 
     from inference.settings import InferenceSettings
     from ingest.scene_eval import evaluate_scene, generate_labelled_product, report
 
-    if (scene is None) == (size is None):
-        raise click.UsageError("give exactly one of --scene DIR and --generate SIZE")
+    if sum((scene is not None, size is not None, bigearthnet)) != 1:
+        raise click.UsageError("give exactly one of --scene DIR, --generate SIZE, --bigearthnet")
     model = _repo().resolve(ref)
+    if bigearthnet:
+        from ingest import bigearthnet_eval
+        from ingest.samples.bigearthnet import BigEarthNetDataError
+
+        try:
+            patch_level = bigearthnet_eval.evaluate_bigearthnet(model, InferenceSettings())
+        except (BigEarthNetDataError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo("\n".join(bigearthnet_eval.report(patch_level)))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(scene) if scene else generate_labelled_product(
-            size, Path(tmp), seed=seed, cloud_cover=cloud_cover)
+            size, Path(tmp), seed=seed, cloud_cover=cloud_cover)  # type: ignore[arg-type]
         result = evaluate_scene(folder, model, InferenceSettings())
     click.echo("\n".join(report(result)))
+
+
+@models.command("patches")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--seeds", default="1", show_default=True,
+              help="Comma-separated seeds: one generated scene (tile 32TQM) per seed.")
+@click.option("--count", type=int, default=64, show_default=True, help="Patches per scene.")
+@click.option("--size", type=int, default=64, show_default=True, help="Patch side, pixels.")
+def models_patches(out: str, seeds: str, count: int, size: int) -> None:
+    """Write BigEarthNet-style training patches cut from generated scenes (not real data)."""
+    from pathlib import Path
+
+    from ingest.samples.patches import write_generated_patches
+
+    for seed in _codes(seeds):
+        write_generated_patches(Path(out), count, size=size, seed=seed)
+    click.echo(f"{out}: {count} patches of {size} px from each of seeds {seeds}")
 
 
 @models.command("train")
@@ -101,8 +134,11 @@ def models_eval(ref: str, scene: str | None, size: int | None, seed: int,
 @click.option("--batch", type=int, default=128, show_default=True)
 @click.option("--width", type=int, default=64, show_default=True)
 @click.option("--depth", type=int, default=4, show_default=True)
+@click.option("--minutes", type=float, default=None,
+              help="Stop after this much training time even if --steps are not done.")
+@click.option("--seed", type=int, default=0, show_default=True)
 def models_train(patches: str, out: str, classes: str, steps: int, batch: int, width: int,
-                 depth: int) -> None:
+                 depth: int, minutes: float | None, seed: int) -> None:
     """Train clc-unet on BigEarthNet-style PATCHES (extra `torch`; see docs/models.md)."""
     from pathlib import Path
 
@@ -113,8 +149,12 @@ def models_train(patches: str, out: str, classes: str, steps: int, batch: int, w
 
     data = read_patches(Path(patches))
     codes = _codes(classes) or sorted(int(c) for c in np.unique(data.y) if c)
-    train(data, codes, steps=steps, width=width, depth=depth, batch=batch).save(Path(out))
-    click.echo(f"{out}: {len(codes)} classes {codes}")
+    limit = minutes * 60 if minutes is not None else None
+    ckpt = train(data, codes, steps=steps, width=width, depth=depth, batch=batch, seed=seed,
+                 max_seconds=limit)
+    ckpt.save(Path(out))
+    click.echo(f"{out}: {len(codes)} classes {codes}, {ckpt.steps} steps of {batch} patches "
+               f"({len(data.x)} patches)")
 
 
 @models.command("finetune")
@@ -154,3 +194,56 @@ def models_export(checkpoint: str, name: str, version: str | None) -> None:
 
 def _codes(text: str) -> list[int]:
     return [int(c) for c in text.replace(" ", "").split(",") if c]
+
+
+@models.command("reference-unet")
+@click.option("--work", type=click.Path(file_okay=False), default=".earthsig/unet",
+              show_default=True, help="Patches and checkpoint go here.")
+@click.option("--name", default="clc-unet", show_default=True)
+@click.option("--seeds", default="1,2,3,4", show_default=True,
+              help="Seeds of the generated training scenes.")
+@click.option("--count", type=int, default=64, show_default=True, help="Patches per scene.")
+@click.option("--size", type=int, default=64, show_default=True, help="Patch side, pixels.")
+@click.option("--width", type=int, default=16, show_default=True)
+@click.option("--depth", type=int, default=4, show_default=True)
+@click.option("--steps", type=int, default=1000, show_default=True)
+@click.option("--batch", type=int, default=32, show_default=True)
+@click.option("--minutes", type=float, default=10.0, show_default=True,
+              help="Training time cap (the run stops early and says so).")
+@click.option("--eval-seed", type=int, default=7, show_default=True,
+              help="Held-out generated scene: must not be a training seed.")
+@click.option("--eval-size", type=int, default=1024, show_default=True)
+@click.option("--bigearthnet/--no-bigearthnet", default=True, show_default=True,
+              help="Also score on the real BigEarthNet patches.")
+@click.pass_context
+def models_reference_unet(ctx: click.Context, work: str, name: str, seeds: str, count: int,
+                          size: int, width: int, depth: int, steps: int, batch: int,
+                          minutes: float, eval_seed: int, eval_size: int,
+                          bigearthnet: bool) -> None:
+    """Generate patches, train, export and evaluate the reference clc-unet (`make unet`).
+
+    Each step is the `earthsig models` command of the same name; the evaluation runs the new
+    version and clc-spectral:1 on the same held-out scene (and on BigEarthNet).
+    """
+    import shutil
+    from pathlib import Path
+
+    if eval_seed in _codes(seeds):
+        raise click.UsageError(f"--eval-seed {eval_seed} is a training seed ({seeds})")
+    root = Path(work)
+    patches, checkpoint = root / "patches", root / f"{name}.pt"
+    shutil.rmtree(patches, ignore_errors=True)  # a rerun trains on exactly these seeds
+    root.mkdir(parents=True, exist_ok=True)
+    ctx.invoke(models_patches, out=str(patches), seeds=seeds, count=count, size=size)
+    ctx.invoke(models_train, patches=str(patches), out=str(checkpoint), classes="",
+               steps=steps, batch=batch, width=width, depth=depth, minutes=minutes, seed=0)
+    ctx.invoke(models_export, checkpoint=str(checkpoint), name=name, version=None)
+    ref = f"{name}:{_repo().versions(name)[-1]}"
+    for model in (ref, "clc-spectral:1"):
+        click.echo(f"\n$ earthsig models eval {model} --generate {eval_size} --seed {eval_seed}")
+        ctx.invoke(models_eval, ref=model, scene=None, size=eval_size, bigearthnet=False,
+                   seed=eval_seed, cloud_cover=10.0)
+        if bigearthnet:
+            click.echo(f"\n$ earthsig models eval {model} --bigearthnet")
+            ctx.invoke(models_eval, ref=model, scene=None, size=None, bigearthnet=True,
+                       seed=eval_seed, cloud_cover=10.0)

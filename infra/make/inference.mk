@@ -45,3 +45,17 @@ $(TORCH_STAMP): $(STAMP) infra/make/inference.mk
 	touch $(TORCH_STAMP)
 
 INSTALL_EXTRAS += $(PACKAGED_STAMP) $(S2CLOUDLESS_DATA) $(TORCH_STAMP)
+
+# A trained reference clc-unet (`make unet`; not part of install, test or bench: model files
+# are never committed, and training takes minutes). Generated patches of four seeds, a U-Net of
+# width 16 and the original depth 4, 1000 steps of 32 patches (about 5 minutes on 2 CPU cores,
+# capped at 10), exported as the next clc-unet version, then scored with clc-spectral:1 on the
+# held-out generated scene (seed 7) and on the real BigEarthNet patches. UNET_ARGS adds
+# options, e.g. `make unet UNET_ARGS="--width 64 --minutes 30"` (`earthsig models
+# reference-unet --help`).
+UNET_ARGS ?=
+
+.PHONY: unet
+# (realdata.mk is included after this file: its stamp is named in full.)
+unet: $(TORCH_STAMP) .earthsig/testdata/bigearthnet/.extracted-stamp
+	$(BIN)/earthsig models reference-unet $(UNET_ARGS)

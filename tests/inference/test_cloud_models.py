@@ -90,3 +90,15 @@ def test_ukis_l1c_finds_the_clouds_of_the_real_scene(
     ev = evaluate(truth.astype(np.uint8), predicted)
     # Two independent detectors on real pixels: they agree on most, not all.
     assert ev.pixel_accuracy > 0.8 and ev.by_value(cm.CLOUD).iou > 0.6
+
+
+def test_booster_per_block_is_exact_where_blocks_are_uniform(
+        real_scene: dict[str, np.ndarray]) -> None:
+    """On a real scene repeated over 2 x 2 blocks (as 20 m and 60 m bands are at 10 m) the
+    per-block booster gives exactly s2cloudless's per-pixel mask."""
+    x = real_scene["s2_im"][0][..., list(s2cloudless.BAND_INDEX)].astype(np.float32)
+    x10 = np.repeat(np.repeat(x, 2, axis=0), 2, axis=1)[:-1, :-1]  # odd sizes too
+    fast = s2cloudless.cloud_mask_at_20m(x10)
+    exact = s2cloudless.cloud_mask(s2cloudless.probabilities(x10))
+    np.testing.assert_array_equal(fast, exact)
+    assert fast.shape == x10.shape[:2] and 0.2 < fast.mean() < 0.8

@@ -141,3 +141,31 @@ def test_raster_smaller_than_a_window_is_padded() -> None:
 def test_bad_overlap_is_refused() -> None:
     with pytest.raises(ValueError, match="overlap"):
         segment(read, HEIGHT, WIDTH, PixelBackend(), window_size=64, overlap=64)
+
+
+def _classify_by_reduction(probs: np.ndarray, valid: np.ndarray, lut: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """The stitcher's classification as first written: max and argmax over the channel axis."""
+    best = probs.max(axis=0)
+    ok = valid & (best > 0)
+    classes = np.where(ok, lut[probs.argmax(axis=0)], 0).astype(np.uint8)
+    confidence = np.where(ok, np.rint(np.clip(best, 0, 1) * 100), 0).astype(np.uint8)
+    return classes, confidence
+
+
+@pytest.mark.parametrize("channels", [1, 2, 7, 44])
+def test_plane_by_plane_argmax_equals_the_reduction(channels: int) -> None:
+    from inference.stitch import _classify
+
+    rng = np.random.default_rng(channels)
+    probs = rng.random((channels, 64, 48), dtype=np.float32)
+    probs[:, :4] = 0  # no class has any probability: invalid
+    probs[:, 4:8] = 0.5  # exact ties: the first channel wins
+    probs[-1, 8:12] = 1.7  # out of range: confidence clipped to 100
+    valid = rng.random((64, 48)) > 0.2
+    lut = np.arange(10, 10 + channels, dtype=np.uint8)
+    got, want = _classify(probs, valid, lut), _classify_by_reduction(probs, valid, lut)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[0].dtype == got[1].dtype == np.uint8
+    assert (got[0][4:8][valid[4:8]] == 10).all() and (got[1][8:12][valid[8:12]] == 100).all()

@@ -10,7 +10,7 @@ from catalog_schemas import clc, landcover_stats
 from catalog_schemas.queryables import landcover_queryables
 from ingest.queryables import register_queryables
 from stac_api.app import create_app
-from stac_api.settings import PostgresSettings, Settings
+from stac_api.settings import PostgresSettings, SearchSettings, Settings
 from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, landcover_item, load_catalog
 
 PGSTAC = "-c search_path=pgstac,public"
@@ -63,7 +63,9 @@ def test_registered_queryables_make_sorting_numeric(
     load_catalog(pgstac_dsn, [landcover_item(p) for p in (MONTPELLIER, PROVENCE)],
                  queryables=False)
     pg = PostgresSettings(_env_file=None, **{k.lower(): v for k, v in pg_env.items()})
-    app = create_app(Settings(_env_file=None), pg)
+    # Queryables asked of pgstac on every search: the registration below takes effect at once.
+    app = create_app(Settings(_env_file=None), pg,
+                     search=SearchSettings(_env_file=None, queryables_cache_s=0))
     clearest_first = {"sortby": [{"field": "eo:cloud_cover", "direction": "asc"}]}
     with TestClient(app) as client:
         assert client.post("/search", json=clearest_first).status_code == 400

@@ -1,0 +1,410 @@
+"""Catalog at scale: N landcover items in pgstac, then search latency through the STAC API
+against pgstac's own ``search()`` SQL function, with the same queries, in the same run.
+
+Items have the pipeline's real shape (``catalog_schemas.items.landcover_item`` builds one
+template; each generated item changes its id, footprint, time, links, asset hrefs and ``clc:*``
+statistics), spread over the Sentinel-2 MGRS tiles that touch Europe's land and three years.
+They are loaded with pypgstac's ``Loader`` (COPY into the collection's partition) into a
+database of their own, ``earthsig_bench_catalog_n<N>``, once: a later run with the same N
+reuses it, an interrupted load resumes at the last committed chunk.
+
+Searches: bbox (a region of about 1-2 degrees) + a one-to-three-month window + a land-cover
+category (``categories=``, as users write it), first page of 10. The API runs as a uvicorn
+process on loopback; the raw baseline is ``SELECT pgstac.search(<same search as JSON>)`` on one
+psycopg connection (what the API's pool calls, without HTTP or the API's own work).
+
+Run: ``python -m tests.bench.catalog --items 1000000`` (long; progress is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+import psycopg
+import pystac
+import shapely
+from psycopg_pool import ConnectionPool
+from pyogrio.raw import read
+from pypgstac.db import PgstacDB
+from pypgstac.load import Loader, Methods
+
+from catalog_schemas import clc, landcover_stats
+from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from catalog_schemas.items import Grid, ModelInfo, PublishedFile, landcover_item
+from infra.postgres import dsn_for, libpq_env, migrate_pgstac
+from infra.settings import StackSettings
+from infra.stack import CORE, Stack
+from ingest.discovery.aoi import load_aoi
+from ingest.pgstac_db import pgstac_session
+from ingest.register import ensure_collection
+from ingest.s2grid import grid_file
+from stac_api import categories, filters
+from tests.servers import uvicorn_server
+
+START = datetime(2023, 1, 1, tzinfo=UTC)
+YEARS = 3
+SPAN = timedelta(days=365 * YEARS + 1)
+CHUNK = 20_000  # items per COPY transaction; the unit of resuming
+MODEL = ModelInfo("clc-spectral", "1", framework="ONNX Runtime",
+                  href="s3://earthsignature/models/clc-spectral/1/mlm.json",
+                  software={"onnxruntime": "1.32.0", "gdal": "3.10.3"})
+# What users ask for: common classes (most regions match), regional ones, rare ones.
+CATEGORIES = ["Vineyards", "forest", "Olive groves", "Water bodies", "Pastures",
+              "Rice fields", "Glaciers and perpetual snow", "Non-irrigated arable land"]
+MEAN_CLASSES = 12  # CLC classes present in a 110 km tile, typically 10-20 of the 44
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """The MGRS tiles that touch Europe's land: ids, footprints (GeoJSON) and bboxes."""
+
+    ids: list[str]
+    geometries: list[dict[str, Any]]
+    bboxes: np.ndarray  # (n, 4)
+    mixes: np.ndarray  # (n, 44): each tile's typical class shares (a landscape)
+
+
+def europe_tiles(seed: int = 7) -> Tiles:
+    europe = load_aoi("europe")
+    _meta, _fids, geometry, fields = read(grid_file(), columns=["id"], bbox=europe.bounds)
+    shapes = shapely.from_wkb(geometry)
+    keep = shapely.intersects(shapes, europe) & (shapely.area(shapes) < 10)  # no antimeridian
+    ids = [str(i) for i in fields[0][keep]]
+    shapes = shapes[keep]
+    rng = np.random.default_rng(seed)
+    n_classes = len(clc.clc_classes())
+    mixes = np.zeros((len(ids), n_classes))
+    for row in mixes:
+        present = rng.choice(n_classes, size=rng.integers(MEAN_CLASSES - 6, MEAN_CLASSES + 8),
+                             replace=False)
+        row[present] = rng.dirichlet(np.full(len(present), 0.6))
+    geoms = [_rounded(shapely.geometry.mapping(s)) for s in shapes]
+    return Tiles(ids, geoms, shapely.bounds(shapes), mixes)
+
+
+def _rounded(geometry: dict[str, Any]) -> dict[str, Any]:
+    def walk(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return round(float(value), 6)
+    return {"type": geometry["type"], "coordinates": walk(geometry["coordinates"])}
+
+
+def template_item() -> dict[str, Any]:
+    """One item built by the pipeline's own builder; generated items are variations of it."""
+    source = pystac.Item(
+        id="S2B_MSIL2A_20240615T103629_N0510_R008_T31TEJ_20240615T134208",
+        geometry={"type": "Point", "coordinates": [3.5, 43.5]}, bbox=[3.5, 43.5, 3.5, 43.5],
+        datetime=START, properties={
+            "platform": "sentinel-2b", "constellation": "sentinel-2", "instruments": ["msi"],
+            "mgrs:utm_zone": 31, "mgrs:latitude_band": "T", "mgrs:grid_square": "EJ",
+            "grid:code": "MGRS-31TEJ", "s2:processing_baseline": "05.10"})
+    names = {LANDCOVER_ASSET: "landcover.tif", "confidence": "confidence.tif",
+             "cloudmask": "cloudmask.tif", "polygons": "polygons.parquet",
+             "thumbnail": "thumbnail.png"}
+    files = {key: PublishedFile(f"s3://earthsignature/landcover/ITEM/RUN/{name}", 1, "1220")
+             for key, name in names.items()}
+    grid = Grid(32631, (10980, 10980), (10.0, 0.0, 499980.0, 0.0, -10.0, 4900020.0))
+    item = landcover_item(source=source, source_href="https://earth-search/ITEM", model=MODEL,
+                          files=files, grid=grid, statistics={},
+                          processed=START).to_dict(include_self_link=False)
+    return item
+
+
+class ItemFactory:
+    """Item ``i`` of ``n``, deterministic; items come in time order (as a catalog grows)."""
+
+    def __init__(self, n: int, tiles: Tiles, seed: int = 11) -> None:
+        self.n, self.tiles, self.seed = n, tiles, seed
+        self.template = template_item()
+        self.codes = [c.clc_code for c in clc.clc_classes()]
+
+    def time_of(self, i: int) -> datetime:
+        return START + SPAN * (i / self.n)
+
+    def chunk(self, start: int, stop: int) -> Iterator[dict[str, Any]]:
+        rng = np.random.default_rng([self.seed, start])
+        count = stop - start
+        tile_ix = rng.integers(0, len(self.tiles.ids), count)
+        offsets = rng.uniform(0, 1, count)
+        clouds = np.round(100 * rng.beta(0.6, 1.6, count), 3)
+        platforms = rng.choice(["sentinel-2a", "sentinel-2b", "sentinel-2c"], count)
+        orbits = rng.integers(1, 144, count)
+        noise = rng.gamma(2.0, 0.5, (count, len(self.codes)))
+        for k in range(count):
+            yield self._item(start + k, int(tile_ix[k]), float(offsets[k]), float(clouds[k]),
+                             str(platforms[k]), int(orbits[k]), noise[k])
+
+    def _item(self, i: int, tile: int, offset: float, cloud: float, platform: str,
+              orbit: int, noise: np.ndarray) -> dict[str, Any]:
+        t = START + SPAN * ((i + offset) / self.n)
+        t = t.replace(hour=10, minute=int(offset * 59), second=int(offset * 3599) % 60)
+        tile_id = self.tiles.ids[tile]
+        stamp = t.strftime("%Y%m%dT%H%M%S")
+        product = (f"S2{platform[-1].upper()}_MSIL2A_{stamp}_N0510_R{orbit:03d}_T{tile_id}_"
+                   f"{stamp[:9]}{(t + timedelta(hours=3)).strftime('%H%M%S')}")
+        item_id = f"{product}_{MODEL.name}_v{MODEL.version}"
+        shares = self.tiles.mixes[tile] * noise
+        shares[shares < 0.002] = 0.0
+        total = shares.sum() or 1.0
+        present = np.flatnonzero(shares)
+        item = dict(self.template)
+        item["id"] = item_id
+        item["geometry"] = self.tiles.geometries[tile]
+        item["bbox"] = [round(float(v), 6) for v in self.tiles.bboxes[tile]]
+        props = dict(self.template["properties"])
+        props.update({
+            "datetime": t.isoformat().replace("+00:00", "Z"),
+            "title": f"Land cover of {product}",
+            "description": (f"CORINE land cover of Sentinel-2 product {product} by model "
+                            f"{MODEL.name} version {MODEL.version}"),
+            "platform": platform,
+            "earthsig:source_product": product,
+            "processing:lineage": f"Segmented from Sentinel-2 product {product} with "
+                                  f"{MODEL.ref}",
+            "processing:datetime": (t + timedelta(hours=5)).isoformat().replace("+00:00", "Z"),
+            "mgrs:utm_zone": int(tile_id[:2]), "mgrs:latitude_band": tile_id[2],
+            "mgrs:grid_square": tile_id[3:], "grid:code": f"MGRS-{tile_id}",
+            "proj:code": f"EPSG:{32600 + int(tile_id[:2])}",
+            "eo:cloud_cover": cloud,
+            landcover_stats.CLASSES: [str(self.codes[j]) for j in present],
+            landcover_stats.VALID_FRACTION: round(1.0 - cloud / 100.0, 6),
+        })
+        props.update({landcover_stats.fraction_key(self.codes[j]):
+                      round(float(shares[j] / total), 6) for j in present})
+        item["properties"] = props
+        run = f"{t:%Y%m%dT%H%M%S}Z"
+        digest = hashlib.sha256(item_id.encode()).hexdigest()
+        assets = {}
+        for key, asset in self.template["assets"].items():
+            asset = dict(asset)
+            asset["href"] = asset["href"].replace("ITEM", item_id).replace("RUN", run)
+            asset["file:checksum"] = "1220" + digest
+            asset["file:size"] = 50_000 + int(digest[:6], 16)
+            assets[key] = asset
+        item["assets"] = assets
+        links = copy.deepcopy(self.template["links"])
+        links[0]["href"] = f"https://earth-search.aws.element84.com/v1/collections/" \
+                           f"sentinel-2-l2a/items/{product}"
+        links[0]["title"] = f"Sentinel-2 product {product}"
+        item["links"] = links
+        return item
+
+
+# -- the database ---------------------------------------------------------------------------
+
+META = """CREATE TABLE IF NOT EXISTS public.earthsig_bench_load (
+    n bigint PRIMARY KEY, chunks_done int NOT NULL, load_s double precision NOT NULL)"""
+
+
+def bench_database(n: int) -> str:
+    """``earthsig_bench_catalog_n<N>`` on the stack's PostgreSQL, created and migrated once."""
+    state = Stack(StackSettings()).up(CORE)
+    assert state.postgres is not None
+    env = libpq_env(state.postgres.dsn)
+    name = f"earthsig_bench_catalog_n{n}"
+    admin = dsn_for(env["PGHOST"], int(env["PGPORT"]), "postgres", env["PGUSER"],
+                    env.get("PGPASSWORD", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = dsn_for(env["PGHOST"], int(env["PGPORT"]), name, env["PGUSER"],
+                  env.get("PGPASSWORD", ""))
+    migrate_pgstac(dsn)
+    with pgstac_session(dsn) as db:
+        ensure_collection(db)  # the collection and its queryables (and their indexes)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(META)
+    return dsn
+
+
+def load(dsn: str, n: int, tiles: Tiles) -> tuple[float, int]:
+    """Load the N items (resuming); return the load's seconds (all runs) and chunks done."""
+    factory = ItemFactory(n, tiles)
+    chunks = -(-n // CHUNK)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT chunks_done, load_s FROM earthsig_bench_load WHERE n = %s",
+                           (n,)).fetchone()
+        done, load_s = (row[0], row[1]) if row else (0, 0.0)
+        if done >= chunks:
+            return load_s, done
+        # Items of an interrupted chunk: they are the ones at or after its first time.
+        conn.execute("SET search_path TO pgstac, public")
+        cut = factory.time_of(done * CHUNK)
+        deleted = conn.execute("DELETE FROM items WHERE collection = %s AND datetime >= %s",
+                               (LANDCOVER_COLLECTION_ID, cut)).rowcount
+        if done or deleted:
+            print(f"resuming at chunk {done}/{chunks} (removed {deleted} items of an "
+                  "interrupted chunk)", flush=True)
+    with ConnectionPool(dsn, min_size=1, max_size=1, open=True) as pool, \
+            PgstacDB(pool=pool) as db:
+        loader = Loader(db)
+        run_t0 = time.perf_counter()
+        for c in range(done, chunks):
+            t0 = time.perf_counter()
+            items = factory.chunk(c * CHUNK, min(n, (c + 1) * CHUNK))
+            loader.load_items(items, Methods.insert, chunksize=CHUNK)
+            dt = time.perf_counter() - t0
+            load_s += dt
+            db.connect().execute(
+                "INSERT INTO public.earthsig_bench_load VALUES (%s, %s, %s) ON CONFLICT (n) "
+                "DO UPDATE SET chunks_done = excluded.chunks_done, load_s = excluded.load_s",
+                (n, c + 1, load_s))
+            db.connect().commit()
+            loaded = min(n, (c + 1) * CHUNK)
+            rate = (loaded - done * CHUNK) / (time.perf_counter() - run_t0)
+            eta = (n - loaded) / rate if rate else 0
+            print(f"loaded {loaded:>9,}/{n:,} items  {CHUNK / dt:,.0f} items/s (chunk), "
+                  f"{rate:,.0f} items/s (run)  ETA {eta / 60:.1f} min", flush=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        print("VACUUM ANALYZE ...", flush=True)
+        conn.execute("VACUUM ANALYZE pgstac.items")
+    return load_s, chunks
+
+
+def database_size(dsn: str) -> tuple[int, int]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database()), "
+                           "(SELECT count(*) FROM pgstac.items)").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+# -- the searches ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Query:
+    bbox: list[float]
+    datetime: str
+    category: str
+
+    def params(self) -> dict[str, str]:
+        return {"collections": LANDCOVER_COLLECTION_ID, "bbox": ",".join(map(str, self.bbox)),
+                "datetime": self.datetime, "categories": self.category, "limit": "10"}
+
+    def search(self) -> dict[str, Any]:
+        """The search the API hands pgstac for ``params()`` (categories as CQL2-JSON)."""
+        cql = filters.normalise(categories.category_filter([self.category], None))
+        return {"collections": [LANDCOVER_COLLECTION_ID], "bbox": self.bbox,
+                "datetime": self.datetime, "filter": cql, "filter-lang": "cql2-json",
+                "limit": 10}
+
+
+def queries(count: int, tiles: Tiles, seed: int = 5) -> list[Query]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        west, south, east, north = tiles.bboxes[rng.integers(len(tiles.ids))]
+        cx, cy = (west + east) / 2, (south + north) / 2
+        half = rng.uniform(0.5, 1.0)
+        bbox = [round(cx - half, 4), round(cy - half / 2, 4), round(cx + half, 4),
+                round(cy + half / 2, 4)]
+        begin = START + timedelta(days=float(rng.uniform(0, SPAN.days - 100)))
+        end = begin + timedelta(days=int(rng.integers(30, 92)))
+        window = f"{begin:%Y-%m-%dT00:00:00Z}/{end:%Y-%m-%dT23:59:59Z}"
+        out.append(Query(bbox, window, str(rng.choice(CATEGORIES))))
+    return out
+
+
+def time_raw(conn: psycopg.Connection, query: Query) -> tuple[float, int]:
+    body = json.dumps(query.search())
+    t0 = time.perf_counter()
+    (result,) = conn.execute("SELECT pgstac.search(%s::jsonb)", (body,)).fetchone()  # type: ignore[misc]
+    return time.perf_counter() - t0, len(result["features"])
+
+
+def time_api(client: httpx.Client, query: Query) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    response = client.get("/search", params=query.params())
+    dt = time.perf_counter() - t0
+    if response.status_code != 200:
+        raise RuntimeError(f"API answered {response.status_code}: {response.text[:500]}")
+    return dt, len(response.json()["features"])
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000
+
+
+def measure(dsn: str, api: str, qs: list[Query], warmup: int) -> dict[str, list[float]]:
+    raw: list[float] = []
+    via_api: list[float] = []
+    with psycopg.connect(dsn, autocommit=True) as conn, \
+            httpx.Client(base_url=api, timeout=60) as client:
+        conn.execute("SET search_path TO pgstac, public")  # what the API's pool sets too
+        for k, q in enumerate(qs):
+            # Alternate which goes first, so neither always finds the other's warm cache.
+            if k % 2:
+                r, n_raw = time_raw(conn, q)
+                a, n_api = time_api(client, q)
+            else:
+                a, n_api = time_api(client, q)
+                r, n_raw = time_raw(conn, q)
+            if n_raw != n_api:
+                raise RuntimeError(f"API found {n_api} items, pgstac {n_raw}, for {q}")
+            if k >= warmup:
+                raw.append(r)
+                via_api.append(a)
+    return {"raw": raw, "api": via_api}
+
+
+def api_env(dsn: str) -> dict[str, str]:
+    env = libpq_env(dsn)
+    env.setdefault("PGPASSWORD", "unused")  # upstream requires one even under trust auth
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--load-only", action="store_true")
+    args = parser.parse_args()
+
+    tiles = europe_tiles()
+    print(f"{len(tiles.ids)} MGRS tiles over Europe, {YEARS} years from {START:%Y-%m-%d}",
+          flush=True)
+    dsn = bench_database(args.items)
+    load_s, _ = load(dsn, args.items, tiles)
+    size, count = database_size(dsn)
+    if count != args.items:
+        sys.exit(f"the database holds {count} items, not {args.items}: drop it and rerun")
+    print(f"\n{count:,} items, loaded in {load_s:.0f} s ({count / load_s:,.0f} items/s, "
+          f"{load_s * 1e6 / count / 60:.1f} min per million); database "
+          f"{size / 2**30:.2f} GiB ({size / 2**30 * 1e6 / count:.2f} GiB per million)")
+    if args.load_only:
+        return
+
+    qs = queries(args.queries + args.warmup, tiles)
+    with uvicorn_server("stac_api.app:create_app", api_env(dsn),
+                        health_path="/_mgmt/ping") as api:
+        found = measure(dsn, api, qs, args.warmup)
+    raw, via_api = found["raw"], found["api"]
+    print(f"\n## Search at {count:,} items: bbox + datetime + category, first page of 10, "
+          f"{len(raw)} queries (+{args.warmup} warm-up), one client\n")
+    print("| path | p50 ms | p95 ms | mean ms | x raw pgstac (p50) | x raw (p95) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, values in (("pgstac `search()` SQL (baseline)", raw),
+                         ("STAC API GET /search (HTTP)", via_api)):
+        print(f"| {name} | {pct(values, 50):.1f} | {pct(values, 95):.1f} | "
+              f"{statistics.mean(values) * 1000:.1f} | {pct(values, 50) / pct(raw, 50):.2f} | "
+              f"{pct(values, 95) / pct(raw, 95):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
