@@ -10,7 +10,7 @@ BENCH_CATALOG_ITEMS ?= 200000
 BENCH_TILE_SIZE ?= 10980
 BENCH_CLOUD_SIZE ?= 2048
 
-.PHONY: install demo up down status test bench lint clean
+.PHONY: install demo up down status test test-load bench lint clean
 
 # Parts add their own install steps in infra/make/*.mk by appending stamp targets here.
 INSTALL_EXTRAS :=
@@ -42,6 +42,13 @@ test: install
 	$(BIN)/earthsig stack up postgres redis
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The load test at full length (the suite runs it for 15 s): 50 clients for LOAD_SECONDS.
+LOAD_SECONDS ?= 60
+test-load: install
+	$(BIN)/earthsig stack up postgres redis
+	EARTHSIG_LOAD_SECONDS=$(LOAD_SECONDS) EARTHSIG_LOAD_REPORT=.earthsig/load-report.json \
+		$(BIN)/pytest -s tests/e2e/test_load.py
 
 bench: install
 	$(BIN)/earthsig stack up postgres redis

@@ -1,6 +1,7 @@
 """The reference models: which exist, and how each version is built (from code or a package).
 
-``clc-spectral`` 1 is the skeleton's rule model, 2 its refinement (``spectral_v2``);
+``clc-spectral`` 1 is the skeleton's rule model, 2 its refinement (``spectral_v2``), 3 adds
+burnt areas from SWIR (``spectral_v3``: five input bands, eleven classes);
 ``cloud-scl`` maps L2A's scene classification onto the cloud-mask classes as an ONNX lookup,
 so Triton serves it like any other model. The ``ukis-csmask-*`` and ``s2cloudless`` models are
 taken from their installed packages (``packaged.py``): buildable only where those are installed.
@@ -16,7 +17,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from catalog_schemas import cloudmask as cm
-from inference import packaged, spectral, spectral_v2
+from inference import packaged, spectral, spectral_v2, spectral_v3
 from inference.errors import ModelNotFoundError
 from inference.spec import CLOUDMASK, ModelSpec
 
@@ -44,6 +45,18 @@ def _clc_spectral_2() -> tuple[ModelSpec, onnx.ModelProto]:
         hyperparameters={"reachable_classes": list(spectral_v2.LEAF_CLASSES)},
     )
     return spec, spectral_v2.build_spectral_v2_model()
+
+
+def _clc_spectral_3() -> tuple[ModelSpec, onnx.ModelProto]:
+    spec = ModelSpec(
+        name="clc-spectral", version="3", input_name=spectral.INPUT_NAME,
+        output_name=spectral.OUTPUT_NAME, input_bands=list(spectral_v3.INPUT_BANDS),
+        output_classes=list(spectral_v3.V3_OUTPUT_CLASSES), window_size=512,
+        description="Soft decision tree on brightness, NDWI, NDVI, yellowness and the burn "
+                    "ratio NBR (B08, B12) (11 CLC classes reachable: burnt areas added)",
+        hyperparameters={"reachable_classes": list(spectral_v3.LEAF_CLASSES)},
+    )
+    return spec, spectral_v3.build_spectral_v3_model()
 
 
 # SCL value (index 0-11) -> cloud-mask value; 0 (no data) and 1 (defective) get no class.
@@ -93,7 +106,7 @@ def _cloud_scl_1() -> tuple[ModelSpec, onnx.ModelProto]:
 
 
 BUILDERS: dict[str, dict[str, Builder]] = {
-    "clc-spectral": {"1": _clc_spectral_1, "2": _clc_spectral_2},
+    "clc-spectral": {"1": _clc_spectral_1, "2": _clc_spectral_2, "3": _clc_spectral_3},
     "cloud-scl": {"1": _cloud_scl_1},
     **{f"ukis-csmask-{v}": {"1": partial(packaged.ukis_csmask, v)}
        for v in packaged.UKIS_VARIANTS},
@@ -105,8 +118,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "s2cloudless": ("s2cloudless", "lightgbm", "onnxmltools"),
 }
 REFERENCE_MODELS: dict[str, list[str]] = {k: list(v) for k, v in BUILDERS.items()}
-# The version a bare name means when the settings name none (else the highest): version 2 of
-# clc-spectral is a candidate until it is measured on real pixels; pin it to promote it.
+# The version a bare name means when the settings name none (else the highest): versions 2 and
+# 3 of clc-spectral are candidates until measured on real pixels; pin one to promote it.
 DEFAULT_ACTIVE: dict[str, str] = {"clc-spectral": "1"}
 
 

@@ -1,6 +1,7 @@
 """The model repository, in Triton's layout, with an MLM document per model version.
 
-    <repo>/<model>/config.pbtxt          (Triton: inputs, outputs, batching, all versions)
+    <repo>/<model>/config.pbtxt          (Triton: inputs, outputs, batching, all versions;
+                                          see triton_config for versions of unlike shapes)
     <repo>/<model>/<version>/model.onnx
     <repo>/<model>/<version>/mlm.json    (STAC MLM v1.5: bands, scaling, classes, window)
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,28 +138,65 @@ class ModelRepository:
         doc = mlm_item(spec, framework_version=_onnx_version())
         _atomic_write(folder / MLM_FILE, json.dumps(doc, indent=2).encode())
         _atomic_write(self.root / spec.name / "config.pbtxt",
-                      triton_config(spec, self.max_batch_size).encode())
+                      triton_config(self.specs(spec.name), self.max_batch_size).encode())
         return ResolvedModel(spec=spec, onnx_path=folder / ONNX_FILE)
 
+    def specs(self, name: str) -> list[ModelSpec]:
+        """The spec of every version of ``name`` in the repository, lowest first (from the MLM
+        documents; nothing is built)."""
+        return [spec_from_mlm(json.loads((self.root / name / v / MLM_FILE).read_text()))
+                for v in self.versions(name)]
 
-def triton_config(spec: ModelSpec, max_batch_size: int = DEFAULT_MAX_BATCH,
-                  backend: str = "onnxruntime") -> str:
-    """Triton's model configuration for NVIDIA's Triton with its ONNX Runtime backend.
+
+def triton_config(specs: ModelSpec | Sequence[ModelSpec],
+                  max_batch_size: int = DEFAULT_MAX_BATCH, backend: str = "onnxruntime") -> str:
+    """Triton's model configuration for all versions of one model, ``specs`` (or one version).
 
     With ``max_batch_size`` > 0 Triton owns the batch axis: the dims exclude it, and the graph's
     first (dynamic) axis N is Triton's implicit batch dimension, which dynamic batching fills
-    by merging requests from many workers. All versions are served, so a client can pin one.
+    by merging requests from many workers.
+
+    One file serves every version, so a band or class count the versions disagree on
+    (``clc-spectral`` 1-2: 4 bands, 10 classes; 3: 5 bands, 11 classes) cannot be one number:
+
+    - ``backend: "python"`` (the served copy, ``triton_serve``): that dimension is -1 and every
+      version is served; each answers its own channels, which its MLM document lists.
+    - ``backend: "onnxruntime"`` (NVIDIA's container): that backend refuses -1 against a graph's
+      fixed dimension (outputs are compared exactly), so -1 would stop versions 1 and 2 loading.
+      The file states the lowest version's shapes and serves the versions that share them
+      (``version_policy: specific``): what existing items were made with keeps being served;
+      the others run in process or on the Python-backend server.
     """
-    n_bands, n_classes = len(spec.input_bands), len(spec.output_classes)
-    return f"""name: "{spec.name}"
+    specs = [specs] if isinstance(specs, ModelSpec) else sorted(
+        specs, key=lambda s: _version_key(s.version))
+    if not specs:
+        raise ValueError("a Triton configuration needs at least one model version")
+    first = specs[0]
+    bands = {len(s.input_bands) for s in specs}
+    classes = {len(s.output_classes) for s in specs}
+    policy = "version_policy: { all { } }"
+    if len(bands) == 1 and len(classes) == 1:
+        n_bands, n_classes = str(bands.pop()), str(classes.pop())
+    elif backend == "onnxruntime":
+        n_bands, n_classes = str(len(first.input_bands)), str(len(first.output_classes))
+        same = [s.version for s in specs if _shape_of(s) == _shape_of(first)]
+        policy = f"version_policy: {{ specific {{ versions: [{', '.join(same)}] }} }}"
+    else:
+        n_bands = str(bands.pop()) if len(bands) == 1 else "-1"
+        n_classes = str(classes.pop()) if len(classes) == 1 else "-1"
+    return f"""name: "{first.name}"
 backend: "{backend}"
 max_batch_size: {max_batch_size}
-version_policy: {{ all {{ }} }}
-input [{{ name: "{spec.input_name}" data_type: TYPE_FP32 dims: [{n_bands}, -1, -1] }}]
-output [{{ name: "{spec.output_name}" data_type: TYPE_FP32 dims: [{n_classes}, -1, -1] }}]
+{policy}
+input [{{ name: "{first.input_name}" data_type: TYPE_FP32 dims: [{n_bands}, -1, -1] }}]
+output [{{ name: "{first.output_name}" data_type: TYPE_FP32 dims: [{n_classes}, -1, -1] }}]
 dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
 instance_group [{{ kind: KIND_CPU count: 1 }}]
 """
+
+
+def _shape_of(spec: ModelSpec) -> tuple[int, int]:
+    return len(spec.input_bands), len(spec.output_classes)
 
 
 def _onnx_version() -> str:

@@ -79,8 +79,8 @@ def served_copy(repo: ModelRepository, target: Path, *, ort_threads: int = 0,
     names = repo.names()
     for name in names:
         versions = repo.versions(name)
-        spec = repo.resolve(f"{name}:{versions[-1]}").spec
-        config = triton_config(spec, repo.max_batch_size, backend="python")
+        # Every version's shapes: a band or class count they disagree on becomes -1 here.
+        config = triton_config(repo.specs(name), repo.max_batch_size, backend="python")
         params = [PARAM.format(key="ort_threads", value=ort_threads),
                   PARAM.format(key="ort_arena", value=int(ort_arena))]
         config += f"parameters [{', '.join(params)}]\n"

@@ -9,14 +9,17 @@ import click
 
 from infra import logs
 from infra.commands import (
+    changes,
     discover,
     models,
     operations,
     pipeline,
     processing,
     samples,
+    search,
     serving,
     stack,
+    timeseries,
     triton,
 )
 
@@ -42,6 +45,9 @@ for command in (operations.backfill, operations.reprocess, operations.retire,
                 operations.scheduler):
     main.add_command(command)
 main.add_command(pipeline.retry_failed)
+main.add_command(changes.changes)
+main.add_command(search.search)  # text search (docs/search.md)
+main.add_command(timeseries.timeseries)  # docs/timeseries.md
 
 
 if __name__ == "__main__":

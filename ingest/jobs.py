@@ -19,6 +19,7 @@ from rq.job import Job
 from inference.errors import ModelNotFoundError
 from ingest.errors import InvalidProductError
 from ingest.monitor import record_published
+from ingest.pausepoints import pause_point
 from ingest.pipeline import Prepared, prepare_product, register_prepared
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
@@ -64,6 +65,7 @@ def fetch_job(href: str) -> dict:
         bands = ["B02", "B03", "B04", "B08"]
         with open_product(item, bands) as reader:  # opens every band: fails on a bad file
             grid = reader.grid
+        pause_point("fetch")
         return {"href": href, "product_id": item.id, "shape": [grid.height, grid.width]}
 
     return _run(work)

@@ -32,8 +32,9 @@ from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.windows import ProgressLog, WindowReader, windows
 from ingest.cloudmask import cloudmask_from_scl, obscured
-from ingest.cog import write_cog
+from ingest.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
 from ingest.errors import InvalidProductError
+from ingest.pausepoints import pause_point
 from ingest.publish import describe, new_run_id, staging_folder
 from ingest.quicklook import write_thumbnail
 from ingest.readers import ProductReader, load_product, open_product
@@ -140,12 +141,21 @@ def prepare_product(
     store = asset_store(ingest)
     item_path = f"{LANDCOVER_COLLECTION_ID}/{item_id}"
     run = f"{item_path}/{new_run_id()}"
-    with staging_folder(store.staging_parent(item_path)) as staging:
-        _write_assets(out, staging, source.id, timings, ingest)
-        described = {key: describe(staging / name) for key, name in FILES.items()
-                     if (staging / name).exists()}
-        with _step("publish", source.id, timings):
-            hrefs = store.publish(staging, run)
+    try:
+        with staging_folder(store.staging_parent(item_path)) as staging:
+            _write_assets(out, staging, source.id, timings, ingest)
+            described = {key: describe(staging / name) for key, name in FILES.items()
+                         if (staging / name).exists()}
+            pause_point("infer-staged")
+            with _step("publish", source.id, timings):
+                hrefs = store.publish(staging, run)
+    except Exception as exc:
+        # The staging folder is gone by now; a full disk is named (and retried), whichever
+        # writer (COG, GeoParquet, PNG, the folder itself) ran into it.
+        if not isinstance(exc, DiskFullError) and is_disk_full(exc):
+            raise disk_full_error(store.staging_parent(item_path) / "staging", exc) from exc
+        raise
+    pause_point("infer-published")
     files = {key: PublishedFile(hrefs[FILES[key]], size, checksum)
              for key, (size, checksum) in described.items()}
 
@@ -170,6 +180,7 @@ def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = Non
         except InvalidProductError:
             store.discard(prepared.run)  # never registrable: nothing may point at it
             raise
+    pause_point("publish-registered")
     store.prune(prepared.item_path, keep=prepared.run)
     return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
                          model=prepared.model, timings_s=timings)

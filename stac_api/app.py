@@ -28,6 +28,7 @@ from stac_api.errors import WritesWithoutKeysError, add_error_handlers
 from stac_api.extensions import build_extensions
 from stac_api.health import replace_health
 from stac_api.links import TilerLinks
+from stac_api.search_body import require_search_objects
 from stac_api.settings import (
     AuthSettings,
     PostgresSettings,
@@ -35,6 +36,8 @@ from stac_api.settings import (
     Settings,
     TilerLinkSettings,
 )
+from stac_api.text_search import add_text_search_route
+from stac_api.writes import require_bodies
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -102,8 +105,13 @@ def create_app(
     api.client.queryables_ttl_s = (search or SearchSettings()).queryables_cache_s
     if writes:
         assert auth is not None
+        # Route dependencies run in the order added: the key guard first, so a request without
+        # a key is a 401 whatever its body.
         protect_writes(api.add_route_dependencies, api.app,
                        api_key_guard(keys, auth.key_header), settings.prefix_path)
+        require_bodies(api.add_route_dependencies, api.app, settings.prefix_path)
+    require_search_objects(api.add_route_dependencies, settings.prefix_path)
     add_error_handlers(api.app)
     replace_health(api.app, settings.prefix_path)
+    add_text_search_route(api, settings.prefix_path)  # GET /search/text (docs/search.md)
     return api.app

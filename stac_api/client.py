@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import attr
 import orjson
-from fastapi import Request
+from fastapi import Request, Response
 from stac_fastapi.pgstac.core import CoreCrudClient
 from stac_fastapi.types.stac import Collection, Collections, ItemCollection, LandingPage
 
@@ -32,12 +32,26 @@ SORTABLE_COLUMNS = {"id", "collection", "datetime", "start_datetime", "end_datet
 # Filterable without a queryable row: the same, and the footprint.
 FILTERABLE_COLUMNS = SORTABLE_COLUMNS | {"geometry"}
 PROPERTIES_PREFIX = "properties."
+JSON, GEOJSON = "application/json", "application/geo+json"
 QUERYABLES_TTL_S = 30.0
 QUERYABLES_CACHE_SIZE = 256  # distinct collection sets remembered
 
 
 def _bare(field: str) -> str:
     return field.strip().lstrip("+-").removeprefix(PROPERTIES_PREFIX)
+
+
+def _geojson(found: Any) -> Any:
+    """An item search answered as GeoJSON whether or not ``fields`` was given.
+
+    With ``fields`` upstream skips its models and answers a plain ``JSONResponse``
+    (``application/json``); the same FeatureCollection is ``application/geo+json`` otherwise,
+    as the route documents.
+    """
+    if isinstance(found, Response) and found.media_type == JSON:
+        found.headers["content-type"] = GEOJSON
+        found.media_type = GEOJSON
+    return found
 
 
 @attr.s
@@ -150,7 +164,7 @@ class EarthsigClient(CoreCrudClient):
         await self._check_fields(request, kwargs.get("sortby") or [], expr,
                                  kwargs.get("collections"))
         with search_errors_as_400():
-            return await super().get_search(request, **kwargs)
+            return _geojson(await super().get_search(request, **kwargs))
 
     async def item_collection(
         self, collection_id: str, request: Request, **kwargs: Any
@@ -158,7 +172,7 @@ class EarthsigClient(CoreCrudClient):
         expr = self._get_filter(kwargs)
         await self._check_fields(request, kwargs.get("sortby") or [], expr, [collection_id])
         with search_errors_as_400():
-            return await super().item_collection(collection_id, request, **kwargs)
+            return _geojson(await super().item_collection(collection_id, request, **kwargs))
 
     async def post_search(self, search_request: Any, request: Request, **kwargs: Any) -> Any:
         wanted = categories.category_filter(
@@ -178,7 +192,7 @@ class EarthsigClient(CoreCrudClient):
         sortby = [s.field for s in getattr(search_request, "sortby", None) or []]
         await self._check_fields(request, sortby, expr, search_request.collections)
         with search_errors_as_400():
-            return await super().post_search(search_request, request, **kwargs)
+            return _geojson(await super().post_search(search_request, request, **kwargs))
 
     # -- links -----------------------------------------------------------------------------
 
@@ -197,7 +211,8 @@ class EarthsigClient(CoreCrudClient):
         return collection
 
     async def all_collections(self, request: Request, **kwargs: Any) -> Collections:
-        found = await super().all_collections(request, **kwargs)
+        with search_errors_as_400():  # collection search takes free text `q` as well
+            found = await super().all_collections(request, **kwargs)
         if self.tiler is not None:
             # Upstream answers a plain dict or, with the fields extension, a JSONResponse.
             body = found if isinstance(found, dict) else None

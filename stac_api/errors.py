@@ -7,7 +7,8 @@ shape. Our search errors subclass ``InvalidQueryParameter`` so upstream's map an
 
 pgstac refuses searches it cannot evaluate with a PL/pgSQL ``RAISE`` (unsupported operator,
 malformed arguments) or a data error (``'abc'`` read as a number): the request is at fault, not
-the server, so :func:`search_errors_as_400` turns both into 400s around search calls only.
+the server, so :func:`search_errors_as_400` turns both into 400s around search calls only, as
+well as PostgreSQL's refusal of a free-text ``q`` it cannot parse as a text-search query.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def search_errors_as_400() -> Iterator[None]:
         raise InvalidSearch(f"pgstac cannot evaluate this search: {e}") from e
     except orjson.JSONDecodeError as e:  # GET `intersects` and `query` are JSON in a string
         raise InvalidSearch(f"A JSON parameter (intersects, query) is not valid JSON: {e}") from e
+    except pg.PostgresSyntaxError as e:
+        # pgstac hands free text `q` to PostgreSQL's to_tsquery, which refuses a lone quote or
+        # a trailing `--`; any other syntax error is pgstac's own and stays a 500.
+        if "tsquery" not in str(e):
+            raise
+        raise InvalidSearch(
+            f"The free-text query q cannot be read: {e}; use words, quoted phrases, OR, "
+            "and - before a word to exclude it"
+        ) from e
 
 
 def _code(status: int) -> str:
@@ -81,7 +91,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                         status_code=400)
 
 
+async def _unstorable_text(request: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL text cannot hold a NUL character: an id, path or property with one (%00) is
+    # refused by the database whatever the route, before any row is read or written.
+    return JSONResponse(
+        {"code": "InvalidParameter",
+         "description": f"The request carries text PostgreSQL cannot store: {exc}"},
+        status_code=400,
+    )
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Every error answered as ``{code, description}``; validation errors as 400 (STAC API)."""
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # text columns refuse NUL as CharacterNotInRepertoire, jsonb refuses \u0000 as Untranslatable.
+    app.add_exception_handler(pg.CharacterNotInRepertoireError, _unstorable_text)
+    app.add_exception_handler(pg.UntranslatableCharacterError, _unstorable_text)

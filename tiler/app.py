@@ -17,15 +17,18 @@ from titiler.pgstac.settings import PostgresSettings
 
 from tiler import factories
 from tiler.backend import backend_params
+from tiler.client_faults import add_client_fault_handlers
 from tiler.colormaps import colormap_params, colormaps
 from tiler.errors import status_codes
 from tiler.health import add_health_route
 from tiler.identify import add_identify_routes
 from tiler.legend import add_legend_routes
+from tiler.limits import SizeLimitMiddleware, SizeLimits
 from tiler.paths import AssetRoots
 from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
 from tiler.settings import DatabaseSettings, TilerSettings
+from tiler.timeseries import add_timeseries_routes
 from tiler.web import add_web_map
 
 # Responses that must never be cached by a proxy: they change with the database.
@@ -92,10 +95,13 @@ def create_app(
     roots = AssetRoots(settings.allowed_asset_roots)
     _add_tilers(app, settings, roots)
     add_identify_routes(app, roots)
+    add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
     add_legend_routes(app)
     add_web_map(app, settings.web_modules, settings.basemap_url)
     add_health_route(app, settings.healthz_timeout)
-    add_exception_handlers(app, status_codes())
+    codes = status_codes()
+    add_exception_handlers(app, codes)
+    add_client_fault_handlers(app, codes)
 
     # Only successes are cacheable: a 404 before an item is ingested must not stick for an hour.
     app.add_middleware(
@@ -106,6 +112,11 @@ def create_app(
     )
     # A collection's default render for requests that name no layer (QGIS, the web map).
     app.add_middleware(RenderDefaultsMiddleware)
+    # Outside the render defaults: an over-sized request is refused before any database call.
+    app.add_middleware(
+        SizeLimitMiddleware,
+        limits=SizeLimits(tile=settings.max_tile_size, image=settings.max_image_size),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

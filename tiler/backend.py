@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import attr
-from fastapi import Request
+from fastapi import Query, Request
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 from rio_tiler.models import ImageData
 from rio_tiler.types import BBox
 from titiler.core.dependencies import DefaultDependency
 from titiler.pgstac.backend import PGSTACBackend
+from titiler.pgstac.dependencies import PgSTACParams
 
 from tiler.errors import ZoomNotServedError
+
+MAX_SCAN_LIMIT = 100_000
+MAX_ITEMS_LIMIT = 1_000
+MAX_TIME_LIMIT_S = 60
 
 _EXTENT_SQL = (
     "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
@@ -94,6 +99,30 @@ class MosaicBackend(PGSTACBackend):
                 "(the TileJSON's minzoom), or use a single item's tiles"
             )
         return super().tile(x, y, z, **kwargs)
+
+
+@dataclass
+class PgSTACLimits(PgSTACParams):
+    """titiler-pgstac's item-scan options, bounded.
+
+    Upstream takes any integer: a negative ``scan_limit`` is a SQL error ("LIMIT must not be
+    negative"), one past 2^31 is bound as ``bigint`` and matches no pgstac function, a huge
+    ``time_limit`` overflows an interval: 500s for what is the client's mistake (422 here).
+    """
+
+    scan_limit: Annotated[int | None, Query(
+        ge=1, le=MAX_SCAN_LIMIT,
+        description=f"Return as soon as we scan N items (1-{MAX_SCAN_LIMIT}; pgstac: 10000).",
+    )] = None
+    items_limit: Annotated[int | None, Query(
+        ge=1, le=MAX_ITEMS_LIMIT,
+        description=f"Return as soon as we have N items per geometry (1-{MAX_ITEMS_LIMIT}; "
+                    "pgstac: 100).",
+    )] = None
+    time_limit: Annotated[int | None, Query(
+        ge=1, le=MAX_TIME_LIMIT_S,
+        description=f"Return after N seconds (1-{MAX_TIME_LIMIT_S}; pgstac: 5).",
+    )] = None
 
 
 def backend_params(minzoom_floor: int, default_maxzoom: int) -> type[DefaultDependency]:

@@ -17,6 +17,10 @@ class DatasetNotAllowedError(TilerServiceError):
     """An href (``url=`` or an item's asset) outside the configured asset roots."""
 
 
+class AssetMissingError(TilerServiceError):
+    """An allowed local href naming no file (GDAL's open error would be a 500)."""
+
+
 class ZoomNotServedError(TilerServiceError):
     """A mosaic tile below the lowest zoom the mosaic is drawn at."""
 
@@ -31,6 +35,7 @@ class WebMapNotInstalledError(TilerServiceError):
 
 TILER_STATUS_CODES: dict[type[Exception], int] = {
     DatasetNotAllowedError: status.HTTP_403_FORBIDDEN,
+    AssetMissingError: status.HTTP_404_NOT_FOUND,
     ZoomNotServedError: status.HTTP_400_BAD_REQUEST,
     NothingHereError: status.HTTP_404_NOT_FOUND,
     WebMapNotInstalledError: status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -22,7 +22,8 @@ from titiler.pgstac.dependencies import CollectionIdParams, ItemIdParams, Search
 from titiler.pgstac.extensions import searchInfoExtension
 from titiler.pgstac.factory import MosaicTilerFactory
 
-from tiler.backend import MosaicBackend
+from tiler.backend import MosaicBackend, PgSTACLimits
+from tiler.limits import BoundedPartParams
 from tiler.paths import AssetRoots
 from tiler.readers import ItemReader, MosaicItemReader
 
@@ -53,6 +54,7 @@ def cog_factory(colormap: ColorMapDependency, roots: AssetRoots) -> TilerFactory
         router_prefix=COG_PREFIX,
         path_dependency=cog_url_dependency(roots),
         colormap_dependency=colormap,
+        img_part_dependency=BoundedPartParams,
     )
 
 
@@ -66,6 +68,7 @@ def item_factory(
         path_dependency=ItemIdParams,
         router_prefix=ITEM_PREFIX,
         colormap_dependency=colormap,
+        img_part_dependency=BoundedPartParams,
     )
 
 
@@ -93,6 +96,7 @@ def _mosaic_factory(
         colormap_dependency=colormap,
         supported_tms=MOSAIC_TMS,
         get_renders=_mosaic_renders,
+        assets_accessor_dependency=PgSTACLimits,
         extensions=[
             searchInfoExtension(),
             wmtsExtension(layer_identifier_provider=lambda _: WMTS_LAYER_TITLE),

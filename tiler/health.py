@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse
 from titiler.core import __version__ as titiler_version
 from titiler.pgstac import __version__ as titiler_pgstac_version
 
+MIN_TIMEOUT_S = 0.1
+
 
 def database_online(pool: ConnectionPool, timeout: float) -> bool:
     """True when a pooled connection answers ``SELECT 1`` within ``timeout`` seconds."""
@@ -43,7 +45,8 @@ def add_health_route(app: FastAPI, default_timeout: float) -> None:
     def healthz(
         request: Request,
         timeout: Annotated[
-            float, Query(gt=0, le=30, description="Seconds to wait for a connection.")
+            # Below a tenth of a second even a healthy pool would be reported offline.
+            float, Query(ge=MIN_TIMEOUT_S, le=30, description="Seconds to wait for a connection.")
         ] = default_timeout,
     ) -> JSONResponse:
         online = database_online(request.app.state.dbpool, timeout)

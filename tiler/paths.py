@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tiler.errors import DatasetNotAllowedError
+from tiler.errors import AssetMissingError, DatasetNotAllowedError
 
 # Schemes a URL root may use; file:// is never one (it is a local path in disguise).
 URL_SCHEMES = frozenset({"http", "https", "s3", "gs", "az"})
@@ -52,13 +52,21 @@ class AssetRoots:
         return _url_prefix(href).startswith(self.prefixes) and bool(self.prefixes)
 
     def allows(self, href: str) -> bool:
+        if "\x00" in href:  # no file or URL has one; os.path.realpath raises on it (a 500)
+            return False
         scheme = urlsplit(href).scheme.lower()
         if not scheme:
             return href.startswith("/") and self._local_ok(href)
         return scheme in URL_SCHEMES and self._url_ok(href)
 
     def check(self, href: str) -> str:
-        """``href`` itself when it lies under a root, else ``DatasetNotAllowedError`` (403)."""
+        """``href`` itself when it lies under a root, else ``DatasetNotAllowedError`` (403).
+
+        An allowed local path that names no file is ``AssetMissingError`` (404): GDAL would
+        fail to open it with an I/O error that titiler answers 500.
+        """
         if not self.allows(href):
             raise DatasetNotAllowedError(f"{href!r} is not in a location this tiler serves")
+        if not urlsplit(href).scheme and not os.path.isfile(href):
+            raise AssetMissingError(f"{href!r} is not a file")
         return href

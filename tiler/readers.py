@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import attr
 import numpy as np
 from fastapi import Query
+from rio_tiler.errors import InvalidAssetName
 from rio_tiler.models import ImageData
 from rio_tiler.types import AssetInfo, AssetType
 from titiler.core.dependencies import DefaultDependency
@@ -35,6 +36,9 @@ class _GuardedMixin:
     assets: list[str]
 
     def _get_asset_info(self, asset: AssetType) -> AssetInfo:
+        name = asset.get("name") if isinstance(asset, dict) else asset
+        if not name:  # upstream raises a bare ValueError (a 500) for `assets=` left empty
+            raise InvalidAssetName(f"an empty asset name is not valid, use one of {self.assets}")
         info = super()._get_asset_info(asset)  # type: ignore[misc]
         self.asset_roots.check(info["url"])
         return info

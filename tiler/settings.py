@@ -77,6 +77,17 @@ class TilerSettings(BaseSettings):
         default="",
         description="Optional XYZ basemap for the web map (`{z}/{x}/{y}`); none keeps it offline.",
     )
+    max_tile_size: int = Field(
+        default=1024, ge=256, description="Largest `tilesize` served (pixels); larger is a 400."
+    )
+    max_image_size: int = Field(
+        default=4096,
+        ge=256,
+        description=(
+            "Largest width, height or max_size of a preview, part, feature or statistics read "
+            "(pixels); larger is a 400."
+        ),
+    )
     healthz_timeout: float = Field(
         default=1.0, description="Seconds `/healthz` waits for a database connection."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -76,22 +77,32 @@ def models_show(ref: str, as_json: bool) -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of --generate.")
 @click.option("--cloud-cover", type=float, default=10.0, show_default=True,
               help="Cloud cover of --generate, percent.")
+@click.option("--labels", "labels", type=click.Path(exists=True, file_okay=False),
+              default=None, help="Held-out labelled patches (the trainer's folder format).")
+@click.option("--baseline", default=None,
+              help="With --labels: also score this model and print the gain of REF over it.")
 def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool, seed: int,
-                cloud_cover: float) -> None:
+                cloud_cover: float, labels: str | None = None,
+                baseline: str | None = None) -> None:
     """Per-class IoU, mean IoU and pixel accuracy of REF against a labelled scene.
 
     With --bigearthnet: patch-level figures on real pixels (dominant class among the labels,
     labelled share, per-label recall).
     """
     import tempfile
-    from pathlib import Path
 
     from inference.settings import InferenceSettings
     from ingest.scene_eval import evaluate_scene, generate_labelled_product, report
 
-    if sum((scene is not None, size is not None, bigearthnet)) != 1:
-        raise click.UsageError("give exactly one of --scene DIR, --generate SIZE, --bigearthnet")
+    if sum((scene is not None, size is not None, bigearthnet, labels is not None)) != 1:
+        raise click.UsageError("give exactly one of --scene DIR, --generate SIZE, --bigearthnet"
+                               ", --labels DIR")
+    if baseline and labels is None:
+        raise click.UsageError("--baseline goes with --labels")
     model = _repo().resolve(ref)
+    if labels is not None:
+        _eval_labels(model, Path(labels), baseline)
+        return
     if bigearthnet:
         from ingest import bigearthnet_eval
         from ingest.samples.bigearthnet import BigEarthNetDataError
@@ -107,6 +118,57 @@ def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool
             size, Path(tmp), seed=seed, cloud_cover=cloud_cover)  # type: ignore[arg-type]
         result = evaluate_scene(folder, model, InferenceSettings())
     click.echo("\n".join(report(result)))
+
+
+def _eval_labels(model: object, root: object, baseline: str | None) -> None:
+    from inference.settings import InferenceSettings
+    from ingest.label_eval import evaluate_patches
+    from ingest.scene_eval import SceneEvaluation, report
+
+    settings = InferenceSettings()
+    scores = {}
+    for resolved in [model, *([_repo().resolve(baseline)] if baseline else [])]:
+        ev = evaluate_patches(root, resolved, settings)  # type: ignore[arg-type]
+        spec = resolved.spec  # type: ignore[attr-defined]
+        click.echo("\n".join(report(SceneEvaluation(spec.ref, spec.output_kind, root, ev))))
+        scores[spec.ref] = ev.mean_iou
+    if baseline:
+        new, old = scores[model.spec.ref], scores[_repo().resolve(baseline).spec.ref]  # type: ignore[attr-defined]
+        click.echo(f"gain on held-out labels: mean IoU {100 * old:.1f} % -> {100 * new:.1f} % "
+                   f"({100 * (new - old):+.1f} points)")
+
+
+@models.command("candidates")
+@click.argument("item")
+@click.option("--k", type=int, default=8, show_default=True, help="Windows to export.")
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--size", type=int, default=64, show_default=True, help="Window side, pixels.")
+@click.option("--min-valid", type=float, default=0.9, show_default=True,
+              help="Least share of classified (clear) pixels in a window.")
+@click.option("--publish", is_flag=True, help="Also publish them to the `labels` collection.")
+def models_candidates(item: str, k: int, out: str, size: int, min_valid: float,
+                      publish: bool) -> None:
+    """Export ITEM's K least confident windows for labelling (ITEM: id or item JSON path).
+
+    The folder is the trainer's patch format (docs/active_learning.md): correct each
+    *_reference_map.tif, then `earthsig models finetune CKPT OUT --keep-head`.
+    """
+    from pathlib import Path
+
+    from infra.stack import export_stack_env
+    from ingest.candidates import export_candidates, load_item
+    from ingest.errors import InvalidProductError
+
+    export_stack_env()
+    try:
+        found = export_candidates(load_item(item), k, Path(out), size=size,
+                                  min_valid=min_valid, publish=publish)
+    except (InvalidProductError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for c in found:
+        click.echo(f"{c.pid}  mean confidence {c.window.mean_confidence:5.1f}  "
+                   f"class {c.window.dominant}")
+    click.echo(f"{len(found)} candidates in {out}" + (" (published)" if publish else ""))
 
 
 @models.command("patches")
@@ -160,22 +222,36 @@ def models_train(patches: str, out: str, classes: str, steps: int, batch: int, w
 @models.command("finetune")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.argument("patches", type=click.Path(exists=True, file_okay=False))
-@click.option("--classes", required=True, help="CLC codes of the new head, e.g. 334,311.")
+@click.option("--classes", default="",
+              help="CLC codes of the new head, e.g. 334,311 (required without --keep-head).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @click.option("--steps", type=int, default=200, show_default=True)
 @click.option("--batch", type=int, default=128, show_default=True)
+@click.option("--keep-head", is_flag=True,
+              help="Keep the classes and head; train the whole network further on PATCHES "
+                   "(corrected labels from `earthsig models candidates`).")
+@click.option("--seed", type=int, default=0, show_default=True)
 def models_finetune(checkpoint: str, patches: str, classes: str, out: str, steps: int,
-                    batch: int) -> None:
-    """Freeze CHECKPOINT's network and train a new head for --classes."""
+                    batch: int, keep_head: bool, seed: int) -> None:
+    """Freeze CHECKPOINT's network and train a new head for --classes, or with --keep-head
+    train the whole network further on corrected labels (active learning)."""
     from pathlib import Path
 
     from inference.patches import read_patches
-    from inference.training import Checkpoint, finetune
+    from inference.training import Checkpoint, finetune, fit
 
-    tuned = finetune(Checkpoint.load(Path(checkpoint)), read_patches(Path(patches)),
-                     _codes(classes), steps=steps, batch=batch)
+    base = Checkpoint.load(Path(checkpoint))
+    if keep_head:
+        if classes and _codes(classes) != base.classes:
+            raise click.UsageError(f"--keep-head keeps the classes {base.classes}")
+        tuned = fit(base, read_patches(Path(patches)), steps=steps, batch=batch, seed=seed)
+    elif not classes:
+        raise click.UsageError("give --classes for the new head, or --keep-head")
+    else:
+        tuned = finetune(base, read_patches(Path(patches)), _codes(classes), steps=steps,
+                         batch=batch, seed=seed)
     tuned.save(Path(out))
-    click.echo(f"{out}: head for {tuned.classes}")
+    click.echo(f"{out}: head for {tuned.classes}, {tuned.steps} steps in all")
 
 
 @models.command("export")

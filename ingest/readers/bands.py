@@ -23,6 +23,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from ingest.errors import InvalidProductError
+from ingest.readers.checks import check_raster_place, declared_crs
 
 EARTH_SEARCH_KEYS = {
     "B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1",
@@ -142,8 +143,15 @@ class ProductReader:
             same = (ds.crs, ds.transform, ds.shape) == (ref.crs, ref.transform, ref.shape)
             if not same and (ds.crs != ref.crs or not _covers(ds.bounds, ref.bounds)):
                 raise InvalidProductError(
-                    f"{self.item.id}: band {band.name} is not on the grid of {finest.name} "
-                    f"({ds.crs} {ds.bounds} vs {ref.crs} {ref.bounds})")
+                    f"{self.item.id}: band {band.name} ({ds.width}x{ds.height} px) is not on "
+                    f"the grid of {finest.name} ({ref.width}x{ref.height} px): "
+                    f"{ds.crs} {tuple(ds.bounds)} vs {ref.crs} {tuple(ref.bounds)}")
+            declared = declared_crs(self.item, band_asset(self.item, band.name))
+            if declared is not None and declared != ds.crs:
+                raise InvalidProductError(
+                    f"{self.item.id}: band {band.name} is in {ds.crs} but the metadata says "
+                    f"{declared} (wrong CRS)")
+        check_raster_place(self.item, finest.name, ref.crs, ref.bounds)
         return BandGrid(ref.crs, ref.transform, ref.height, ref.width)
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,9 @@ def locate_safe(href: str) -> SafeLocation:
         return _locate_folder(href, path)
     if path.is_file() and zipfile.is_zipfile(path):
         return _locate_zip(href, path)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        raise InvalidProductError(f"{href}: neither a SAFE folder nor a zip archive (a .zip "
+                                  f"truncated or corrupt: no zip directory at its end)")
     if path.is_file():
         raise InvalidProductError(f"{href}: neither a SAFE folder nor a zip archive")
     raise InvalidProductError(f"product not found: {href}")

@@ -20,6 +20,7 @@ from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from ingest.atomic import atomic_file
 from ingest.cog import write_cog
+from ingest.samples.changes import Conversion
 from ingest.samples.safe import write_safe
 from ingest.samples.scene import SampleScene, generate_scene
 from ingest.samples.spectra import BANDS, DN_NODATA, Scl, dn_offset
@@ -41,15 +42,18 @@ def make_sample_product(
     layout: str = "cog",
     baseline: str = PROCESSING_BASELINE,
     as_zip: bool = False,
+    conversions: tuple[Conversion, ...] = (),
 ) -> Path:
     """Generate a sample product of ``size`` x ``size`` 10 m pixels; return what a reader
     opens: the item JSON (``cog``), the ``.SAFE`` folder or the ``.zip`` (``safe``).
 
     The product covers the crop from the tile's upper-left corner. ``cloud_cover`` is the
     wanted cloud share in percent; the metadata's cloud cover is the share actually drawn.
+    ``conversions`` plant known land-cover changes (``ingest.samples.changes``).
     """
     _check_options(level, layout, baseline, as_zip)
-    scene = generate_scene(tile, date, size, seed=seed, cloud_cover=cloud_cover)
+    scene = generate_scene(tile, date, size, seed=seed, cloud_cover=cloud_cover,
+                           conversions=conversions)
     scl = scene.scl()
     if layout == "safe":
         product = write_safe(scene, scl, Path(out_dir), level=level, baseline=baseline,

@@ -12,6 +12,7 @@ from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from ingest.s2grid import TileGrid, TileWindow, tile_grid
 from ingest.samples.arrays import upsample2
+from ingest.samples.changes import Conversion
 from ingest.samples.clouds import (
     CLOUD_MEDIUM,
     CLOUD_REFLECTANCE,
@@ -46,8 +47,13 @@ def generate_scene(
     *,
     seed: int | None = None,
     cloud_cover: float = 0.0,
+    conversions: tuple[Conversion, ...] = (),
 ) -> SampleScene:
-    """The arrays of a sample product, without writing anything (bands rendered on demand)."""
+    """The arrays of a sample product, without writing anything (bands rendered on demand).
+
+    ``conversions`` change the land cover of the scene the seed draws (``samples.changes``):
+    the same seed with and without them gives two acquisitions with a known change.
+    """
     _check_size(size)
     _check_cloud_cover(cloud_cover)
     date = _check_date(date)
@@ -60,7 +66,7 @@ def generate_scene(
     clouds = draw_clouds(np.random.default_rng(streams["clouds"]), 2 * n20, cloud_cover,
                          latitude, date)
     return SampleScene(grid=grid, date=date, size=size, seed=seed, land=land, clouds=clouds,
-                       streams=streams)
+                       streams=streams, conversions=tuple(conversions))
 
 
 def _check_size(size: int) -> None:
@@ -99,6 +105,7 @@ class SampleScene:
     land: LandCover
     clouds: Clouds | None
     streams: dict[str, np.random.SeedSequence]
+    conversions: tuple[Conversion, ...] = ()
 
     @property
     def product_id(self) -> str:
@@ -115,12 +122,17 @@ class SampleScene:
         """(size, size) uint8 CLC grid codes at 10 m: the land cover, under clouds too."""
         codes = np.array([clc.grid_code_of(c) for c in CLASSES], dtype=np.uint8)
         per_parcel = codes[self.land.parcel_class]
-        return upsample2(per_parcel[self.land.labels])[: self.size, : self.size]
+        truth = per_parcel[self.land.labels]
+        for conversion, mask in self._converted():
+            truth[mask] = clc.grid_code_of(conversion.to_class)
+        return upsample2(truth)[: self.size, : self.size]
 
     def scl(self) -> np.ndarray:
         """(size20, size20) uint8 scene classification at 20 m."""
         per_class = np.array([CLASS_SCL[c] for c in CLASSES], dtype=np.uint8)
         scl = per_class[self.land.parcel_class][self.land.labels]
+        for conversion, mask in self._converted():
+            scl[mask] = conversion.scl()
         if self.clouds is not None:
             np.copyto(scl, self.clouds.scl, where=self.clouds.scl > 0)
         return scl
@@ -157,7 +169,19 @@ class SampleScene:
         """(n20, n20) float32 reflectance of each 20 m pixel's parcel, before noise and clouds."""
         signature = np.array([SIGNATURES[c][band_index] for c in CLASSES], dtype=np.float32)
         per_parcel = signature[self.land.parcel_class] * self.land.parcel_gain[:, band_index]
-        return per_parcel[self.land.labels]
+        surface = per_parcel[self.land.labels]
+        for conversion, mask in self._converted():
+            # The parcel's own brightness variation stays: a burnt wood is not uniform either.
+            gain = self.land.parcel_gain[self.land.labels[mask], band_index]
+            surface[mask] = np.float32(conversion.signature(band_index)) * gain
+        return surface
+
+    def _converted(self) -> list[tuple[Conversion, np.ndarray]]:
+        """Each conversion with its 20 m mask, judged on the land cover before any of them."""
+        if not self.conversions:
+            return []
+        class_index = self.land.parcel_class[self.land.labels]
+        return [(c, c.mask20(class_index)) for c in self.conversions]
 
     def _reflectance_10m(self, band_index: int, rng: np.random.Generator) -> np.ndarray:
         reflectance = upsample2(self._surface(band_index))

@@ -86,7 +86,7 @@ def test_versions_side_by_side_and_the_active_one(repo: ModelRepository) -> None
 
 def test_clc_spectral_2_is_beside_1_which_stays_the_default(repo: ModelRepository) -> None:
     assert repo.resolve("clc-spectral").spec.version == "1"  # reference.DEFAULT_ACTIVE
-    assert repo.versions("clc-spectral") == ["1", "2"]
+    assert repo.versions("clc-spectral") == ["1", "2", "3"]
     promoted = ModelRepository(repo.root, active_versions={"clc-spectral": "2"})
     spec = promoted.resolve("clc-spectral").spec
     assert spec.version == "2" and 333 in spec.hyperparameters["reachable_classes"]

@@ -11,6 +11,7 @@ from catalog_schemas import clc
 from inference.backends import OnnxRuntimeBackend
 from inference.errors import ModelNotFoundError
 from inference.repository import ModelRepository
+from tests.inference.conftest import TritonFixture
 
 # B02, B03, B04, B08 surface reflectance of typical surfaces -> the CLC class expected.
 SIGNATURES = {
@@ -135,3 +136,160 @@ def test_leaf_channels_give_the_maps_of_the_44_channel_layout(
     assert len(np.unique(compact.classes)) >= 5 and (compact.classes[:40, :300] == 0).all()
     assert {clc.by_grid_code(int(g)).clc_code for g in np.unique(compact.classes) if g} <= set(
         model.spec.output_classes)
+
+
+# Version 3 reads B12 too: B02, B03, B04, B08, B12 of typical surfaces (the generator's).
+V3_SIGNATURES = {
+    512: (0.06, 0.05, 0.03, 0.02, 0.005),
+    311: (0.03, 0.06, 0.03, 0.42, 0.09),
+    312: (0.02, 0.04, 0.018, 0.24, 0.05),
+    231: (0.04, 0.07, 0.05, 0.30, 0.12),
+    211: (0.07, 0.09, 0.10, 0.24, 0.20),
+    112: (0.10, 0.11, 0.12, 0.15, 0.18),  # dark urban: NBR -0.09
+    335: (0.85, 0.83, 0.80, 0.70, 0.06),
+    331: (0.20, 0.26, 0.32, 0.38, 0.40),  # bright sand, NIR below SWIR: not a burn (bright)
+    332: (0.22, 0.23, 0.24, 0.28, 0.30),
+    333: (0.14, 0.17, 0.20, 0.32, 0.30),
+    334: (0.03, 0.04, 0.06, 0.08, 0.20),  # fresh burn: dark, NBR -0.43
+}
+
+
+def _predict_v3(repo: ModelRepository, pixels: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    model = repo.resolve("clc-spectral:3")
+    batch = pixels.T.reshape(1, 5, 1, -1).astype(np.float32)
+    return (OnnxRuntimeBackend(model.onnx_path, threads=1).predict(batch)[0, :, 0, :],
+            model.spec.output_classes)
+
+
+def test_version_3_adds_burnt_areas_from_the_burn_ratio(repo: ModelRepository) -> None:
+    codes = list(V3_SIGNATURES)
+    probs, classes = _predict_v3(repo, np.array([V3_SIGNATURES[c] for c in codes]))
+    assert [classes[i] for i in probs.argmax(axis=0)] == codes
+    assert classes == [112, 211, 231, 311, 312, 331, 332, 333, 334, 335, 512]
+    np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-5)
+    assert probs[classes.index(334), codes.index(334)] > 0.95
+    spec = repo.resolve("clc-spectral:3").spec
+    assert spec.input_bands == ["B02", "B03", "B04", "B08", "B12"]
+    # Versions 1 and 2 call the burn dark urban fabric: the SWIR band is the new information.
+    for version in ("1", "2"):
+        p, c = _predict(repo, np.array([V3_SIGNATURES[334][:4]]), f"clc-spectral:{version}")
+        assert c[int(p[:, 0].argmax())] == 112
+
+
+def test_version_3_tells_a_burn_from_water_and_dark_urban_only_by_swir(
+        repo: ModelRepository) -> None:
+    """The same visible and NIR with SWIR-2 raised step by step: urban until NBR < -0.25."""
+    blue, green, red, nir = 0.05, 0.06, 0.07, 0.09
+    swir = np.array([0.05, 0.10, 0.13, 0.16, 0.20, 0.30])
+    pixels = np.array([(blue, green, red, nir, s) for s in swir])
+    probs, classes = _predict_v3(repo, pixels)
+    predicted = [classes[i] for i in probs.argmax(axis=0)]
+    nbr = (nir - swir) / (nir + swir)
+    assert predicted == [334 if r < -0.25 else 112 for r in nbr]
+    assert predicted == [112, 112, 112, 334, 334, 334]
+    # Water (NDWI > 0.1) stays water whatever its SWIR: its NIR is as low as a burn's.
+    probs, classes = _predict_v3(repo, np.array([(0.06, 0.05, 0.03, 0.02, s) for s in swir]))
+    assert {classes[i] for i in probs.argmax(axis=0)} == {512}
+    # A bright pixel with NIR below SWIR-2 (dry sand, rock) is not burnt: a burn is dark.
+    probs, classes = _predict_v3(repo, np.array([(0.20, 0.22, 0.25, 0.20, 0.40)]))
+    assert classes[int(probs[:, 0].argmax())] != 334
+
+
+def test_generator_burn_spectrum_lies_inside_version_3s_intervals() -> None:
+    """At the extremes of the generator's variation (parcel gain per band, 4 sigma of pixel
+    noise) the planted burn stays dark and below the NBR threshold with margin, and the urban
+    fabric above it: so the scenes with a planted fire have an exact answer for version 3."""
+    from inference.spectral_v2 import DARK
+    from inference.spectral_v3 import BURN_NBR
+    from ingest.samples.changes import CONVERSION_SIGNATURES
+    from ingest.samples.spectra import PIXEL_NOISE, REGION_BAND_JITTER, SIGNATURES
+
+    spread = (1 + REGION_BAND_JITTER) * (1 + 4 * PIXEL_NOISE)
+    blue, green, red, nir, _, swir22 = CONVERSION_SIGNATURES[334]
+    worst_burn = (nir * spread - swir22 / spread) / (nir * spread + swir22 / spread)
+    assert worst_burn < BURN_NBR[1] - 0.05
+    assert (blue + green + red) / 3 * 1.1 * spread < DARK[1] - 0.05
+    *_, nir, _, swir22 = SIGNATURES[112]
+    worst_urban = (nir / spread - swir22 * spread) / (nir / spread + swir22 * spread)
+    assert worst_urban > BURN_NBR[1] + 0.02
+
+
+def test_version_3_maps_a_planted_burn(tmp_path: Path, repo: ModelRepository) -> None:
+    """Pixel IoU of 334 on a generated scene with a burnt forest (read through the product
+    reader, B12 interpolated from 20 m), and version 2's map everywhere else."""
+    from catalog_schemas import cloudmask as cm
+    from inference.evaluate import evaluate
+    from inference.run import run_model
+    from inference.settings import InferenceSettings
+    from ingest.samples import make_sample_product
+    from ingest.samples.changes import Conversion
+    from ingest.scene_eval import evaluate_scene, load_scene
+
+    burn = Conversion((128, 384), (96, 352), 334, (311, 312))
+    product = make_sample_product("32TQM", date(2024, 7, 15), 512, tmp_path, seed=7,
+                                  cloud_cover=10.0, conversions=(burn,))
+    settings = InferenceSettings(_env_file=None, ort_threads=1)
+    v3 = evaluate_scene(product.parent, repo.resolve("clc-spectral:3"), settings).evaluation
+    burnt = v3.by_value(clc.grid_code_of(334))
+    assert burnt.truth_pixels > 5000 and burnt.iou == 1.0
+    assert v3.pixel_accuracy == 1.0
+    # Version 2 on the same scene: the burn is all urban fabric, the rest the same classes.
+    v2_model = repo.resolve("clc-spectral:2")
+    scene = load_scene(product.parent, v2_model.spec.input_bands)
+
+    def read(window: Window) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = window.toslices()
+        return scene.bands[:, rows, cols], scene.valid[rows, cols]
+
+    v2 = run_model(read, 512, 512, v2_model, settings).classes
+    clear = np.isin(scene.cloudmask, (cm.CLEAR, cm.SNOW)) & scene.valid
+    is_burnt = scene.truth == clc.grid_code_of(334)
+    assert (v2[is_burnt & clear] == clc.grid_code_of(112)).all()
+    assert evaluate(scene.truth, v2, clear & ~is_burnt).pixel_accuracy == 1.0
+
+
+def test_adding_version_3_to_a_repository_of_10_channel_versions(tmp_path: Path) -> None:
+    """A repository built before version 3 (versions 1 and 2, 4 bands, 10 channels) gets it
+    without a byte of versions 1 and 2 changing; config.pbtxt then serves the versions of the
+    shape it states to the ONNX Runtime backend, and all of them, -1 dims, to the Python one."""
+    from inference.reference import build
+    from inference.repository import triton_config
+
+    repo = ModelRepository(tmp_path)
+    for version in ("1", "2"):
+        repo.add_version(*build("clc-spectral", version))
+    config = (tmp_path / "clc-spectral" / "config.pbtxt").read_text()
+    assert "version_policy: { all { } }" in config and "dims: [10, -1, -1]" in config
+    before = {p: p.read_bytes() for p in tmp_path.glob("clc-spectral/[12]/*")}
+    assert repo.resolve("clc-spectral:3").spec.version == "3"  # built on first use
+    assert repo.versions("clc-spectral") == ["1", "2", "3"]
+    assert {p: p.read_bytes() for p in tmp_path.glob("clc-spectral/[12]/*")} == before
+    assert repo.resolve("clc-spectral").spec.version == "1"  # the default is unchanged
+    config = (tmp_path / "clc-spectral" / "config.pbtxt").read_text()
+    assert "version_policy: { specific { versions: [1, 2] } }" in config
+    assert "dims: [4, -1, -1]" in config and "dims: [10, -1, -1]" in config
+    served = triton_config(repo.specs("clc-spectral"), backend="python")
+    assert "version_policy: { all { } }" in served
+    assert served.count("dims: [-1, -1, -1]") == 2
+    # A model whose versions agree keeps exact dims and serves all of them.
+    single = triton_config(build("cloud-scl", "1")[0])
+    assert "dims: [1, -1, -1]" in single and "version_policy: { all { } }" in single
+
+
+def test_triton_serves_versions_of_different_channel_counts(triton: TritonFixture) -> None:
+    """One config.pbtxt (-1 band and class dims), the real Python-backend Triton server:
+    versions 1 and 2 answer 10 channels, version 3 answers 11, each equal to ONNX Runtime."""
+    from inference.backends import open_backend
+    from inference.settings import InferenceSettings
+
+    settings = InferenceSettings(_env_file=None, backend="triton", triton_url=triton.url,
+                                 ort_threads=1)
+    for version, n_bands, n_classes in (("1", 4, 10), ("2", 4, 10), ("3", 5, 11)):
+        model = triton.repo.resolve(f"clc-spectral:{version}")
+        batch = np.random.default_rng(int(version)).uniform(0, 0.5, (3, n_bands, 24, 40))
+        batch = batch.astype(np.float32)
+        served = open_backend(model, settings).predict(batch)
+        local = OnnxRuntimeBackend(model.onnx_path, threads=1).predict(batch)
+        assert served.shape == (3, n_classes, 24, 40) == local.shape
+        assert len(model.spec.output_classes) == n_classes
+        np.testing.assert_allclose(served, local, atol=1e-6)

@@ -87,3 +87,15 @@ def test_wrong_method_keeps_allow_header(api_url: str) -> None:
     # Starlette names the methods of the first route matching the path (GET and POST /search
     # are two routes): the point is that our handler keeps the header.
     assert response.headers["allow"] in ("GET", "POST")
+
+
+@pytest.mark.parametrize(("body", "kind"), [(b"null", "null"), (b"[1, 2]", "an array"),
+                                            (b"3", "a number"), (b'"bbox"', "a string")])
+def test_a_search_body_that_is_not_an_object_is_a_400(api_url: str, body: bytes,
+                                                       kind: str) -> None:
+    response = httpx.post(api_url + "/search", content=body,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert f"needs a JSON object of search parameters, not {kind}" in \
+        response.json()["description"]
+

@@ -68,3 +68,19 @@ def test_unknown_name_is_422(client: TestClient) -> None:
 
 def test_malformed_json_is_400(client: TestClient) -> None:
     assert client.get("/cmap", params={"colormap": "{not json"}).status_code == 400
+
+
+def test_clc_change_paints_a_transition_in_its_new_class_colour() -> None:
+    import numpy as np
+    from rio_tiler.colormap import apply_cmap
+
+    from catalog_schemas import changes
+    from catalog_schemas.clc import by_clc_code as by_code
+
+    forest, burnt = by_code(311), by_code(334)
+    change = np.array([[[0, changes.encode(forest.grid_code, burnt.grid_code),
+                         changes.encode(forest.grid_code, forest.grid_code)]]], np.uint16)
+    rgb, alpha = apply_cmap(change, colormaps().get(changes.CHANGE_COLORMAP_NAME))
+    assert alpha[0, 0] == 0  # nodata: transparent
+    assert tuple(rgb[:, 0, 1]) == burnt.rgb and alpha[0, 1] == 255
+    assert tuple(rgb[:, 0, 2]) == changes.UNCHANGED_RGBA[:3]

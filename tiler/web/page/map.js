@@ -100,6 +100,8 @@
 
   async function identify(event) {
     const { lat, lng } = event.latlng;
+    // The series of every acquisition at the point, drawn beside the identify text.
+    window.earthsigTimeseries.show($('collection').value, lng, lat);
     const url = `${collectionPath()}/identify/${lng.toFixed(7)},${lat.toFixed(7)}?${filters()}`;
     const panel = $('identify');
     const text = $('identify-text');

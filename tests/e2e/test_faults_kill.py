@@ -1,0 +1,99 @@
+"""SIGKILL of a worker inside each stage, deterministically (issue 11, item 1).
+
+A pause point (``ingest.pausepoints``, active only when ``EARTHSIG_PAUSE_AT`` is set) holds
+the job at a chosen place of its stage; the test then kills the worker and its work horse
+with SIGKILL, as a lost machine or the OOM killer would. Another worker on the host recovers
+the abandoned job, the retry completes, and the product is published exactly once: one item,
+one run of files, no staging left-overs, and ``earthsig status`` counting what happened.
+
+The points, each the worst moment of its stage:
+
+- ``fetch``: the product checked, the stage not yet finished;
+- ``infer-staged``: every file written into the staging folder, not yet published;
+- ``infer-published``: the run folder published, the stage not yet finished (an orphan run);
+- ``publish-registered``: the item registered, earlier runs not yet pruned, the stage not
+  yet finished (the retry registers it again: an upsert, not a second item).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from rq.job import Job, JobStatus
+
+from ingest.pausepoints import ENV, POINTS
+from ingest.queue import enqueue_product, wait_for
+from ingest.samples import make_sample_product
+from ingest.stages import Stage, job_id
+from tests.e2e.faults import (
+    Pipeline,
+    all_done,
+    assert_published_once,
+    kill_worker_of,
+    wait_for_file,
+)
+
+STAGE_OF = {"fetch": Stage.FETCH, "infer-staged": Stage.INFER,
+            "infer-published": Stage.INFER, "publish-registered": Stage.PUBLISH}
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, pgstac_dsn: str, redis_url: str) -> Iterator[Pipeline]:
+    p = Pipeline(tmp_path / "home", pgstac_dsn, redis_url)
+    p.home.mkdir()
+    yield p
+    p.stop()
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_worker_killed_inside_a_stage_loses_and_duplicates_nothing(
+        point: str, pipeline: Pipeline, tmp_path: Path) -> None:
+    marker = tmp_path / f"paused-{point}"
+    pipeline.extra_env[ENV] = f"{point}:{marker}"
+    for name in ("k0", "k1"):
+        pipeline.start_worker(name)
+    href = str(make_sample_product("T31TCJ", date(2024, 7, 1), 256, pipeline.home / "s",
+                                   seed=4))
+    queued = enqueue_product(href, None, connection=pipeline.redis, ingest=pipeline.ingest,
+                             inference=pipeline.inference)
+    horse = int(wait_for_file(marker, pipeline))  # the job sits at the point now
+    stage_job = Job.fetch(job_id(STAGE_OF[point], queued.product_id, queued.model),
+                          connection=pipeline.redis)
+    assert stage_job.get_status() == JobStatus.STARTED
+    assert int(stage_job.meta["horse_pid"]) == horse
+    victim = kill_worker_of(stage_job, pipeline, horse)
+
+    try:
+        result = wait_for(queued.job_id, connection=pipeline.redis, timeout_s=90)
+    except (TimeoutError, RuntimeError) as exc:
+        raise AssertionError(f"{exc}\n{pipeline.logs()}") from exc
+    for stage in Stage:
+        job = Job.fetch(job_id(stage, queued.product_id, queued.model),
+                        connection=pipeline.redis)
+        assert job.get_status() == JobStatus.FINISHED
+        # The killed stage ran twice (the kill, the retry on the survivor); others once.
+        assert job.meta["attempts"] == (2 if stage == STAGE_OF[point] else 1), stage
+    assert Job.fetch(stage_job.id, connection=pipeline.redis).worker_name != victim
+    assert_published_once(pipeline, [result["item_id"]])
+    status = pipeline.status()
+    assert status["stages"] == all_done(1)
+    assert status["published_last_hour"] == 1
+    assert status["failures"] == []
+
+
+def test_pause_points_cost_nothing_when_unset(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    """Without the variable a point returns at once and leaves no marker."""
+    from ingest.pausepoints import pause_point
+
+    monkeypatch.delenv(ENV, raising=False)
+    t0 = time.monotonic()
+    for point in POINTS:
+        pause_point(point)
+    monkeypatch.setenv(ENV, f"fetch:{tmp_path / 'm'}")
+    pause_point("infer-staged")  # another point: not paused
+    assert time.monotonic() - t0 < 5 and not (tmp_path / "m").exists()
