@@ -16,6 +16,14 @@ CLC_COLORMAP_NAME = "clc"
 CLOUDMASK_ASSET = "cloudmask"
 CLOUDMASK_COLORMAP_NAME = "cloudmask"
 
+# pgstac partitions a collection's items by this unit of their datetime (``collections.
+# partition_trunc``; pgstac's default is one partition for everything). Searches always carry a
+# date window (weeks to months) and pgstac searches partitions newest first, stopping at a full
+# page, so a month prunes most of a multi-year catalog: ~28 000 items a partition at 1 M items
+# over three years (docs/benchmarks.md, "Catalog at scale"). It is a database setting, not part
+# of the STAC document: ``ingest.register.ensure_collection`` applies it.
+LANDCOVER_PARTITION_TRUNC = "month"
+
 # Europe, generously: the footprints of the Sentinel-2 tiles the service watches.
 EUROPE_BBOX = [-32.0, 27.0, 45.0, 72.0]
 

@@ -24,9 +24,14 @@ class Backend(Protocol):
 class OnnxRuntimeBackend:
     """The embedded backend: ONNX Runtime on the CPU, in this process."""
 
-    def __init__(self, model_path: Path, *, threads: int = 0, arena: bool = True) -> None:
+    def __init__(self, model_path: Path, *, threads: int = 0, arena: bool = True,
+                 spinning: bool = False) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads  # 0: one per core
+        # ORT's pool threads spin between operators by default: faster alone on a machine,
+        # but the spinning takes the core that reading (and other workers) need.
+        options.add_session_config_entry("session.intra_op.allow_spinning",
+                                         "1" if spinning else "0")
         # ORT's arena keeps the largest batch's memory for the session's life (faster reruns);
         # without it every run gives its memory back (a 16 x 512 px U-Net batch: ~5 GB).
         options.enable_cpu_mem_arena = arena
@@ -53,4 +58,5 @@ def open_backend(model: ResolvedModel, settings: InferenceSettings) -> Backend:
                              input_name=spec.input_name, output_name=spec.output_name,
                              timeout_s=settings.triton_timeout_s,
                              retries=settings.triton_retries)
-    return OnnxRuntimeBackend(model.onnx_path, threads=settings.ort_threads)
+    return OnnxRuntimeBackend(model.onnx_path, threads=settings.ort_threads,
+                              spinning=settings.ort_spinning)

@@ -31,7 +31,18 @@ class InferenceSettings(BaseSettings):
     batch_size: int = Field(default=4, ge=1, description="Windows per backend call.")
     backend: Literal["onnxruntime", "triton"] = Field(
         default="onnxruntime", description="Embedded ONNX Runtime, or a Triton server (gRPC).")
-    ort_threads: int = Field(default=0, ge=0, description="ONNX Runtime threads (0: all cores).")
+    ort_threads: int = Field(
+        default=1, ge=0,
+        description="ONNX Runtime intra-op threads (0: all cores). 1 by default: the window "
+                    "reader runs on the other core (docs/benchmarks.md).")
+    ort_spinning: bool = Field(
+        default=False,
+        description="Let ONNX Runtime's idle threads spin between operators (off: they "
+                    "yield the core to reading and to other workers).")
+    triton_ort_threads: int = Field(
+        default=0, ge=0,
+        description="ONNX Runtime intra-op threads of each model in the local Triton server "
+                    "(0: all cores): the server is shared by every worker, unlike ort_threads.")
     triton_url: str = Field(default="127.0.0.1:8001", description="Triton gRPC host:port.")
     triton_timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
     triton_retries: int = Field(default=5, ge=0,

@@ -32,6 +32,25 @@ OWNED_USER = "postgres"
 LIBPQ_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE")
 
 
+# The owned cluster's server settings beyond PostgreSQL's defaults, tuned for the catalog's
+# searches (docs/benchmarks.md, "Catalog at scale"): the default 128 MB of shared buffers is
+# small beside a catalog of ~6 GiB per million items; planner costs for an SSD, where a random
+# read costs about a sequential one; JIT compiles in tens of ms what a paged search runs in a
+# few; a parallel worker costs more to start than it saves on a 10-item page, and takes a core
+# from the API on a small machine; larger sorts and bitmaps stay in memory.
+SERVER_SETTINGS: dict[str, str] = {
+    "shared_buffers": "1GB",
+    "work_mem": "16MB",
+    "random_page_cost": "1.1",
+    "effective_io_concurrency": "200",
+    "jit": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+# The ones a session or role may set too (the bench compares them on one database).
+SESSION_SETTINGS = ("work_mem", "random_page_cost", "effective_io_concurrency", "jit",
+                    "max_parallel_workers_per_gather")
+
+
 class PostgresError(RuntimeError):
     """The database could not be reached, created or migrated."""
 
@@ -194,8 +213,9 @@ class OwnedCluster:
                 port = free_port(self.settings.bind_host)
                 self.port_file.write_text(str(port))
             self._chown()
+            tuned = " ".join(f"-c {k}={v}" for k, v in SERVER_SETTINGS.items())
             opts = (f"-p {port} -c listen_addresses={self.settings.bind_host} "
-                    "-c unix_socket_directories='' -c fsync=off -c max_connections=200")
+                    f"-c unix_socket_directories='' -c fsync=off -c max_connections=200 {tuned}")
             log.info("starting PostgreSQL on %s:%s", self.settings.bind_host, port)
             self._run("pg_ctl", "start", "-D", str(self.data), "-w", "-t", "60",
                       "-l", str(self.log_file), "-o", opts)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ from ingest.vectors import vectorise, write_polygons
 log = logging.getLogger(__name__)
 
 CONFIDENCE_NODATA = 255
+# Threads writing a product's files: the workers' two cores (each COG write also compresses
+# on GDAL's own threads).
+ASSET_THREADS = 2
 FILES = {
     LANDCOVER_ASSET: "landcover.tif",
     "confidence": "confidence.tif",
@@ -135,15 +139,13 @@ def prepare_product(
     item_id = landcover_item_id(source.id, spec.name, spec.version)
 
     out = _segment(source, model, inference, timings)
-    with _step("statistics", source.id, timings):
-        statistics = _statistics(out, source)
 
     store = asset_store(ingest)
     item_path = f"{LANDCOVER_COLLECTION_ID}/{item_id}"
     run = f"{item_path}/{new_run_id()}"
     try:
         with staging_folder(store.staging_parent(item_path)) as staging:
-            _write_assets(out, staging, source.id, timings, ingest)
+            statistics = _write_assets(out, source, staging, timings, ingest)
             described = {key: describe(staging / name) for key, name in FILES.items()
                          if (staging / name).exists()}
             pause_point("infer-staged")
@@ -264,20 +266,49 @@ def _cloudmask(reader: ProductReader, height: int, width: int, size: int) -> np.
     return mask
 
 
-def _write_assets(out: _Outputs, staging: Path, product: str, timings: dict[str, float],
-                  ingest: IngestSettings) -> None:
-    with _step("write-cogs", product, timings):
-        common = {"crs": out.crs, "transform": out.transform}
-        write_cog(out.classes, staging / FILES[LANDCOVER_ASSET], nodata=clc.NODATA,
-                  categorical=True, colormap=clc.colormap(), **common)
-        write_cog(out.confidence, staging / FILES["confidence"], nodata=CONFIDENCE_NODATA,
-                  categorical=False, **common)
-        if out.cloudmask is not None:
-            write_cog(out.cloudmask, staging / FILES["cloudmask"], nodata=cm.NODATA,
-                      categorical=True, colormap=cm.colormap(), **common)
-    with _step("vectorise", product, timings):
-        polygons = vectorise(out.classes, transform=out.transform, crs=out.crs,
-                             min_area_m2=ingest.polygon_min_area_m2)
-        write_polygons(polygons, staging / FILES["polygons"])
-    with _step("quicklook", product, timings):
-        write_thumbnail(out.classes, staging / FILES["thumbnail"])
+def _write_assets(out: _Outputs, source: pystac.Item, staging: Path,
+                  timings: dict[str, float], ingest: IngestSettings) -> dict[str, object]:
+    """Statistics, the three COGs, the polygons and the quicklook, overlapped; the statistics.
+
+    The tasks only read the arrays and each writes its own file; GDAL (compression, overviews,
+    sieve, polygonise) and most of NumPy release the GIL, so two threads keep both cores busy
+    where the tasks one after another left one idle (overviews and vectorising are serial).
+    Each task's own time is reported beside the stage's wall time, which contains it.
+    """
+    common = {"crs": out.crs, "transform": out.transform}
+    # Longest first (vectorising, then the confidence COG, the noisiest to compress), so
+    # the short tasks fill the other thread's gaps instead of trailing at the end.
+    tasks: dict[str, Callable[[], object]] = {
+        "vectorise": lambda: write_polygons(
+            vectorise(out.classes, transform=out.transform, crs=out.crs,
+                      min_area_m2=ingest.polygon_min_area_m2), staging / FILES["polygons"]),
+        "write-cog confidence": lambda: write_cog(
+            out.confidence, staging / FILES["confidence"], nodata=CONFIDENCE_NODATA,
+            categorical=False, **common),
+        "write-cog landcover": lambda: write_cog(
+            out.classes, staging / FILES[LANDCOVER_ASSET], nodata=clc.NODATA,
+            categorical=True, colormap=clc.colormap(), **common),
+        "statistics": lambda: _statistics(out, source),
+        "quicklook": lambda: write_thumbnail(out.classes, staging / FILES["thumbnail"]),
+    }
+    if out.cloudmask is not None:
+        cloudmask = out.cloudmask
+        tasks["write-cog cloudmask"] = lambda: write_cog(
+            cloudmask, staging / FILES["cloudmask"], nodata=cm.NODATA, categorical=True,
+            colormap=cm.colormap(), **common)
+    with _step("write assets", source.id, timings), \
+            ThreadPoolExecutor(ASSET_THREADS, thread_name_prefix="assets") as pool:
+        futures = {name: pool.submit(_timed, task) for name, task in tasks.items()}
+    # Failures in the files' order (the landcover COG first: the one named when the disk is
+    # full), whichever thread failed first.
+    order = ["write-cog landcover", "write-cog confidence", "write-cog cloudmask",
+             "vectorise", "quicklook", "statistics"]
+    results = {name: futures[name].result() for name in order if name in futures}
+    for name, (_, seconds) in results.items():
+        timings[f"{name} (within write assets)"] = seconds
+    return results["statistics"][0]
+
+
+def _timed(task: Callable[[], object]) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    return task(), time.perf_counter() - t0

@@ -11,13 +11,20 @@ from psycopg_pool import PoolTimeout
 from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 
-from catalog_schemas.collections import landcover_collection
+from catalog_schemas.collections import LANDCOVER_PARTITION_TRUNC, landcover_collection
 from catalog_schemas.queryables import landcover_queryables
 from ingest.errors import TransientError
 from ingest.pgstac_db import pgstac_session
 from ingest.queryables import register_queryables
 
 DEFINITION_KEY = "earthsig:definition"
+
+# Not part of the collection's JSON (pgstac's upsert leaves the column alone): set on its own.
+PARTITION = """
+UPDATE collections SET partition_trunc = %(trunc)s
+WHERE id = %(id)s AND partition_trunc IS DISTINCT FROM %(trunc)s
+RETURNING id
+"""
 
 # After each load: the collection's extent from its items (pgstac only computes it) and the
 # model versions it holds, so TileJSON and collection search report what really is there.
@@ -40,7 +47,8 @@ RETURNING id
 def _definition() -> tuple[dict, str]:
     """The collection document and a digest of it and of its queryables."""
     collection = landcover_collection().to_dict()
-    digest = hashlib.sha256(json.dumps([collection, landcover_queryables()],
+    digest = hashlib.sha256(json.dumps([collection, landcover_queryables(),
+                                        LANDCOVER_PARTITION_TRUNC],
                                        sort_keys=True).encode()).hexdigest()[:16]
     collection[DEFINITION_KEY] = digest
     return collection, digest
@@ -57,6 +65,9 @@ def ensure_collection(db: PgstacDB) -> bool:
     if stored and stored[0][0] == digest:
         return False
     Loader(db=db).load_collections([collection], Methods.upsert)
+    # pgstac's collections trigger repartitions on a change: free for a new collection, a
+    # one-off rewrite of the items for one created before partitioning (minutes per million).
+    list(db.query(PARTITION, {"trunc": LANDCOVER_PARTITION_TRUNC, "id": collection["id"]}))
     register_queryables(db.connect(), collection["id"])
     return True
 

@@ -10,6 +10,8 @@ from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from catalog_schemas import landcover_stats as names
 
+STRIP_ROWS = 512
+
 
 @dataclass(frozen=True)
 class LandcoverStats:
@@ -42,18 +44,28 @@ def landcover_stats(classes: np.ndarray, cloudmask: np.ndarray) -> LandcoverStat
     """
     if classes.shape != cloudmask.shape:
         raise ValueError(f"classes {classes.shape} and cloud mask {cloudmask.shape} differ")
-    observed = cloudmask != cm.NODATA
-    hidden = observed & np.isin(cloudmask, cm.OBSCURED)
-    valid = (classes > 0) & observed & ~hidden
-    counts = np.bincount(classes[valid], minlength=len(clc.clc_classes()) + 1)
+    # Strip by strip, through a 256-entry table of the cloud-mask values: a whole tile's
+    # boolean masks and the int64 copy ``bincount`` makes of the selected classes (up to
+    # 1 GB at 10980 px) never exist at once, and no pass over the tile is repeated.
+    obscured = np.zeros(256, bool)
+    obscured[list(cm.OBSCURED)] = True
+    counts = np.zeros(max(len(clc.clc_classes()) + 1, 256), np.int64)
+    n_observed = n_hidden = 0
+    for top in range(0, classes.shape[0], STRIP_ROWS):
+        cls, mask = classes[top:top + STRIP_ROWS], cloudmask[top:top + STRIP_ROWS]
+        observed = mask != cm.NODATA
+        hidden = obscured[mask]  # NODATA is not obscured
+        valid = (cls > 0) & observed & ~hidden
+        counts += np.bincount(cls[valid], minlength=len(counts))[:len(counts)]
+        n_observed += int(np.count_nonzero(observed))
+        n_hidden += int(np.count_nonzero(hidden))
     n_valid = int(counts.sum())
     pixel_counts = {clc.by_grid_code(g).clc_code: int(counts[g])
                     for g in np.flatnonzero(counts) if g > 0}
     fractions = {code: n / n_valid for code, n in pixel_counts.items()} if n_valid else {}
-    n_observed = int(observed.sum())
     return LandcoverStats(
         fractions=fractions,
-        cloud_cover=100.0 * int(hidden.sum()) / n_observed if n_observed else 100.0,
+        cloud_cover=100.0 * n_hidden / n_observed if n_observed else 100.0,
         valid_fraction=n_valid / classes.size if classes.size else 0.0,
         pixel_counts=pixel_counts,
     )

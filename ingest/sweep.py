@@ -66,10 +66,13 @@ def stranded_reason(job: Job, connection: Redis) -> str | None:
     status = job.get_status(refresh=False)
     queue = Queue(job.origin, connection=connection)
     if status == JobStatus.QUEUED:
-        dequeued = connection.lrange(queue.intermediate_queue_key, 0, -1)
-        if (queue.get_job_position(job.id) is not None or job.id.encode() in dequeued
-                or job.id in StartedJobRegistry(queue=queue)):
+        if queue.get_job_position(job.id) is not None or job.id in StartedJobRegistry(queue=queue):
             return None
+        # A worker moves what it pops to the intermediate queue and from there, within
+        # milliseconds, to the started registry; one still there after the grace lost its worker
+        # with the cut (RQ's own clean-up of that list waits a minute more, then fails the job).
+        if job.id.encode() in connection.lrange(queue.intermediate_queue_key, 0, -1):
+            return "dequeued but started by no worker"
         return "queued but on no queue"
     if status == JobStatus.DEFERRED:
         if job.dependencies_are_met():

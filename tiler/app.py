@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from tiler.colormaps import colormap_params, colormaps
 from tiler.errors import status_codes
 from tiler.health import add_health_route
 from tiler.identify import add_identify_routes
+from tiler.items import ItemCache, item_dependency
 from tiler.legend import add_legend_routes
 from tiler.limits import SizeLimitMiddleware, SizeLimits
 from tiler.paths import AssetRoots
@@ -54,7 +56,9 @@ def _mount(app: FastAPI, factory: BaseFactory, tag: str) -> None:
     app.include_router(factory.router, prefix=factory.router_prefix, tags=[tag])
 
 
-def _add_tilers(app: FastAPI, settings: TilerSettings, roots: AssetRoots) -> None:
+def _add_tilers(
+    app: FastAPI, settings: TilerSettings, roots: AssetRoots, item_params: Callable[..., Any]
+) -> None:
     cmaps = colormaps()
     colormap = colormap_params(cmaps)
     readers = reader_params(roots)
@@ -71,7 +75,7 @@ def _add_tilers(app: FastAPI, settings: TilerSettings, roots: AssetRoots) -> Non
         tags=["STAC Search"],
     )
     _mount(app, factories.collection_factory(colormap, readers, backends), "STAC Collection")
-    _mount(app, factories.item_factory(colormap, readers), "STAC Item")
+    _mount(app, factories.item_factory(colormap, readers, item_params), "STAC Item")
     # Tile(set) responses link to /tileMatrixSets/{id}; raw colormaps are at /colorMaps/{name}.
     app.include_router(TMSFactory().router, tags=["Tiling Schemes"])
     app.include_router(ColorMapFactory(supported_colormaps=cmaps).router, tags=["ColorMaps"])
@@ -93,8 +97,9 @@ def create_app(
         lifespan=_lifespan(postgres_settings),
     )
     roots = AssetRoots(settings.allowed_asset_roots)
-    _add_tilers(app, settings, roots)
-    add_identify_routes(app, roots)
+    item_params = item_dependency(ItemCache(settings.item_cache_ttl))
+    _add_tilers(app, settings, roots, item_params)
+    add_identify_routes(app, roots, item_params)
     add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
     add_legend_routes(app)
     add_web_map(app, settings.web_modules, settings.basemap_url)

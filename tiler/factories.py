@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import morecantile
+import pystac
 from fastapi import Query
 from morecantile.defaults import TileMatrixSets
 from rio_tiler.types import ColorMapType
@@ -18,7 +19,7 @@ from titiler.core.factory import MultiBaseTilerFactory, TilerFactory
 from titiler.mosaic.extensions.wmts import wmtsExtension
 from titiler.mosaic.factory import MosaicTilerFactory as _BaseMosaicFactory
 from titiler.pgstac.backend import PGSTACBackend
-from titiler.pgstac.dependencies import CollectionIdParams, ItemIdParams, SearchIdParams
+from titiler.pgstac.dependencies import CollectionIdParams, SearchIdParams
 from titiler.pgstac.extensions import searchInfoExtension
 from titiler.pgstac.factory import MosaicTilerFactory
 
@@ -59,13 +60,15 @@ def cog_factory(colormap: ColorMapDependency, roots: AssetRoots) -> TilerFactory
 
 
 def item_factory(
-    colormap: ColorMapDependency, reader_params: type[DefaultDependency]
+    colormap: ColorMapDependency,
+    reader_params: type[DefaultDependency],
+    item_params: Callable[..., pystac.Item],
 ) -> MultiBaseTilerFactory:
-    """One STAC item from pgstac; its assets are chosen with ``assets=``."""
+    """One STAC item from pgstac (``item_params``: tiler.items); assets chosen with ``assets=``."""
     return MultiBaseTilerFactory(
         reader=ItemReader,
         reader_dependency=reader_params,
-        path_dependency=ItemIdParams,
+        path_dependency=item_params,
         router_prefix=ITEM_PREFIX,
         colormap_dependency=colormap,
         img_part_dependency=BoundedPartParams,

@@ -7,6 +7,7 @@ come from the item's ``confidence`` and ``cloudmask`` assets when it has them, e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import pystac
@@ -16,7 +17,7 @@ from pydantic import BaseModel
 from rio_tiler.errors import PointOutsideBounds
 from starlette.concurrency import run_in_threadpool
 from titiler.pgstac.backend import PGSTACBackend
-from titiler.pgstac.dependencies import CollectionIdParams, ItemIdParams, SearchIdParams
+from titiler.pgstac.dependencies import CollectionIdParams, SearchIdParams
 
 from catalog_schemas import clc, cloudmask
 from catalog_schemas.collections import LANDCOVER_ASSET
@@ -106,8 +107,11 @@ Lat = Annotated[float, Path(ge=-90, le=90, description="Latitude (WGS84)")]
 MaskClouds = Annotated[bool, Query(description="Skip items clouded at the point.")]
 
 
-def add_identify_routes(app: FastAPI, roots: AssetRoots) -> None:
-    """``/identify/{lon},{lat}`` under collections, searches and single items."""
+def add_identify_routes(
+    app: FastAPI, roots: AssetRoots, item_params: Callable[..., pystac.Item]
+) -> None:
+    """``/identify/{lon},{lat}`` under collections, searches and single items
+    (``item_params``: the item dependency of the item tiles, tiler.items)."""
     router = APIRouter(tags=["Point query"])
 
     @router.get("/collections/{collection_id}/identify/{lon},{lat}", response_model=PointClass)
@@ -127,7 +131,9 @@ def add_identify_routes(app: FastAPI, roots: AssetRoots) -> None:
     @router.get("/collections/{collection_id}/items/{item_id}/identify/{lon},{lat}",
                 response_model=PointClass)
     async def item_identify(lon: Lon, lat: Lat,
-                            item: Annotated[pystac.Item, Depends(ItemIdParams)]) -> PointClass:
+                            # A default, not Annotated: a local name in a postponed
+                            # annotation would not resolve.
+                            item: pystac.Item = Depends(item_params)) -> PointClass:  # noqa: B008
         found = await run_in_threadpool(classify, item.to_dict(), lon, lat, roots)
         if found is None:
             raise NothingHereError(f"{item.id} has no land-cover class at ({lon}, {lat})")

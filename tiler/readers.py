@@ -24,6 +24,11 @@ from catalog_schemas import cloudmask
 from tiler.paths import AssetRoots
 
 CLOUDMASK_ASSET = "cloudmask"
+# Reads that each need their own thread. rio-tiler runs every multi-asset read in a *new*
+# thread pool (a new pool per call); GDAL/PROJ set up per thread (about 6 ms here, more than
+# reading a 256 px tile of a local COG), so a single asset is read in the request's own
+# (pooled, long-lived) thread. Several assets keep upstream's parallel reads.
+_OWN_THREAD_READS = 1
 # Options that pick or combine assets: the cloud mask is read without them.
 _LAYER_OPTIONS = ("assets", "expression", "asset_as_band")
 
@@ -44,6 +49,7 @@ class _GuardedMixin:
         return info
 
     def tile(self, tile_x: int, tile_y: int, tile_z: int, **kwargs: Any) -> ImageData:
+        kwargs = _in_request_thread(kwargs)
         img = super().tile(tile_x, tile_y, tile_z, **kwargs)  # type: ignore[misc]
         if self.mask_clouds and CLOUDMASK_ASSET in self.assets:
             options = {k: v for k, v in kwargs.items() if k not in _LAYER_OPTIONS}
@@ -55,6 +61,27 @@ class _GuardedMixin:
             obscured = np.isin(clouds.array.data[0], cloudmask.OBSCURED) & ~clouds.array.mask[0]
             img.array.mask = img.array.mask | obscured[np.newaxis]
         return img
+
+    def part(self, *args: Any, **kwargs: Any) -> ImageData:
+        return super().part(*args, **_in_request_thread(kwargs))  # type: ignore[misc]
+
+    def preview(self, *args: Any, **kwargs: Any) -> ImageData:
+        return super().preview(*args, **_in_request_thread(kwargs))  # type: ignore[misc]
+
+    def feature(self, *args: Any, **kwargs: Any) -> ImageData:
+        return super().feature(*args, **_in_request_thread(kwargs))  # type: ignore[misc]
+
+    def point(self, *args: Any, **kwargs: Any) -> Any:
+        return super().point(*args, **_in_request_thread(kwargs))  # type: ignore[misc]
+
+
+def _in_request_thread(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``threads=1`` (rio-tiler: no pool, read in this thread) when at most one asset is read."""
+    assets = kwargs.get("assets")
+    count = 1 if isinstance(assets, str | dict) else len(assets or ())
+    if "threads" in kwargs or count > 1 or kwargs.get("expression"):
+        return kwargs
+    return {**kwargs, "threads": _OWN_THREAD_READS}
 
 
 @attr.s

@@ -88,6 +88,14 @@ class TilerSettings(BaseSettings):
             "(pixels); larger is a 400."
         ),
     )
+    item_cache_ttl: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Seconds an item read from pgstac is reused for its tiles (0: read it on every "
+            "request); an entry whose asset files are gone (item re-processed) is read again."
+        ),
+    )
     healthz_timeout: float = Field(
         default=1.0, description="Seconds `/healthz` waits for a database connection."
     )

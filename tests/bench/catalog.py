@@ -14,11 +14,15 @@ process on loopback; the raw baseline is ``SELECT pgstac.search(<same search as 
 psycopg connection (what the API's pool calls, without HTTP or the API's own work).
 
 Run: ``python -m tests.bench.catalog --items 1000000`` (long; progress is printed).
+``--compare LABEL=db:NAME`` / ``LABEL=tuned[:NAME]`` measure other databases of the same items
+(e.g. a copy kept unpartitioned) or a role with the owned cluster's session settings in the
+same run, query by query; ``--as-loaded`` keeps an existing database's collection as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import json
@@ -43,7 +47,7 @@ from pypgstac.load import Loader, Methods
 from catalog_schemas import clc, landcover_stats
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import Grid, ModelInfo, PublishedFile, landcover_item
-from infra.postgres import dsn_for, libpq_env, migrate_pgstac
+from infra.postgres import SERVER_SETTINGS, SESSION_SETTINGS, dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
 from ingest.discovery.aoi import load_aoi
@@ -209,12 +213,17 @@ META = """CREATE TABLE IF NOT EXISTS public.earthsig_bench_load (
     n bigint PRIMARY KEY, chunks_done int NOT NULL, load_s double precision NOT NULL)"""
 
 
-def bench_database(n: int) -> str:
-    """``earthsig_bench_catalog_n<N>`` on the stack's PostgreSQL, created and migrated once."""
+def bench_database(n: int, name: str | None = None, as_loaded: bool = False) -> str:
+    """``earthsig_bench_catalog_n<N>`` on the stack's PostgreSQL, created and migrated once.
+
+    ``name`` picks another database (e.g. a copy kept as it was before a change); with
+    ``as_loaded`` an existing collection is left as it is, not brought up to the current
+    definition (which may repartition it).
+    """
     state = Stack(StackSettings()).up(CORE)
     assert state.postgres is not None
     env = libpq_env(state.postgres.dsn)
-    name = f"earthsig_bench_catalog_n{n}"
+    name = name or f"earthsig_bench_catalog_n{n}"
     admin = dsn_for(env["PGHOST"], int(env["PGPORT"]), "postgres", env["PGUSER"],
                     env.get("PGPASSWORD", ""))
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -225,7 +234,11 @@ def bench_database(n: int) -> str:
                   env.get("PGPASSWORD", ""))
     migrate_pgstac(dsn)
     with pgstac_session(dsn) as db:
-        ensure_collection(db)  # the collection and its queryables (and their indexes)
+        present = list(db.query("SELECT 1 FROM collections WHERE id = %s",
+                                [LANDCOVER_COLLECTION_ID]))
+        if not (as_loaded and present and present[0]):
+            # The collection, its partitioning and its queryables (and their indexes).
+            ensure_collection(db)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(META)
     return dsn
@@ -339,26 +352,44 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000
 
 
-def measure(dsn: str, api: str, qs: list[Query], warmup: int) -> dict[str, list[float]]:
-    raw: list[float] = []
-    via_api: list[float] = []
-    with psycopg.connect(dsn, autocommit=True) as conn, \
-            httpx.Client(base_url=api, timeout=60) as client:
-        conn.execute("SET search_path TO pgstac, public")  # what the API's pool sets too
+@dataclass(frozen=True)
+class Variant:
+    """One way of serving the same items: a database, and a role whose settings apply."""
+
+    label: str
+    dsn: str
+
+
+def measure(variants: list[tuple[Variant, str]], qs: list[Query],
+            warmup: int) -> dict[str, dict[str, list[float]]]:
+    """Per variant (with its API's URL): raw and API seconds of each query after warm-up.
+
+    Each query is sent both ways to every variant before the next query, in an order that
+    rotates, so that a change of machine load or of cache state falls on all of them alike.
+    """
+    found: dict[str, dict[str, list[float]]] = {v.label: {"raw": [], "api": []}
+                                                for v, _ in variants}
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(psycopg.connect(v.dsn, autocommit=True))
+                 for v, _ in variants]
+        clients = [stack.enter_context(httpx.Client(base_url=api, timeout=60))
+                   for _, api in variants]
+        for conn in conns:
+            conn.execute("SET search_path TO pgstac, public")  # what the API's pool sets too
+        steps = [(i, way) for i in range(len(variants)) for way in ("raw", "api")]
         for k, q in enumerate(qs):
-            # Alternate which goes first, so neither always finds the other's warm cache.
-            if k % 2:
-                r, n_raw = time_raw(conn, q)
-                a, n_api = time_api(client, q)
-            else:
-                a, n_api = time_api(client, q)
-                r, n_raw = time_raw(conn, q)
-            if n_raw != n_api:
-                raise RuntimeError(f"API found {n_api} items, pgstac {n_raw}, for {q}")
+            counts: dict[tuple[int, str], int] = {}
+            times: dict[tuple[int, str], float] = {}
+            shift = k % len(steps)
+            for i, way in steps[shift:] + steps[:shift]:
+                t, n = time_raw(conns[i], q) if way == "raw" else time_api(clients[i], q)
+                times[(i, way)], counts[(i, way)] = t, n
+            if len(set(counts.values())) != 1:
+                raise RuntimeError(f"item counts differ ({counts}) for {q}")
             if k >= warmup:
-                raw.append(r)
-                via_api.append(a)
-    return {"raw": raw, "api": via_api}
+                for (i, way), t in times.items():
+                    found[variants[i][0].label][way].append(t)
+    return found
 
 
 def api_env(dsn: str) -> dict[str, str]:
@@ -374,12 +405,23 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--load-only", action="store_true")
+    parser.add_argument("--database", help="database name (default earthsig_bench_catalog_n<N>)")
+    parser.add_argument("--as-loaded", action="store_true",
+                        help="measure an existing database's collection as it is, without "
+                             "applying the current collection definition")
+    parser.add_argument("--label", default="as configured",
+                        help="name of the main database's variant in the table")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=WHAT",
+                        help="also measure, interleaved, LABEL=db:NAME (another database of "
+                             "the same items, as loaded) or LABEL=tuned[:NAME] (the main or "
+                             "that database through a role with infra.postgres's session "
+                             "settings)")
     args = parser.parse_args()
 
     tiles = europe_tiles()
     print(f"{len(tiles.ids)} MGRS tiles over Europe, {YEARS} years from {START:%Y-%m-%d}",
           flush=True)
-    dsn = bench_database(args.items)
+    dsn = bench_database(args.items, args.database, args.as_loaded)
     load_s, _ = load(dsn, args.items, tiles)
     size, count = database_size(dsn)
     if count != args.items:
@@ -390,21 +432,57 @@ def main() -> None:
     if args.load_only:
         return
 
+    variants = [Variant(args.label, dsn)]
+    for spec in args.compare:
+        variants.append(compare_variant(spec, dsn, args.items))
     qs = queries(args.queries + args.warmup, tiles)
-    with uvicorn_server("stac_api.app:create_app", api_env(dsn),
-                        health_path="/_mgmt/ping") as api:
-        found = measure(dsn, api, qs, args.warmup)
-    raw, via_api = found["raw"], found["api"]
+    with contextlib.ExitStack() as stack:
+        served = [(v, stack.enter_context(uvicorn_server(
+            "stac_api.app:create_app", api_env(v.dsn), health_path="/_mgmt/ping")))
+            for v in variants]
+        found = measure(served, qs, args.warmup)
+    base = found[variants[0].label]["raw"]
     print(f"\n## Search at {count:,} items: bbox + datetime + category, first page of 10, "
-          f"{len(raw)} queries (+{args.warmup} warm-up), one client\n")
-    print("| path | p50 ms | p95 ms | mean ms | x raw pgstac (p50) | x raw (p95) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, values in (("pgstac `search()` SQL (baseline)", raw),
-                         ("STAC API GET /search (HTTP)", via_api)):
-        print(f"| {name} | {pct(values, 50):.1f} | {pct(values, 95):.1f} | "
-              f"{statistics.mean(values) * 1000:.1f} | {pct(values, 50) / pct(raw, 50):.2f} | "
-              f"{pct(values, 95) / pct(raw, 95):.2f} |")
+          f"{len(base)} queries (+{args.warmup} warm-up), one client\n")
+    print("| variant | path | p50 ms | p95 ms | mean ms | x own raw (p50) | x own raw (p95) | "
+          f"x {variants[0].label} raw (p95) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for v in variants:
+        raw, via_api = found[v.label]["raw"], found[v.label]["api"]
+        for name, values in (("pgstac `search()` SQL", raw), ("STAC API GET /search", via_api)):
+            print(f"| {v.label} | {name} | {pct(values, 50):.1f} | {pct(values, 95):.1f} | "
+                  f"{statistics.mean(values) * 1000:.1f} | {pct(values, 50) / pct(raw, 50):.2f} | "
+                  f"{pct(values, 95) / pct(raw, 95):.2f} | {pct(values, 95) / pct(base, 95):.2f} |")
 
+
+def compare_variant(spec: str, dsn: str, n: int) -> Variant:
+    """``LABEL=db:NAME`` (another database, as loaded) or ``LABEL=tuned[:NAME]`` (this or that
+    database through a role carrying infra.postgres's session-settable SERVER_SETTINGS)."""
+    label, _, what = spec.partition("=")
+    kind, _, name = what.partition(":")
+    if kind == "db" and name:
+        return Variant(label, bench_database(n, name, as_loaded=True))
+    if kind == "tuned":
+        return Variant(label, tuned_role_dsn(bench_database(n, name, as_loaded=True)
+                                             if name else dsn))
+    raise SystemExit(f"--compare {spec!r}: expected LABEL=db:NAME or LABEL=tuned[:NAME]")
+
+
+TUNED_ROLE = "earthsig_bench_tuned"
+
+
+def tuned_role_dsn(dsn: str) -> str:
+    """A login role on ``dsn``'s database with the session-settable tuned settings."""
+    env = libpq_env(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                            (TUNED_ROLE,)).fetchone():
+            conn.execute(f"CREATE ROLE {TUNED_ROLE} LOGIN IN ROLE pgstac_admin")
+        for name in SESSION_SETTINGS:
+            conn.execute(f"ALTER ROLE {TUNED_ROLE} IN DATABASE \"{env['PGDATABASE']}\" "
+                         f"SET {name} = '{SERVER_SETTINGS[name]}'")
+    return dsn_for(env["PGHOST"], int(env["PGPORT"]), env["PGDATABASE"], TUNED_ROLE,
+                   env.get("PGPASSWORD", ""))
 
 if __name__ == "__main__":
     main()

@@ -163,6 +163,8 @@ def main() -> None:
     parser.add_argument("--cloud-cover", type=float, default=20.0,
                         help="cloud share of the generated product, percent")
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the run's files (.earthsig/bench/run-SIZE) for profiling")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -181,7 +183,8 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     chain = _spawn("chain", href, str(out / "chain"), dsn)
     floor = _spawn("floor", href, json.dumps(chain["assets"]), str(out / "floor"))
-    shutil.rmtree(out, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(out, ignore_errors=True)
     report(args.size, chain, floor)
 
 

@@ -75,7 +75,7 @@ def test_redis_restart_mid_run_loses_and_duplicates_nothing(
         assert owned.start() == url
         redis = Redis.from_url(url)
         try:
-            results = [wait_for(q.job_id, connection=redis, timeout_s=120) for q in queued]
+            results = [wait_for(q.job_id, connection=redis, timeout_s=180) for q in queued]
         except (TimeoutError, RuntimeError) as exc:
             worker_logs = "\n".join(p.read_text()[-4000:] for p in
                                     sorted(tmp_path.glob("worker*.log")))

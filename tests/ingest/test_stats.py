@@ -45,3 +45,23 @@ def test_shapes_must_match() -> None:
 def test_scl_mapping() -> None:
     scl = np.arange(13, dtype=np.uint8)
     assert cloudmask_from_scl(scl).tolist() == [0, 0, 1, 4, 1, 1, 1, 1, 2, 2, 3, 5, 0]
+
+
+def test_strip_by_strip_equals_the_whole_grid_at_once() -> None:
+    # A generated scene several strips high (with a partial last strip): the statistics
+    # equal the former whole-array computation exactly.
+    from ingest.stats import STRIP_ROWS
+
+    rng = np.random.default_rng(11)
+    shape = (STRIP_ROWS * 3 + 77, 301)
+    classes = rng.integers(0, len(clc.clc_classes()) + 1, size=shape, dtype=np.uint8)
+    mask = rng.integers(cm.NODATA, cm.SNOW + 1, size=shape, dtype=np.uint8)
+    observed = mask != cm.NODATA
+    hidden = observed & np.isin(mask, cm.OBSCURED)
+    valid = (classes > 0) & observed & ~hidden
+    counts = np.bincount(classes[valid], minlength=len(clc.clc_classes()) + 1)
+    stats = landcover_stats(classes, mask)
+    assert stats.pixel_counts == {clc.by_grid_code(g).clc_code: int(counts[g])
+                                  for g in np.flatnonzero(counts) if g > 0}
+    assert stats.cloud_cover == 100.0 * int(hidden.sum()) / int(observed.sum())
+    assert stats.valid_fraction == int(valid.sum()) / classes.size

@@ -136,3 +136,15 @@ def test_a_job_whose_execution_record_was_lost_is_repaired(redis_url: str) -> No
     redis.zadd(f"rq:executions:{fetch.id}", {"lost-execution": time.time() + 600})
     assert [r.job_id for r in sweep_chains(redis, grace_s=0)] == [fetch.id]
     assert queue.get_job_ids() == [fetch.id]
+
+
+def test_a_job_popped_by_a_worker_that_never_started_it_is_put_back(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    fetch, _, _ = _chain(redis)
+    queue = Queue("fetch", connection=redis)
+    redis.lmove(queue.key, queue.intermediate_queue_key)  # the pop whose reply Redis lost
+    repaired = sweep_chains(redis, grace_s=0)
+    assert [(r.job_id, r.reason) for r in repaired] == [
+        (fetch.id, "dequeued but started by no worker")]
+    assert queue.get_job_ids() == [fetch.id]
+    assert redis.lrange(queue.intermediate_queue_key, 0, -1) == []
