@@ -79,8 +79,17 @@ def upsert_item(item: pystac.Item, dsn: str = "") -> None:
     """
     try:
         with pgstac_session(dsn) as db:
-            ensure_collection(db)
-            Loader(db=db).load_items([item.to_dict(include_self_link=False)], Methods.upsert)
-            list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
+            # One registration at a time: pgstac creates a month's partition on the first item
+            # of that month, and two workers doing it at once fail ("cannot ALTER TABLE ...
+            # being used by active queries"). A session lock: it outlives pypgstac's
+            # transactions and goes with the connection if the worker dies.
+            list(db.query("SELECT pg_advisory_lock(hashtext('earthsig:register'))"))
+            try:
+                ensure_collection(db)
+                Loader(db=db).load_items([item.to_dict(include_self_link=False)],
+                                         Methods.upsert)
+                list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
+            finally:
+                list(db.query("SELECT pg_advisory_unlock(hashtext('earthsig:register'))"))
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering {item.id}: {exc}") from exc

@@ -36,7 +36,7 @@ from stac_api.settings import (
     Settings,
     TilerLinkSettings,
 )
-from stac_api.text_search import add_text_search_route
+from stac_api.text_search_run import add_text_search_route
 from stac_api.writes import require_bodies
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

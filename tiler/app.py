@@ -30,7 +30,7 @@ from tiler.paths import AssetRoots
 from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
 from tiler.settings import DatabaseSettings, TilerSettings
-from tiler.timeseries import add_timeseries_routes
+from tiler.timeseries_routes import add_timeseries_routes
 from tiler.web import add_web_map
 
 # Responses that must never be cached by a proxy: they change with the database.

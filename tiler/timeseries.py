@@ -11,20 +11,18 @@ Items come from pgstac's own ``search()`` (intersecting the point or polygon, wi
 sorted by datetime); each item's ``landcover``, ``confidence`` and ``cloudmask`` COGs are read
 with rasterio, on their own grid (no resampling: a pixel is counted when its centre lies in the
 polygon), through the tiler's asset-root guard. JSON and CSV, over HTTP
-(``/timeseries/point``, ``/timeseries/area``) and ``earthsig timeseries``; see
-docs/timeseries.md.
+(``/timeseries/point``, ``/timeseries/area``: :mod:`tiler.timeseries_routes`) and
+``earthsig timeseries``; see docs/timeseries.md.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -32,16 +30,12 @@ import rasterio
 import shapely
 import shapely.ops
 import shapely.validation
-from fastapi import APIRouter, Body, FastAPI, Query, Request
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pyproj import Geod, Transformer
 from rasterio.features import geometry_mask
 from rasterio.windows import Window
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
-from titiler.core.errors import add_exception_handlers
 
 from catalog_schemas import clc, cloudmask
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
@@ -383,83 +377,3 @@ def area_series(conn: psycopg.Connection, geometry: dict[str, Any], roots: Asset
 
 
 # -- CSV -------------------------------------------------------------------------------------
-
-
-def point_csv(found: PointSeries) -> str:
-    out = io.StringIO()
-    fields = list(PointObservation.model_fields)
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for row in found.series:
-        writer.writerow(row.model_dump())
-    return out.getvalue()
-
-
-def area_csv(found: AreaSeries) -> str:
-    """One row per acquisition; a ``fraction_<code>`` column per class seen in any of them."""
-    codes = sorted({c.clc_code for row in found.series for c in row.classes})
-    fields = ["item", "datetime", "model", "pixels", "valid_pixels", "clouded_pixels",
-              "nodata_pixels", "coverage", *(f"fraction_{c}" for c in codes)]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for row in found.series:
-        shares = {c.clc_code: c.fraction for c in row.classes}
-        writer.writerow({**row.model_dump(exclude={"classes"}),
-                         **{f"fraction_{c}": shares.get(c, 0.0) for c in codes}})
-    return out.getvalue()
-
-
-# -- HTTP ------------------------------------------------------------------------------------
-
-
-class AreaRequest(BaseModel):
-    geometry: dict[str, Any] = Field(description="GeoJSON Polygon, MultiPolygon or a Feature "
-                                                 "of one, in WGS84.")
-    start: str | None = Field(default=None, description="First day or instant (ISO).")
-    end: str | None = Field(default=None, description="Last day or instant (ISO).")
-    collection: str = LANDCOVER_COLLECTION_ID
-
-
-Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")]
-CSV = "text/csv; charset=utf-8"
-
-
-def add_timeseries_routes(app: FastAPI, roots: AssetRoots,
-                          settings: TimeseriesSettings | None = None) -> None:
-    """``GET /timeseries/point`` and ``POST /timeseries/area``."""
-    settings = settings or TimeseriesSettings()
-    router = APIRouter(prefix="/timeseries", tags=["Time series"])
-
-    def run(pool: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        with pool.connection() as conn:
-            return fn(conn, *args, roots, settings=settings, **kwargs)
-
-    @router.get("/point", response_model=PointSeries)
-    async def point(
-        request: Request,
-        lon: Annotated[float, Query(ge=-180, le=180, description="Longitude (WGS84)")],
-        lat: Annotated[float, Query(ge=-90, le=90, description="Latitude (WGS84)")],
-        start: Annotated[str | None, Query(description="First day (ISO), open if absent")] = None,
-        end: Annotated[str | None, Query(description="Last day (ISO), open if absent")] = None,
-        collection: str = LANDCOVER_COLLECTION_ID,
-        format: Format = "json",
-    ) -> Any:
-        found = await run_in_threadpool(run, request.app.state.dbpool, point_series, lon, lat,
-                                        start=start, end=end, collection=collection)
-        if format == "csv":
-            return Response(point_csv(found), media_type=CSV)
-        return found
-
-    @router.post("/area", response_model=AreaSeries)
-    async def area(request: Request, body: Annotated[AreaRequest, Body()],
-                   format: Format = "json") -> Any:
-        found = await run_in_threadpool(run, request.app.state.dbpool, area_series,
-                                        body.geometry, start=body.start, end=body.end,
-                                        collection=body.collection)
-        if format == "csv":
-            return Response(area_csv(found), media_type=CSV)
-        return found
-
-    app.include_router(router)
-    add_exception_handlers(app, {TimeseriesInputError: 400})

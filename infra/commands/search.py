@@ -21,7 +21,8 @@ from infra.stack import export_stack_env
 def search(text: str, collections: tuple[str, ...], limit: int, min_fraction: float | None,
            radius_km: float, as_json: bool) -> None:
     """Search the catalog with a sentence: land-cover classes, a place and dates in words."""
-    from stac_api.text_search import InvalidTextQuery, interpret, search_catalog
+    from stac_api.text_search import InvalidTextQuery, interpret
+    from stac_api.text_search_run import search_catalog
 
     export_stack_env()
     try:

@@ -27,7 +27,8 @@ def timeseries(lon: float | None, lat: float | None, geometry_file: Path | None,
     from tiler.errors import TilerServiceError
     from tiler.paths import AssetRoots
     from tiler.settings import TilerSettings
-    from tiler.timeseries import area_csv, area_series, connect, point_csv, point_series
+    from tiler.timeseries import area_series, connect, point_series
+    from tiler.timeseries_csv import area_csv, point_csv
 
     point = lon is not None or lat is not None
     if point == (geometry_file is not None) or (point and (lon is None or lat is None)):
