@@ -95,10 +95,29 @@ def test_ukis_l1c_finds_the_clouds_of_the_real_scene(
 def test_booster_per_block_is_exact_where_blocks_are_uniform(
         real_scene: dict[str, np.ndarray]) -> None:
     """On a real scene repeated over 2 x 2 blocks (as 20 m and 60 m bands are at 10 m) the
-    per-block booster gives exactly s2cloudless's per-pixel mask."""
+    per-block booster (all trees) gives exactly s2cloudless's per-pixel mask."""
     x = real_scene["s2_im"][0][..., list(s2cloudless.BAND_INDEX)].astype(np.float32)
     x10 = np.repeat(np.repeat(x, 2, axis=0), 2, axis=1)[:-1, :-1]  # odd sizes too
-    fast = s2cloudless.cloud_mask_at_20m(x10)
+    fast = s2cloudless.cloud_mask_at_20m(x10, early_stop_margin=None)
     exact = s2cloudless.cloud_mask(s2cloudless.probabilities(x10))
     np.testing.assert_array_equal(fast, exact)
     assert fast.shape == x10.shape[:2] and 0.2 < fast.mean() < 0.8
+
+
+def test_early_stopping_keeps_the_mask_of_the_real_scene(
+        real_scene: dict[str, np.ndarray]) -> None:
+    """LightGBM's prediction early stopping (the default of the per-block mask) changes the
+    probabilities of clear-cut pixels only: the mask stays within 0.1 % of all trees'."""
+    x = real_scene["s2_im"][0][..., list(s2cloudless.BAND_INDEX)].astype(np.float32)
+    full = s2cloudless.probabilities(x)
+    stopped = s2cloudless.probabilities(x, s2cloudless.EARLY_STOP_MARGIN)
+    changed = full != stopped
+    assert changed.mean() > 0.5  # early stopping did act on most pixels...
+    # ...and where it stopped, all trees would (almost always) have decided the same side.
+    side = (full > s2cloudless.THRESHOLD) == (stopped > s2cloudless.THRESHOLD)
+    assert side[changed].mean() > 0.999
+    x10 = np.repeat(np.repeat(x, 2, axis=0), 2, axis=1)
+    fast = s2cloudless.cloud_mask_at_20m(x10)
+    exact = s2cloudless.cloud_mask_at_20m(x10, early_stop_margin=None)
+    assert (fast == exact).mean() > 0.999
+    assert 0.2 < fast.mean() < 0.8
