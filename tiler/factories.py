@@ -24,6 +24,7 @@ from titiler.pgstac.extensions import searchInfoExtension
 from titiler.pgstac.factory import MosaicTilerFactory
 
 from tiler.backend import MosaicBackend, PgSTACLimits
+from tiler.colormaps import render_with_lookup_table
 from tiler.limits import BoundedPartParams
 from tiler.paths import AssetRoots
 from tiler.readers import ItemReader, MosaicItemReader
@@ -56,6 +57,7 @@ def cog_factory(colormap: ColorMapDependency, roots: AssetRoots) -> TilerFactory
         path_dependency=cog_url_dependency(roots),
         colormap_dependency=colormap,
         img_part_dependency=BoundedPartParams,
+        render_func=render_with_lookup_table,
     )
 
 
@@ -72,6 +74,7 @@ def item_factory(
         router_prefix=ITEM_PREFIX,
         colormap_dependency=colormap,
         img_part_dependency=BoundedPartParams,
+        render_func=render_with_lookup_table,
     )
 
 
@@ -97,6 +100,7 @@ def _mosaic_factory(
         dataset_reader=MosaicItemReader,
         reader_dependency=reader_params,
         colormap_dependency=colormap,
+        render_func=render_with_lookup_table,
         supported_tms=MOSAIC_TMS,
         get_renders=_mosaic_renders,
         assets_accessor_dependency=PgSTACLimits,

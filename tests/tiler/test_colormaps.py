@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 
+import numpy as np
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image
+from rio_tiler.colormap import apply_cmap
 from rio_tiler.colormap import cmap as stock_colormaps
+from rio_tiler.models import ImageData
+from titiler.core.resources.enums import ImageType
+from titiler.core.utils import render_image
 
 from catalog_schemas.clc import colormap
-from tiler.colormaps import colormap_params, colormaps
+from tiler.colormaps import as_lookup_table, colormap_params, colormaps, render_with_lookup_table
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +91,42 @@ def test_clc_change_paints_a_transition_in_its_new_class_colour() -> None:
     assert alpha[0, 0] == 0  # nodata: transparent
     assert tuple(rgb[:, 0, 1]) == burnt.rgb and alpha[0, 1] == 255
     assert tuple(rgb[:, 0, 2]) == changes.UNCHANGED_RGBA[:3]
+
+
+def _class_tile(dtype: str) -> np.ndarray:
+    """[1, 64, 64] of every CLC code, nodata, and values no map knows (45-255)."""
+    return (np.arange(64 * 64).reshape(1, 64, 64) % 256).astype(dtype)
+
+
+def test_lookup_table_colours_exactly_as_the_class_by_class_path() -> None:
+    data = _class_tile("uint8")
+    table = as_lookup_table(colormap(), data.dtype)
+    assert len(table) == 256 and table[200] == (0, 0, 0, 0) and table[41] == colormap()[41]
+    fast, slow = apply_cmap(data, table), apply_cmap(data, colormap())
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+    assert (slow[1][data[0] > 44] == 0).all() and (slow[1][data[0] == 1] == 255).all()
+
+
+@pytest.mark.parametrize("cmap", [None, {1: (1, 2, 3, 255), 300: (4, 5, 6, 255)},
+                                  [((0, 10), (1, 2, 3, 255))]])
+def test_lookup_table_leaves_other_maps_alone(cmap) -> None:
+    assert as_lookup_table(cmap, np.dtype("uint8")) is cmap
+
+
+def test_lookup_table_only_for_uint8_data() -> None:
+    # The table path would cast uint16 300 to 44 and colour it; the class path leaves it clear.
+    assert as_lookup_table(colormap(), np.dtype("uint16")) is not None
+    assert len(as_lookup_table(colormap(), np.dtype("uint16"))) == len(colormap())
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_rendered_png_equals_titilers_render(dtype: str) -> None:
+    data = _class_tile(dtype)
+    if dtype == "uint16":
+        data[0, :8] += 256  # values the uint8 table would wrap onto classes
+    image = ImageData(np.ma.MaskedArray(data, mask=data == 0))
+    ours, _ = render_with_lookup_table(image, colormap=colormap(), output_format=ImageType.png)
+    upstream, _ = render_image(image, colormap=colormap(), output_format=ImageType.png)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(ours))),
+                                  np.asarray(Image.open(io.BytesIO(upstream))))
