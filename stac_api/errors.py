@@ -101,6 +101,18 @@ async def _unstorable_text(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _check_violation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, pg.CheckViolationError)
+    # pgstac keeps items in one partition per collection: an item written under a collection
+    # that does not exist finds none. The request names a missing collection; not a 500.
+    if "no partition of relation" in str(exc):
+        detail = getattr(exc, "detail", None) or ""
+        return JSONResponse({"code": "NotFoundError",
+                             "description": f"No such collection for this item ({detail})"},
+                            status_code=404)
+    raise exc
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Every error answered as ``{code, description}``; validation errors as 400 (STAC API)."""
     app.add_exception_handler(HTTPException, _http_error)
@@ -108,3 +120,4 @@ def add_error_handlers(app: FastAPI) -> None:
     # text columns refuse NUL as CharacterNotInRepertoire, jsonb refuses \u0000 as Untranslatable.
     app.add_exception_handler(pg.CharacterNotInRepertoireError, _unstorable_text)
     app.add_exception_handler(pg.UntranslatableCharacterError, _unstorable_text)
+    app.add_exception_handler(pg.CheckViolationError, _check_violation)

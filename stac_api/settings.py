@@ -57,6 +57,9 @@ class Settings(PgstacApiSettings):
     )
     stac_fastapi_landing_id: str = "earthsignature"
     stac_fastapi_version: str = Field(default_factory=_package_version)
+    # Items hydrated here from the collection's base item rather than by pgstac in SQL: search
+    # p50 0.64x and p95 0.58x of pgstac's hydration at 200 000 items (docs/benchmarks.md).
+    use_api_hydrate: bool = True
 
 
 class ServeSettings(BaseSettings):

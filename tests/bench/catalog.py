@@ -16,7 +16,9 @@ psycopg connection (what the API's pool calls, without HTTP or the API's own wor
 Run: ``python -m tests.bench.catalog --items 1000000`` (long; progress is printed).
 ``--compare LABEL=db:NAME`` / ``LABEL=tuned[:NAME]`` measure other databases of the same items
 (e.g. a copy kept unpartitioned) or a role with the owned cluster's session settings in the
-same run, query by query; ``--as-loaded`` keeps an existing database's collection as it is.
+same run, query by query; ``LABEL=env:KEY=VALUE[,KEY=VALUE]`` the same database through an API
+started with more environment (e.g. ``USE_API_HYDRATE=true``); ``--as-loaded`` keeps an
+existing database's collection as it is.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -358,6 +360,7 @@ class Variant:
 
     label: str
     dsn: str
+    api_env: dict[str, str] = field(default_factory=dict)  # more environment for its API
 
 
 def measure(variants: list[tuple[Variant, str]], qs: list[Query],
@@ -438,7 +441,8 @@ def main() -> None:
     qs = queries(args.queries + args.warmup, tiles)
     with contextlib.ExitStack() as stack:
         served = [(v, stack.enter_context(uvicorn_server(
-            "stac_api.app:create_app", api_env(v.dsn), health_path="/_mgmt/ping")))
+            "stac_api.app:create_app", {**api_env(v.dsn), **v.api_env},
+            health_path="/_mgmt/ping")))
             for v in variants]
         found = measure(served, qs, args.warmup)
     base = found[variants[0].label]["raw"]
@@ -456,16 +460,20 @@ def main() -> None:
 
 
 def compare_variant(spec: str, dsn: str, n: int) -> Variant:
-    """``LABEL=db:NAME`` (another database, as loaded) or ``LABEL=tuned[:NAME]`` (this or that
-    database through a role carrying infra.postgres's session-settable SERVER_SETTINGS)."""
+    """``LABEL=db:NAME`` (another database, as loaded), ``LABEL=tuned[:NAME]`` (this or that
+    database through a role carrying infra.postgres's session-settable SERVER_SETTINGS) or
+    ``LABEL=env:KEY=VALUE,...`` (this database, its API started with that environment)."""
     label, _, what = spec.partition("=")
     kind, _, name = what.partition(":")
+    if kind == "env" and "=" in name:
+        return Variant(label, dsn, dict(pair.split("=", 1) for pair in name.split(",")))
     if kind == "db" and name:
         return Variant(label, bench_database(n, name, as_loaded=True))
     if kind == "tuned":
         return Variant(label, tuned_role_dsn(bench_database(n, name, as_loaded=True)
                                              if name else dsn))
-    raise SystemExit(f"--compare {spec!r}: expected LABEL=db:NAME or LABEL=tuned[:NAME]")
+    raise SystemExit(f"--compare {spec!r}: expected LABEL=db:NAME, LABEL=tuned[:NAME] or "
+                     "LABEL=env:KEY=VALUE[,KEY=VALUE]")
 
 
 TUNED_ROLE = "earthsig_bench_tuned"

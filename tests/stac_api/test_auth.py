@@ -68,6 +68,18 @@ def test_item_writes_need_the_key(writable: TestClient) -> None:
     assert writable.get(f"{url}/new-item").status_code == 404
 
 
+def test_an_item_posted_to_a_missing_collection_is_a_404(writable: TestClient) -> None:
+    # pgstac finds no partition for the item's collection: the client's fault, not a 500.
+    item = landcover_item(MONTPELLIER).to_dict()
+    item["id"], item["collection"] = "orphan-item", "no-such-collection"
+    response = writable.post("/collections/no-such-collection/items", json=item,
+                             headers={"X-API-Key": KEY})
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "NotFoundError"
+    assert "no-such-collection" in response.json()["description"]
+    assert writable.get("/collections/landcover/items/orphan-item").status_code == 404
+
+
 def test_collection_writes_need_the_key(writable: TestClient) -> None:
     collection = writable.get("/collections/landcover").json()
     collection["title"] = "Renamed"
