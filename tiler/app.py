@@ -30,6 +30,7 @@ from tiler.paths import AssetRoots
 from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
 from tiler.settings import DatabaseSettings, TilerSettings
+from tiler.tile_cache import TileCacheMiddleware
 from tiler.timeseries_routes import add_timeseries_routes
 from tiler.web import add_web_map
 
@@ -122,6 +123,10 @@ def create_app(
         SizeLimitMiddleware,
         limits=SizeLimits(tile=settings.max_tile_size, image=settings.max_image_size),
     )
+    # Outside the rest: a repeated tile costs a dictionary lookup; inside CORS, whose headers
+    # depend on each request's Origin.
+    app.add_middleware(TileCacheMiddleware, ttl=settings.tile_cache_ttl,
+                       max_bytes=settings.tile_cache_mb * 2**20)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

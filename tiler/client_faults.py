@@ -74,6 +74,12 @@ CLIENT_FAULTS: tuple[ClientFault, ...] = (
     # validate_json lets `algorithm_params=null` through; titiler then calls Algo(**None).
     ClientFault(TypeError, _raised_in("titiler/core/algorithm/__init__.py", "post_process"),
                 "algorithm_params must be a JSON object"),
+    # A GeoJSON geometry may carry a 3D bbox (6 numbers): rasterio's bounds() hands it on as it
+    # is, and rio-tiler's reads unpack 4.
+    ClientFault(TypeError, _message_starts("from_bounds() got multiple values"),
+                "a geometry's bbox must be 2D (4 numbers)"),
+    ClientFault(ValueError, _raised_in("rio_tiler/utils.py", "get_vrt_transform"),
+                "a geometry's bbox must be 2D (4 numbers)"),
     ClientFault(RioTilerError, _message_starts("Invalid geometry"),
                 "the GeoJSON geometry is not valid"),
     ClientFault(CPLE_AppDefinedError, _message_starts("Cannot invert geotransform"),

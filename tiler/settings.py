@@ -96,6 +96,18 @@ class TilerSettings(BaseSettings):
             "request); an entry whose asset files are gone (item re-processed) is read again."
         ),
     )
+    tile_cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "Seconds a rendered tile is kept in memory and served again to any client asking "
+            "for the same URL (0: render every request). A re-processed or newly ingested "
+            "product shows in cached tiles after at most this long."
+        ),
+    )
+    tile_cache_mb: int = Field(
+        default=64, ge=1, description="Memory the tile cache may hold (MiB); oldest out first."
+    )
     healthz_timeout: float = Field(
         default=1.0, description="Seconds `/healthz` waits for a database connection."
     )

@@ -98,6 +98,19 @@ def test_a_feature_without_geometry_is_a_client_error(tiler: ServedTiler) -> Non
     assert 400 <= response.status_code < 500, response.text
 
 
+@pytest.mark.parametrize("route", ["statistics", "feature"])
+def test_a_geometry_with_a_3d_bbox_is_a_400(tiler: ServedTiler, route: str) -> None:
+    lon, lat = WATER_SPOT.lon, WATER_SPOT.lat
+    ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat]]
+    polygon = {"type": "Polygon", "bbox": [lon, lat, 0, lon + 0.01, lat + 0.01, 0],
+               "coordinates": [ring]}
+    response = httpx.post(_cog(tiler, route) + "&bidx=1",
+                          json={"type": "Feature", "geometry": polygon, "properties": {}},
+                          timeout=60)
+    assert response.status_code == 400, response.text
+    assert "bbox must be 2D" in response.json()["detail"]
+
+
 def test_a_world_bbox_is_read_at_a_bounded_size(tiler: ServedTiler) -> None:
     """Without width, height or max_size upstream reads the bbox at the file's resolution:
     the world over a 10 m COG. The default max_size keeps it a small image."""

@@ -47,9 +47,11 @@ def publish(dsn: str, run: Path, left: int, right: int) -> Path:
 
 
 @contextmanager
-def tiler(dsn: str, root: Path, ttl: str) -> Iterator[str]:
+def tiler(dsn: str, root: Path, ttl: str, tile_ttl: str = "0") -> Iterator[str]:
+    """The tiler, its item cache kept ``ttl`` s and rendered tiles ``tile_ttl`` s (here off:
+    these tests are about the items behind the tiles)."""
     env = {**libpq_env(dsn), "EARTHSIG_TILER_ASSET_ROOTS": str(root),
-           "EARTHSIG_TILER_ITEM_CACHE_TTL": ttl}
+           "EARTHSIG_TILER_ITEM_CACHE_TTL": ttl, "EARTHSIG_TILER_TILE_CACHE_TTL": tile_ttl}
     with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as url:
         yield f"{url}/collections/landcover/items/{ITEM_ID}/{TILE}"
 

@@ -1,0 +1,111 @@
+"""Rendered tiles kept in memory for a few seconds and shared by every client.
+
+A web map or a QGIS layer asks for the same tiles from many clients at once (everyone opening
+the map sees the same z8 tiles), and rendering one is tens of milliseconds of CPU. Successful
+image answers of ``.../tiles/{tms}/{z}/{x}/{y}`` routes are kept for ``ttl`` seconds under
+their path and query string, within ``max_bytes`` (least recently used out first); anything
+else (errors, 204s, JSON, other routes) passes through untouched. Answers carry
+``X-Tile-Cache: hit`` or ``miss``.
+
+Staleness is bounded by ``ttl``, well below the ``Cache-Control`` max-age browsers are already
+given and titiler-pgstac's 5-minute cache of which items cover a mosaic tile.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Tile routes of every factory: /cog, items, collections, searches; with @2x and a format.
+_TILE_PATH = re.compile(r"/tiles/[^/]+/\d+/\d+/\d+(@\d+x)?(\.\w+)?$")
+CACHE_HEADER = b"x-tile-cache"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    expires: float
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class TileCache:
+    """Tile bodies by request key, with a time to live and a total size bound."""
+
+    def __init__(self, ttl: float, max_bytes: int) -> None:
+        self.ttl, self.max_bytes = ttl, max_bytes
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: bytes) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires < time.monotonic():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        if len(body) > self.max_bytes // 16:  # one huge tile must not empty the cache
+            return
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = _Entry(time.monotonic() + self.ttl, headers, body)
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: bytes) -> None:
+        self.size -= len(self._entries.pop(key).body)
+
+
+class TileCacheMiddleware:
+    """Serve repeated GETs of tile routes from a :class:`TileCache` (``ttl`` 0: off)."""
+
+    def __init__(self, app: ASGIApp, ttl: float, max_bytes: int) -> None:
+        self.app = app
+        self.cache = TileCache(ttl, max_bytes) if ttl > 0 else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (self.cache is None or scope["type"] != "http" or scope["method"] != "GET"
+                or not _TILE_PATH.search(scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        key = scope["path"].encode() + b"?" + scope.get("query_string", b"")
+        entry = self.cache.get(key)
+        if entry is not None:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*entry.headers, (CACHE_HEADER, b"hit")]})
+            await send({"type": "http.response.body", "body": entry.body})
+            return
+        await self.app(scope, receive, self._recording(key, send))
+
+    def _recording(self, key: bytes, send: Send) -> Send:
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                message = {**message, "headers": [*message.get("headers", []),
+                                                   (CACHE_HEADER, b"miss")]}
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and _cacheable(start):
+                    assert self.cache is not None
+                    self.cache.put(key, list(start.get("headers", [])), b"".join(chunks))
+            await send(message)
+
+        return record
+
+
+def _cacheable(start: Message) -> bool:
+    if start.get("status") != 200:
+        return False
+    headers = dict(start.get("headers", []))
+    return headers.get(b"content-type", b"").startswith(b"image/")
