@@ -10,15 +10,22 @@ reader ever sees half an output or an item whose files changed under it.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 CHUNK = 1 << 20
+STAGING_PREFIX = ".staging."
+# A staging folder younger than this whose writer cannot be checked (another host) may be a
+# twin run's, still writing; an older one was left by a killed process.
+STALE_STAGING_S = 24 * 3600.0
 
 
 def multihash_sha256(path: Path) -> str:
@@ -36,20 +43,47 @@ def describe(path: Path) -> tuple[int, str]:
 
 
 def new_run_id() -> str:
-    """Sortable and unique: UTC time to the microsecond plus a little randomness."""
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{secrets.token_hex(3)}"
+    """Sortable and unique: UTC time to the microsecond plus a little randomness.
+
+    ``20261125T071301.123456-9c2c67``: ids sort by time (a prune removes the runs before the
+    registered one), also against the older ``20261125T071301-9c2c67`` form ('.' > '-').
+    """
+    now = datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}-{secrets.token_hex(3)}"
 
 
 @contextmanager
 def staging_folder(item_dir: Path) -> Iterator[Path]:
     """A hidden temporary folder in ``item_dir``; removed if the block fails."""
     item_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=item_dir))
+    # Named after its writer (pid, host), so that a prune can tell a killed run's leftovers
+    # from a twin run still writing (staging_abandoned).
+    owner = f"{STAGING_PREFIX}{os.getpid()}~{socket.gethostname()}~"
+    staging = Path(tempfile.mkdtemp(prefix=owner, dir=item_dir))
     try:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def staging_abandoned(staging: Path) -> bool:
+    """Whether a staging folder's writer is gone: a process of this host that no longer runs,
+    or (another host's, or unnamed) untouched for :data:`STALE_STAGING_S`."""
+    pid, _, rest = staging.name.removeprefix(STAGING_PREFIX).partition("~")
+    host = rest.partition("~")[0]
+    if pid.isdigit() and host == socket.gethostname():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
+    try:
+        return time.time() - staging.stat().st_mtime > STALE_STAGING_S
+    except FileNotFoundError:  # published or discarded meanwhile
+        return False
 
 
 def publish_run(staging: Path, run_dir: Path) -> None:

@@ -31,6 +31,22 @@ def queue_name(stage: Stage, settings: IngestSettings) -> str:
     return f"{settings.queue_prefix}{stage.value}"
 
 
+def worker_queue_names(queues: list[str], settings: IngestSettings) -> list[str]:
+    """The Redis queues of ``--queues fetch,discover``: stage names with the queue prefix.
+
+    A name given with the prefix already is taken as it is; anything else is refused, since a
+    worker on a queue nobody enqueues to would wait forever without a word.
+    """
+    prefix, known = settings.queue_prefix, [*(s.value for s in WORK_ORDER), DISCOVER_QUEUE]
+    names = []
+    for queue in queues:
+        base = queue[len(prefix):] if prefix and queue.startswith(prefix) else queue
+        if base not in known:
+            raise ValueError(f"unknown queue {queue!r}: expected one of {', '.join(known)}")
+        names.append(f"{prefix}{base}")
+    return names
+
+
 def timeout_s(stage: Stage, settings: IngestSettings) -> int:
     return {Stage.FETCH: settings.fetch_timeout_s, Stage.INFER: settings.infer_timeout_s,
             Stage.PUBLISH: settings.publish_timeout_s}[stage]

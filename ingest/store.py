@@ -8,7 +8,11 @@ file system), then published as one run under ``<collection>/<item>/<run>/``:
   registered, which is what makes the publication atomic for readers.
 
 After registration the earlier runs of the item are pruned; if registration fails the new run
-is discarded. Hrefs are what every reader resolves: absolute paths locally, and for S3 either
+is discarded. Only *earlier* runs: run ids sort by time, and a later run (or a staging folder
+still being written) belongs to a twin of this chain running at the same time (a re-run, or a
+job a sweep put back while it was in fact alive), which prunes this run when it registers.
+
+Hrefs are what every reader resolves: absolute paths locally, and for S3 either
 ``s3://bucket/key`` (GDAL with AWS settings) or a public HTTP(S) base URL when one is set.
 """
 
@@ -20,7 +24,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 from ingest.errors import TransientError
-from ingest.publish import publish_run
+from ingest.publish import STAGING_PREFIX, publish_run, staging_abandoned
 from ingest.settings import IngestSettings
 
 
@@ -39,8 +43,12 @@ class AssetStore(Protocol):
     def discard(self, run: str) -> None: ...
 
     def prune(self, item: str, keep: str) -> None:
-        """Remove every run of ``item`` (a path under the root) except ``keep``."""
+        """Remove the runs of ``item`` (a path under the root) made before ``keep``."""
         ...
+
+
+def _run_name(run: str) -> str:
+    return run.rstrip("/").rsplit("/", 1)[-1]
 
 
 class LocalStore:
@@ -61,9 +69,14 @@ class LocalStore:
         shutil.rmtree(self.root / run, ignore_errors=True)
 
     def prune(self, item: str, keep: str) -> None:
+        kept = _run_name(keep)
         for child in (self.root / item).iterdir():
-            if child != self.root / keep:
-                shutil.rmtree(child, ignore_errors=True)
+            if child.name.startswith(STAGING_PREFIX):
+                if not staging_abandoned(child):  # a twin run still writing
+                    continue
+            elif child.name >= kept:
+                continue
+            shutil.rmtree(child, ignore_errors=True)
 
 
 class S3Store:
@@ -106,11 +119,13 @@ class S3Store:
             shutil.rmtree(staging, ignore_errors=True)
         return hrefs
 
-    def _delete_prefix(self, prefix: str, keep: str | None = None) -> None:
+    def _delete_prefix(self, prefix: str, before: str | None = None) -> None:
+        """Delete the objects under ``prefix``; with ``before``, only those of runs (the first
+        path segment after the prefix) whose id sorts before it."""
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             doomed = [{"Key": o["Key"]} for o in page.get("Contents", [])
-                      if keep is None or not o["Key"].startswith(keep)]
+                      if before is None or o["Key"][len(prefix):].split("/", 1)[0] < before]
             if doomed:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": doomed})
 
@@ -118,7 +133,7 @@ class S3Store:
         self._delete_prefix(self._key(run) + "/")
 
     def prune(self, item: str, keep: str) -> None:
-        self._delete_prefix(self._key(item) + "/", keep=self._key(keep) + "/")
+        self._delete_prefix(self._key(item) + "/", before=_run_name(keep))
 
 
 def asset_store(settings: IngestSettings) -> AssetStore:

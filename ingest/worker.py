@@ -22,7 +22,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from ingest.settings import IngestSettings
-from ingest.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name
+from ingest.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name, worker_queue_names
 from ingest.sweep import sweep_chains
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,9 @@ def run_worker(queues: list[str] | None = None, *, burst: bool = False,
     import ingest.jobs  # noqa: F401
     import ingest.operations  # noqa: F401
 
-    names = queues or [*(queue_name(stage, settings) for stage in WORK_ORDER),
-                       f"{settings.queue_prefix}{DISCOVER_QUEUE}"]
+    names = (worker_queue_names(queues, settings) if queues else
+             [*(queue_name(stage, settings) for stage in WORK_ORDER),
+              f"{settings.queue_prefix}{DISCOVER_QUEUE}"])
     wait_s = 1.0
     while True:
         connection = Redis.from_url(settings.redis_url)

@@ -38,8 +38,9 @@ def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: 
 
 @click.command()
 @click.option("--queues", "-q", multiple=True,
-              help="Stage queues to work, repeatable or comma-separated "
-                   "(default: publish,infer,fetch).")
+              help="Stage queues to work (fetch, infer, publish, discover; the queue prefix "
+                   "is added), repeatable or comma-separated (default: all, later stages "
+                   "first).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--name", default=None, help="Worker name (default: RQ's unique name).")
 def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
@@ -48,4 +49,7 @@ def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
 
     export_stack_env()
     names = [q.strip() for spec in queues for q in spec.split(",") if q.strip()]
-    run_worker(names or None, burst=burst, name=name)
+    try:
+        run_worker(names or None, burst=burst, name=name)
+    except ValueError as exc:  # an unknown queue name
+        raise click.UsageError(str(exc)) from exc

@@ -18,7 +18,9 @@ Servers are uvicorn processes on 127.0.0.1 (one worker each, the same environmen
 generator is this process (asyncio + httpx, 16 connections). Rounds alternate the order of the
 two servers so that neither always runs second on a warmer machine.
 
-Run: ``python -m tests.bench.serving`` (about 2-3 min once the data exist).
+Run: ``python -m tests.bench.serving`` (about 2-3 min once the data exist); ``--client wrk``
+takes the load from Debian's ``wrk`` instead (``tests/bench/wrk_load.py``), whose C clients
+leave the two cores to the servers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +54,7 @@ from infra.stack import CORE, Stack
 from ingest.pipeline import process_product
 from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from tests.bench.wrk_load import WrkRound, wrk_round
 from tests.servers import uvicorn_server
 
 CACHE = Path(".earthsig/bench/serving")
@@ -228,6 +232,31 @@ def scenario(name: str, plain: str, plain_urls: list[str], tiler: str, tiler_url
     return merged
 
 
+def scenario_wrk(name: str, plain: str, plain_urls: list[str], tiler: str,
+                 tiler_urls: list[str], seconds: int) -> None:
+    """As :func:`scenario`, the load from wrk: two rounds of ``seconds`` per server, in
+    alternating order; percentiles are the mean of the two rounds'."""
+    wrk_round(plain, plain_urls, 3, CONCURRENCY)  # warm-up
+    wrk_round(tiler, tiler_urls, 3, CONCURRENCY)
+    rounds: dict[str, list[WrkRound]] = {"plain": [], "ours": []}
+    for order in (("plain", "ours"), ("ours", "plain")):
+        for who in order:
+            base, urls = (plain, plain_urls) if who == "plain" else (tiler, tiler_urls)
+            rounds[who].append(wrk_round(base, urls, seconds, CONCURRENCY))
+
+    def row(rs: list[WrkRound]) -> tuple[float, float, float, float, int]:
+        rate = sum(r.requests for r in rs) / sum(r.seconds for r in rs)
+        return (statistics.mean(r.p50_ms for r in rs), statistics.mean(r.p95_ms for r in rs),
+                statistics.mean(r.p99_ms for r in rs), rate, sum(r.errors for r in rs))
+
+    p, o = row(rounds["plain"]), row(rounds["ours"])
+    print(f"| {name}: plain titiler.application | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} | "
+          f"{p[3]:.1f} | {p[4]} | 1.00 |", flush=True)
+    print(f"| {name}: EarthSignature tiler | {o[0]:.1f} | {o[1]:.1f} | {o[2]:.1f} | "
+          f"{o[3]:.1f} | {o[4]} | {o[1] / p[1]:.2f} (p95), {p[3] / o[3]:.2f} "
+          "(1/throughput) |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -236,6 +265,10 @@ def main() -> None:
                         help="KEY=VALUE for both servers (GDAL settings, pool sizes)")
     parser.add_argument("--only", choices=["item", "mosaic"], default=None)
     parser.add_argument("--prepare-only", action="store_true", help="make the data, no load")
+    parser.add_argument("--client", choices=["httpx", "wrk"], default="httpx",
+                        help="load generator: this process (asyncio + httpx) or wrk")
+    parser.add_argument("--seconds", type=int, default=15,
+                        help="with wrk: seconds per round (two rounds per server)")
     args = parser.parse_args()
     extra = dict(e.split("=", 1) for e in args.env)
 
@@ -269,17 +302,23 @@ def main() -> None:
                    f"?assets={LANDCOVER_ASSET}&colormap_name=clc&resampling=nearest"
                    for t in mosaic_tiles]
 
-    print(f"\n## Tiles, {CONCURRENCY} concurrent clients, {args.requests} requests per server "
-          f"and scenario, {os.cpu_count()} cores; {len(found)} products; env {extra or '-'}\n")
+    amount = (f"{args.requests} requests" if args.client == "httpx"
+              else f"wrk, 2 x {args.seconds} s")
+    print(f"\n## Tiles, {CONCURRENCY} concurrent clients, {amount} per server and scenario, "
+          f"{os.cpu_count()} cores; {len(found)} products; env {extra or '-'}\n")
     print(f"item: {len(item_tiles)} tiles z11-z14 of {item['id']}; mosaic: "
           f"{len(mosaic_tiles)} tiles z8-z12\n")
     print("| scenario | p50 ms | p95 ms | p99 ms | tiles/s | errors | x plain |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     with servers(dsn, extra) as (plain, tiler):
-        if args.only in (None, "item"):
-            scenario("item z11-14", plain, item_plain, tiler, item_ours, args.requests)
-        if args.only in (None, "mosaic"):
-            scenario("mosaic z8-12", plain, mosaic_plain, tiler, mosaic_ours, args.requests)
+        for what, urls in (("item z11-14", (item_plain, item_ours)),
+                           ("mosaic z8-12", (mosaic_plain, mosaic_ours))):
+            if args.only not in (None, what.split()[0]):
+                continue
+            if args.client == "wrk":
+                scenario_wrk(what, plain, urls[0], tiler, urls[1], args.seconds)
+            else:
+                scenario(what, plain, urls[0], tiler, urls[1], args.requests)
 
 
 if __name__ == "__main__":

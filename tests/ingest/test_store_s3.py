@@ -134,3 +134,19 @@ def test_failed_registration_leaves_no_objects(product: Path, tmp_path: Path, s3
     local.write_bytes(httpx.get(before["assets"]["landcover"]["href"]).content)
     assert multihash_sha256(local) == before["assets"]["landcover"]["file:checksum"]
     assert os.listdir(tmp_path / "staging") == []
+
+
+def test_s3_prune_removes_earlier_runs_only(tmp_path: Path, s3, s3_endpoint: str) -> None:
+    from ingest.publish import staging_folder
+    from ingest.store import S3Store
+
+    store = S3Store(f"s3://{BUCKET}/catalog", staging=tmp_path / "staging",
+                    endpoint_url=s3_endpoint)
+    item = "landcover/S2B_31TCJ_20240825_0_L2A_clc-spectral_v1"
+    runs = [f"{item}/2024010{d}T000000-abcdef" for d in (1, 2, 3)]
+    for run in runs:
+        with staging_folder(store.staging_parent(item)) as staging:
+            (staging / "landcover.tif").write_bytes(run.encode())
+            store.publish(staging, run)
+    store.prune(item, runs[1])  # the third is a twin's, not yet registered: it stays
+    assert _keys(s3) == [f"catalog/{runs[1]}/landcover.tif", f"catalog/{runs[2]}/landcover.tif"]
