@@ -28,6 +28,7 @@ from ingest.pgstac_db import pgstac_session
 from ingest.publish import describe, new_run_id, staging_folder
 from ingest.settings import IngestSettings
 from ingest.store import asset_store
+from ingest.tile_changes import mark_tiles_changed
 
 DEFINITION_KEY = "earthsig:definition"
 
@@ -92,25 +93,30 @@ def _definition(collection: pystac.Collection) -> tuple[dict, str]:
     return doc, digest
 
 
-def _ensure_collection(db: PgstacDB, collection: pystac.Collection) -> None:
+def _ensure_collection(db: PgstacDB, collection: pystac.Collection) -> bool:
+    """Load the collection if missing or changed; True when it was (re)loaded."""
     doc, digest = _definition(collection)
     stored = list(db.query("SELECT content->>%s FROM collections WHERE id = %s",
                            [DEFINITION_KEY, doc["id"]]))
-    if not stored or stored[0][0] != digest:
-        Loader(db=db).load_collections([doc], Methods.upsert)
+    if stored and stored[0][0] == digest:
+        return False
+    Loader(db=db).load_collections([doc], Methods.upsert)
+    return True
 
 
 def upsert_items(collection: pystac.Collection, items: list[pystac.Item], dsn: str = "") -> None:
-    """Load ``collection`` if missing or changed, then upsert ``items``; refresh its extent."""
+    """Load ``collection`` if missing or changed, then upsert ``items``; refresh its extent;
+    mark their tiles changed in the tile store, if any."""
     try:
         with pgstac_session(dsn) as db:
-            _ensure_collection(db, collection)
-            Loader(db=db).load_items([i.to_dict(include_self_link=False) for i in items],
-                                     Methods.upsert)
+            redefined = _ensure_collection(db, collection)
+            docs = [i.to_dict(include_self_link=False) for i in items]
+            Loader(db=db).load_items(docs, Methods.upsert)
             list(db.query("UPDATE collections SET content = content || "
                           "jsonb_build_object('extent', collection_extent(%(id)s, true)) "
                           "WHERE id = %(id)s AND collection_extent(%(id)s, true) IS NOT NULL "
                           "RETURNING id", {"id": collection.id}))
+            mark_tiles_changed(db, docs, catalog=redefined)
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering into {collection.id}: "
                              f"{exc}") from exc

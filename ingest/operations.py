@@ -21,6 +21,7 @@ from ingest.pgstac_db import pgstac_session
 from ingest.queue import Enqueued, enqueue_product
 from ingest.settings import IngestSettings
 from ingest.store import asset_store
+from ingest.tile_changes import mark_tiles_changed
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +138,24 @@ def reprocess(model_ref: str, *, connection: Redis, source_model: str | None = N
     return queued
 
 
+# A model version's items, with the bbox their tiles depend on.
+_MODEL_ITEMS = ("SELECT id, ST_XMin(geometry), ST_YMin(geometry), ST_XMax(geometry), "
+                "ST_YMax(geometry) FROM items WHERE collection = %s "
+                "AND content->'properties'->>'earthsig:model' = %s")
+
+
 def retire(model_ref: str, *, dsn: str = "", ingest: IngestSettings | None = None) -> list[str]:
     """Remove the items of a model version and their files; return the removed item ids."""
-    store = asset_store(ingest or IngestSettings())
+    ingest = ingest or IngestSettings()
+    store = asset_store(ingest)
     with pgstac_session(dsn) as db:
-        ids = [r[0] for r in db.query(
-            "SELECT id FROM items WHERE collection = %s "
-            "AND content->'properties'->>'earthsig:model' = %s",
-            [LANDCOVER_COLLECTION_ID, model_ref])]
+        rows = list(db.query(_MODEL_ITEMS, [LANDCOVER_COLLECTION_ID, model_ref]))
+        gone = [{"id": r[0], "collection": LANDCOVER_COLLECTION_ID, "bbox": list(r[1:])}
+                for r in rows]
+        ids = [item["id"] for item in gone]
         for item_id in ids:
             list(db.query("SELECT delete_item(%s, %s)", [item_id, LANDCOVER_COLLECTION_ID]))
+        mark_tiles_changed(db, gone, settings=ingest)
     for item_id in ids:  # files after the items: nothing ever points at a missing file
         store.discard(f"{LANDCOVER_COLLECTION_ID}/{item_id}")
     log.info("retired %d item(s) of %s", len(ids), model_ref)

@@ -174,11 +174,12 @@ def prepare_product(
 def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = None,
                       dsn: str = "") -> ProcessResult:
     """Upsert the item (the last step), then drop the item's earlier runs."""
-    store = asset_store(ingest or IngestSettings())
+    ingest = ingest or IngestSettings()
+    store = asset_store(ingest)
     timings = dict(prepared.timings_s)
     with _step("register", prepared.product_id, timings):
         try:
-            upsert_item(pystac.Item.from_dict(prepared.item), dsn)
+            upsert_item(pystac.Item.from_dict(prepared.item), dsn, ingest)
         except InvalidProductError:
             store.discard(prepared.run)  # never registrable: nothing may point at it
             raise

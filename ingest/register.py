@@ -16,6 +16,8 @@ from catalog_schemas.queryables import landcover_queryables
 from ingest.errors import TransientError
 from ingest.pgstac_db import pgstac_session
 from ingest.queryables import register_queryables
+from ingest.settings import IngestSettings
+from ingest.tile_changes import mark_tiles_changed
 
 DEFINITION_KEY = "earthsig:definition"
 
@@ -72,8 +74,10 @@ def ensure_collection(db: PgstacDB) -> bool:
     return True
 
 
-def upsert_item(item: pystac.Item, dsn: str = "") -> None:
-    """Upsert ``item`` (its collection first, if new or changed); refresh the collection.
+def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | None = None
+                ) -> None:
+    """Upsert ``item`` (its collection first, if new or changed); refresh the collection; mark
+    its tiles changed in the tile store, if any.
 
     An empty ``dsn`` means the libpq PG* variables.
     """
@@ -85,11 +89,12 @@ def upsert_item(item: pystac.Item, dsn: str = "") -> None:
             # transactions and goes with the connection if the worker dies.
             list(db.query("SELECT pg_advisory_lock(hashtext('earthsig:register'))"))
             try:
-                ensure_collection(db)
-                Loader(db=db).load_items([item.to_dict(include_self_link=False)],
-                                         Methods.upsert)
+                redefined = ensure_collection(db)
+                doc = item.to_dict(include_self_link=False)
+                Loader(db=db).load_items([doc], Methods.upsert)
                 list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
             finally:
                 list(db.query("SELECT pg_advisory_unlock(hashtext('earthsig:register'))"))
+            mark_tiles_changed(db, [doc], catalog=redefined, settings=settings)
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering {item.id}: {exc}") from exc

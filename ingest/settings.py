@@ -52,6 +52,23 @@ class IngestSettings(BaseSettings):
     retry_intervals_s: list[int] = Field(
         default=[10, 60, 300], description="Back-off between retries (seconds, JSON list).",
     )
+    tile_store_url: str = Field(
+        default="", description="Redis of the tiler's shared tile store (the tiler's "
+        "`EARTHSIG_TILE_STORE_URL`): registrations mark the tiles they change there, so stored "
+        "tiles are drawn again. Empty: no tile store.",
+    )
+    seed_tiler_url: str = Field(
+        default="", description="Tiler to draw a product's tiles on after it is published, so "
+        "that the first map user gets them from the tile store (empty: no seeding).",
+    )
+    seed_item_zooms: str = Field(
+        default="8-12", pattern=r"^\d+-\d+$|^$",
+        description="Zooms of a product's own tiles drawn ahead (`min-max`, empty: none).",
+    )
+    seed_mosaic_zooms: str = Field(
+        default="8-11", pattern=r"^\d+-\d+$|^$",
+        description="Zooms of its collection's mosaic tiles over the product drawn ahead.",
+    )
     polygon_min_area_m2: float = Field(
         default=10_000.0, ge=0, description="Regions smaller than this are merged into their "
         "neighbours before vectorising (CLC's own minimum mapping unit is 25 ha).",

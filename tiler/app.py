@@ -31,6 +31,7 @@ from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
 from tiler.settings import DatabaseSettings, TilerSettings
 from tiler.tile_cache import TileCacheMiddleware
+from tiler.tile_store import TileStore
 from tiler.timeseries_routes import add_timeseries_routes
 from tiler.web import add_web_map
 
@@ -39,7 +40,7 @@ _NO_CACHE_PATHS = {r"/healthz", r"/searches(/)?$", r"/searches/list$", r"/search
 
 
 def _lifespan(
-    postgres_settings: PostgresSettings,
+    postgres_settings: PostgresSettings, store: TileStore | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +49,8 @@ def _lifespan(
             yield
         finally:
             await close_db_connection(app)
+            if store is not None:
+                await store.close()
 
     return lifespan
 
@@ -88,6 +91,8 @@ def create_app(
     """Build the tiler; settings default to the environment (``EARTHSIG_TILER_*``, ``PG*``)."""
     settings = settings if settings is not None else TilerSettings()
     postgres_settings = postgres_settings if postgres_settings is not None else DatabaseSettings()
+    store = (TileStore(settings.tile_store_url, settings.tile_store_ttl,
+                       settings.tile_store_mb * 2**20) if settings.tile_store_url else None)
 
     app = FastAPI(
         title="EarthSignature tiler",
@@ -95,7 +100,7 @@ def create_app(
         openapi_url="/api",
         docs_url="/api.html",
         root_path=settings.root_path,
-        lifespan=_lifespan(postgres_settings),
+        lifespan=_lifespan(postgres_settings, store),
     )
     roots = AssetRoots(settings.allowed_asset_roots)
     item_params = item_dependency(ItemCache(settings.item_cache_ttl))
@@ -123,10 +128,10 @@ def create_app(
         SizeLimitMiddleware,
         limits=SizeLimits(tile=settings.max_tile_size, image=settings.max_image_size),
     )
-    # Outside the rest: a repeated tile costs a dictionary lookup; inside CORS, whose headers
-    # depend on each request's Origin.
+    # Outside the rest: a repeated tile costs a dictionary lookup (or one Redis round trip);
+    # inside CORS, whose headers depend on each request's Origin.
     app.add_middleware(TileCacheMiddleware, ttl=settings.tile_cache_ttl,
-                       max_bytes=settings.tile_cache_mb * 2**20)
+                       max_bytes=settings.tile_cache_mb * 2**20, store=store)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -24,6 +24,10 @@ from titiler.pgstac.backend import PGSTACBackend
 from titiler.pgstac.dependencies import PgSTACParams
 
 from tiler.errors import ZoomNotServedError
+from tiler.tile_store import FRESH_READS
+
+# Upstream's asset search without its 5-minute cache (keeps its retry and its errors).
+_uncached_get_assets = PGSTACBackend.get_assets.__wrapped__  # type: ignore[attr-defined]
 
 MAX_SCAN_LIMIT = 100_000
 MAX_ITEMS_LIMIT = 1_000
@@ -59,6 +63,14 @@ class MosaicBackend(PGSTACBackend):
 
     minzoom_floor: int = attr.ib(kw_only=True, default=8)
     default_maxzoom: int = attr.ib(kw_only=True, default=16)
+    # The tile goes to the shared store: which items cover it is read now, not from the
+    # 5-minute cache, which could predate the store's change tokens.
+    fresh_assets: bool = attr.ib(kw_only=True, default=False)
+
+    def get_assets(self, geom: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
+        if self.fresh_assets:
+            return _uncached_get_assets(self, geom, **kwargs)
+        return super().get_assets(geom, **kwargs)
 
     def _declared_zooms(self) -> tuple[list[int], list[int]]:
         meta = self.info().metadata
@@ -133,11 +145,13 @@ def backend_params(minzoom_floor: int, default_maxzoom: int) -> type[DefaultDepe
         pool: ConnectionPool = field(init=False)
         minzoom_floor: int = field(init=False)
         default_maxzoom: int = field(init=False)
+        fresh_assets: bool = field(init=False)
 
         # Request-only signature: it stays out of the OpenAPI query parameters.
         def __init__(self, request: Request) -> None:
             self.pool = request.app.state.dbpool
             self.minzoom_floor = minzoom_floor
             self.default_maxzoom = default_maxzoom
+            self.fresh_assets = bool(request.scope.get(FRESH_READS))
 
     return BackendParams

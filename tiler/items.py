@@ -23,6 +23,8 @@ from fastapi import Path, Request
 from psycopg_pool import ConnectionPool
 from titiler.pgstac.dependencies import get_stac_item
 
+from tiler.tile_store import FRESH_READS
+
 # Upstream's reader without its own 5-minute cache (keeps its retry and its 404).
 _fetch_item: Callable[[ConnectionPool, str, str], pystac.Item] = get_stac_item.__wrapped__  # type: ignore[attr-defined]
 
@@ -70,6 +72,9 @@ def item_dependency(cache: ItemCache) -> Callable[..., pystac.Item]:
         collection_id: Annotated[str, Path(description="STAC Collection Identifier")],
         item_id: Annotated[str, Path(description="STAC Item Identifier")],
     ) -> pystac.Item:
-        return cache.get(request.app.state.dbpool, collection_id, item_id)
+        pool = request.app.state.dbpool
+        if request.scope.get(FRESH_READS):  # its tile goes to the shared store
+            return _fetch_item(pool, collection_id, item_id)
+        return cache.get(pool, collection_id, item_id)
 
     return item_params

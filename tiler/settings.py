@@ -10,6 +10,8 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from titiler.pgstac.settings import PostgresSettings
 
+from catalog_schemas.tile_generations import TOKEN_TTL_S
+
 # The web map's npm packages, installed by `make install` (infra/make/tiler.mk).
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -107,6 +109,25 @@ class TilerSettings(BaseSettings):
     )
     tile_cache_mb: int = Field(
         default=64, ge=1, description="Memory the tile cache may hold (MiB); oldest out first."
+    )
+    tile_store_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("EARTHSIG_TILER_TILE_STORE_URL", "EARTHSIG_TILE_STORE_URL"),
+        description=(
+            "Redis where catalog tiles (items, collections, searches in WebMercatorQuad) are "
+            "kept for every tiler process until the catalog under them changes; the pipeline "
+            "and the API read the same `EARTHSIG_TILE_STORE_URL` to mark what they change. "
+            "Empty: no store (the memory cache above serves all tiles)."
+        ),
+    )
+    tile_store_ttl: int = Field(
+        default=86400, ge=1, le=TOKEN_TTL_S,
+        description="Seconds a stored tile nobody asks for again is kept (catalog changes "
+                    "replace it at once, whatever this is).",
+    )
+    tile_store_mb: int = Field(
+        default=512, ge=1, description="Bytes the tile store may hold per catalog (MiB); "
+                                       "oldest out first.",
     )
     healthz_timeout: float = Field(
         default=1.0, description="Seconds `/healthz` waits for a database connection."

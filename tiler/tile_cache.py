@@ -9,6 +9,10 @@ else (errors, 204s, JSON, other routes) passes through untouched. Answers carry
 
 Staleness is bounded by ``ttl``, well below the ``Cache-Control`` max-age browsers are already
 given and titiler-pgstac's 5-minute cache of which items cover a mosaic tile.
+
+With a shared :class:`~tiler.tile_store.TileStore`, catalog tiles (items, collections and
+searches in WebMercatorQuad) are kept there instead, until the catalog under them changes;
+this memory cache keeps the rest (``/cog`` tiles, other tiling schemes).
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tiler.tile_store import FRESH_READS, Lookup, TileStore
 
 # Tile routes of every factory: /cog, items, collections, searches; with @2x and a format.
 _TILE_PATH = re.compile(r"/tiles/[^/]+/\d+/\d+/\d+(@\d+x)?(\.\w+)?$")
@@ -64,44 +71,80 @@ class TileCache:
         self.size -= len(self._entries.pop(key).body)
 
 
-class TileCacheMiddleware:
-    """Serve repeated GETs of tile routes from a :class:`TileCache` (``ttl`` 0: off)."""
+Keep = Callable[[list[tuple[bytes, bytes]], bytes], Awaitable[None]]
 
-    def __init__(self, app: ASGIApp, ttl: float, max_bytes: int) -> None:
+
+class TileCacheMiddleware:
+    """Serve repeated GETs of tile routes from the shared :class:`TileStore` (catalog tiles,
+    when configured) or a :class:`TileCache` (``ttl`` 0: off)."""
+
+    def __init__(self, app: ASGIApp, ttl: float, max_bytes: int,
+                 store: TileStore | None = None) -> None:
         self.app = app
         self.cache = TileCache(ttl, max_bytes) if ttl > 0 else None
+        self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (self.cache is None or scope["type"] != "http" or scope["method"] != "GET"
+        if (scope["type"] != "http" or scope["method"] != "GET"
                 or not _TILE_PATH.search(scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        found = await self.store.lookup(scope) if self.store is not None else None
+        if found is not None:
+            if found.tile is not None:
+                await _send_hit(send, found.tile.headers, found.tile.body)
+                return
+            await self.app({**scope, FRESH_READS: True}, receive,
+                           _recording(send, self._keeper(found)))
+            return
+        if self.cache is None:
             await self.app(scope, receive, send)
             return
         key = scope["path"].encode() + b"?" + scope.get("query_string", b"")
         entry = self.cache.get(key)
         if entry is not None:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [*entry.headers, (CACHE_HEADER, b"hit")]})
-            await send({"type": "http.response.body", "body": entry.body})
+            await _send_hit(send, entry.headers, entry.body)
             return
-        await self.app(scope, receive, self._recording(key, send))
 
-    def _recording(self, key: bytes, send: Send) -> Send:
-        start: Message = {}
-        chunks: list[bytes] = []
+        async def put(headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+            assert self.cache is not None
+            self.cache.put(key, headers, body)
 
-        async def record(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                message = {**message, "headers": [*message.get("headers", []),
-                                                   (CACHE_HEADER, b"miss")]}
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and _cacheable(start):
-                    assert self.cache is not None
-                    self.cache.put(key, list(start.get("headers", [])), b"".join(chunks))
-            await send(message)
+        await self.app(scope, receive, _recording(send, put))
 
-        return record
+    def _keeper(self, found: Lookup) -> Keep:
+        async def keep(headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+            assert self.store is not None
+            await self.store.keep(found, headers, body)
+
+        return keep
+
+
+async def _send_hit(send: Send, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [*headers, (CACHE_HEADER, b"hit")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _recording(send: Send, keep: Keep) -> Send:
+    """``send``, marking the answer a miss and handing a cacheable one to ``keep``."""
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def record(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            message = {**message, "headers": [*message.get("headers", []),
+                                               (CACHE_HEADER, b"miss")]}
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False) and _cacheable(start):
+                await send(message)  # the client first, the cache after
+                await keep(list(start.get("headers", [])), b"".join(chunks))
+                return
+        await send(message)
+
+    return record
 
 
 def _cacheable(start: Message) -> bool:
