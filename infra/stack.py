@@ -22,7 +22,8 @@ from infra.settings import StackSettings
 log = logging.getLogger(__name__)
 
 CORE = ("postgres", "redis")
-SERVICES = ("worker", "api", "tiler", "ops", "dashboard")
+# The tiler before the worker: the worker draws published products' tiles ahead on it.
+SERVICES = ("api", "tiler", "worker", "ops", "dashboard")
 HEALTH_PATHS = {"api": "/", "tiler": "/healthz", "ops": "/healthz", "dashboard": "/"}
 COMPONENTS = CORE + SERVICES
 
@@ -41,6 +42,8 @@ class StackState:
             env["DATABASE_URL"] = self.postgres.dsn
         if self.redis:
             env["EARTHSIG_REDIS_URL"] = self.redis.url
+            # The tiler's shared tile store, which the worker and the API tell of their writes.
+            env["EARTHSIG_TILE_STORE_URL"] = self.redis.url
         return env
 
     def urls(self) -> dict[str, str]:
@@ -112,6 +115,9 @@ class Stack:
             return
         port = free_port(self.settings.bind_host)
         env = {**os.environ, **state.env(), "EARTHSIG_HOME": str(self.home)}
+        tiler = state.services.get("tiler")
+        if name == "worker" and tiler and tiler.url and processes.alive(tiler.pid):
+            env.setdefault("EARTHSIG_SEED_TILER_URL", tiler.url)
         proc = processes.start(name, self._service_argv(name, port, state), env=env,
                                logs_dir=self.home / "logs")
         url = None

@@ -40,6 +40,7 @@ from ingest.publish import describe, new_run_id, staging_folder
 from ingest.quicklook import write_thumbnail
 from ingest.readers import ProductReader, load_product, open_product
 from ingest.register import upsert_item
+from ingest.seed import seed_item
 from ingest.settings import IngestSettings
 from ingest.stats import landcover_stats
 from ingest.store import asset_store
@@ -185,6 +186,10 @@ def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = Non
             raise
     pause_point("publish-registered")
     store.prune(prepared.item_path, keep=prepared.run)
+    if ingest.seed_tiler_url:
+        with _step("seed", prepared.product_id, timings):
+            seed_item(prepared.item, ingest.seed_tiler_url, ingest.seed_item_zooms,
+                      ingest.seed_mosaic_zooms)
     return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
                          model=prepared.model, timings_s=timings)
 

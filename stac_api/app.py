@@ -35,8 +35,10 @@ from stac_api.settings import (
     SearchSettings,
     Settings,
     TilerLinkSettings,
+    TileStoreSettings,
 )
 from stac_api.text_search_run import add_text_search_route
+from stac_api.tile_changes import TileChangesMiddleware
 from stac_api.writes import require_bodies
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -78,6 +80,7 @@ def create_app(
     auth: AuthSettings | None = None,
     links: TilerLinkSettings | None = None,
     search: SearchSettings | None = None,
+    tile_store: TileStoreSettings | None = None,
 ) -> FastAPI:
     """Build the STAC API; every argument defaults to the environment."""
     settings = settings or Settings()
@@ -110,6 +113,10 @@ def create_app(
         protect_writes(api.add_route_dependencies, api.app,
                        api_key_guard(keys, auth.key_header), settings.prefix_path)
         require_bodies(api.add_route_dependencies, api.app, settings.prefix_path)
+        store_url = (tile_store or TileStoreSettings()).tile_store_url
+        if store_url:
+            api.app.add_middleware(TileChangesMiddleware, url=store_url,
+                                   prefix=settings.prefix_path)
     require_search_objects(api.add_route_dependencies, settings.prefix_path)
     add_error_handlers(api.app)
     replace_health(api.app, settings.prefix_path)

@@ -30,7 +30,7 @@ from stac_fastapi.pgstac.config import PostgresSettings
 from stac_fastapi.pgstac.config import Settings as PgstacApiSettings
 
 __all__ = ["AuthSettings", "PostgresSettings", "SearchSettings", "ServeSettings", "Settings",
-           "TilerLinkSettings"]
+           "TileStoreSettings", "TilerLinkSettings"]
 
 API_PREFIX = "EARTHSIG_API_"
 
@@ -102,6 +102,18 @@ class AuthSettings(BaseSettings):
                 if key:
                     keys.add(key)
         return frozenset(keys)
+
+
+class TileStoreSettings(BaseSettings):
+    """The tiler's shared tile store, told of every write (the variable the tiler and the
+    pipeline read too)."""
+
+    model_config = SettingsConfigDict(env_prefix="EARTHSIG_", env_file=".env", extra="ignore")
+
+    tile_store_url: str = Field(
+        default="", description="Redis of the tiler's tile store; writes through the API "
+        "mark every stored tile changed there. Empty: no store.",
+    )
 
 
 class TilerLinkSettings(BaseSettings):

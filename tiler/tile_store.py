@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -144,7 +145,10 @@ class TileStore:
             keys = token_keys(namespace, path)
             if keys is None:
                 return None
-            request = path.encode() + b"?" + scope.get("query_string", b"")
+            # Parameter order is the client's whim: the same tile whatever it is.
+            query = sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                     keep_blank_values=True))
+            request = f"{path}?{urlencode(query)}".encode()
             key = f"{gen.PREFIX}:{namespace}:tile:{hashlib.sha1(request).hexdigest()}"
             *tokens, raw = await self.redis.mget([*keys, key])
         except (RedisError, OSError) as exc:

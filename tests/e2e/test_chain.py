@@ -32,7 +32,7 @@ from ingest.samples import make_sample_product
 from ingest.stages import Stage, job_id
 from tests.servers import uvicorn_server
 from tests.spots import interior_spot
-from tests.tiles import colour_at
+from tests.tiles import colour_at, decode_png, rgba_at, tile_of, tile_url
 
 WORKER_NAME = "e2e-worker"
 
@@ -58,22 +58,25 @@ def chain(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
     home = tmp_path_factory.mktemp("home")
     path = make_sample_product("T31TCJ", date(2024, 7, 1), 1024, home / "samples", seed=11)
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m")}
-    worker_log = (home / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name", WORKER_NAME],
-                              env={**os.environ, **env}, stdout=worker_log,
-                              stderr=subprocess.STDOUT)
-    try:
-        done = _earthsig(env, "process", str(path), "--wait")
-        assert done.returncode == 0, done.stderr + (home / "worker.log").read_text()
-        item_id = done.stdout.strip().splitlines()[-1]
-        with uvicorn_server("stac_api.app:create_app", env) as api, \
-                uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as tiler:
-            yield Chain(pystac.Item.from_file(str(path)), path, item_id, env, api, tiler)
-    finally:
-        worker.terminate()
-        worker.wait(30)
-        worker_log.close()
+           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_TILE_STORE_URL": module_redis_url}
+    with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as tiler:
+        worker_log = (home / "worker.log").open("wb")
+        # The worker draws each published product's tiles ahead on the tiler.
+        worker = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name",
+                                   WORKER_NAME],
+                                  env={**os.environ, **env, "EARTHSIG_SEED_TILER_URL": tiler},
+                                  stdout=worker_log, stderr=subprocess.STDOUT)
+        try:
+            done = _earthsig(env, "process", str(path), "--wait")
+            assert done.returncode == 0, done.stderr + (home / "worker.log").read_text()
+            item_id = done.stdout.strip().splitlines()[-1]
+            with uvicorn_server("stac_api.app:create_app", env) as api:
+                yield Chain(pystac.Item.from_file(str(path)), path, item_id, env, api, tiler)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            worker_log.close()
 
 
 def test_item_served_by_the_api_matches_the_product(chain: Chain) -> None:
@@ -108,6 +111,31 @@ def test_tiles_show_ground_truth_in_clc_colours(chain: Chain, clc_code: int, zoo
                          clc.grid_code_of(clc_code), margin=40)
     xyz = endpoints(chain.api, chain.tiler)["xyz"]
     assert colour_at(xyz, spot, zoom) == (*clc.by_clc_code(clc_code).rgb, 255)
+
+
+def test_published_tiles_were_drawn_ahead_and_redrawn_after_a_change(chain: Chain) -> None:
+    spot = interior_spot(chain.product_path.parent / "truth_landcover.tif",
+                         clc.grid_code_of(512), margin=40)
+    tile = tile_of(spot, 11)  # seeded zooms: 8-12 (item), 8-11 (mosaic)
+    xyz = tile_url(endpoints(chain.api, chain.tiler)["xyz"], tile)
+    first = httpx.get(xyz, timeout=30)
+    assert first.status_code == 200 and first.headers["x-tile-cache"] == "hit"
+    assert rgba_at(decode_png(first.content), tile, spot) == (*clc.by_clc_code(512).rgb, 255)
+    item_tile = tile_url(f"{chain.tiler}/collections/landcover/items/{chain.item_id}/tiles/"
+                         "WebMercatorQuad/{z}/{x}/{y}.png", tile_of(spot, 12))
+    assert httpx.get(item_tile, timeout=30).headers["x-tile-cache"] == "hit"
+    # A registration (the same product processed again) marks its tiles: drawn again.
+    redis = Redis.from_url(chain.env["EARTHSIG_REDIS_URL"])
+    [catalog_key] = redis.keys("earthsig:tiles:*:catalog")  # marked by the first registration
+    item_key = catalog_key.replace(b":catalog", f":item:landcover/{chain.item_id}".encode())
+    before = redis.mget([catalog_key, item_key])
+    done = _earthsig(chain.env, "process", str(chain.product_path), "--wait", "--force")
+    assert done.returncode == 0, done.stderr
+    after = redis.mget([catalog_key, item_key])
+    assert after[1] is not None and after != before
+    again = httpx.get(xyz, timeout=30)
+    assert again.headers["x-tile-cache"] == "hit"  # re-seeded after the new registration
+    assert again.content == first.content
 
 
 def test_second_run_leaves_one_item(chain: Chain) -> None:

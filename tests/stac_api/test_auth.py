@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
+from catalog_schemas.tile_generations import NAMESPACE_SQL, catalog_key
 from stac_api.app import create_app
 from stac_api.auth import write_scopes
 from stac_api.errors import WritesWithoutKeysError
-from stac_api.settings import AuthSettings, PostgresSettings, Settings
+from stac_api.settings import AuthSettings, PostgresSettings, Settings, TileStoreSettings
 from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, landcover_item
 
 KEY = "k3y-for-tests"
@@ -96,3 +99,32 @@ def test_reads_stay_public_with_writes_on(writable: TestClient) -> None:
     assert [f["id"] for f in found["features"]] == [PROVENCE.item_id]
     conformance = writable.get("/conformance").json()["conformsTo"]
     assert [c for c in conformance if "transaction" in c]
+
+
+def test_successful_writes_mark_every_stored_tile_changed(catalog_dsn: str,
+                                                          pg_env: dict[str, str],
+                                                          redis_url: str) -> None:
+    pg = PostgresSettings(_env_file=None, **{k.lower(): v for k, v in pg_env.items()})
+    auth = AuthSettings(_env_file=None, keys=[KEY])
+    store = TileStoreSettings(_env_file=None, tile_store_url=redis_url)
+    with psycopg.connect(catalog_dsn) as conn:
+        namespace = conn.execute(NAMESPACE_SQL).fetchone()[0]
+    tokens = redis.Redis.from_url(redis_url)
+
+    def token() -> bytes | None:
+        return tokens.get(catalog_key(namespace))
+
+    item = landcover_item(MONTPELLIER).to_dict()
+    item["id"] = "new-item"
+    url = "/collections/landcover/items"
+    with TestClient(create_app(WRITES, pg, auth=auth, tile_store=store)) as client:
+        assert client.post(url, json=item).status_code == 401  # refused: nothing marked
+        assert client.post("/search", json={"limit": 1}).status_code == 200  # a read
+        assert token() is None
+        assert client.post(url, json=item, headers={"X-API-Key": KEY}).status_code == 201
+        created = token()
+        assert created is not None
+        assert client.delete(f"{url}/nope", headers={"X-API-Key": KEY}).status_code == 404
+        assert token() == created
+        assert client.delete(f"{url}/new-item", headers={"X-API-Key": KEY}).status_code == 200
+        assert token() not in (None, created)

@@ -1,0 +1,104 @@
+"""Drawing a published product's tiles ahead, so its first map user gets them from the tiler's
+tile store (tiler.tile_store) instead of waiting for them to be drawn.
+
+After registration, the tiler is asked for the product's own tiles and its collection's mosaic
+tiles over it, at the configured zooms, in the URL forms users paste (docs/qgis.md and the
+``xyz`` URL `make demo` prints); the tiler's store keeps them until the catalog under them
+changes. Seeding is an optimisation: a tiler that is down or slow costs a warning, never the
+product.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import morecantile
+
+from catalog_schemas.collections import CLC_COLORMAP_NAME, LANDCOVER_ASSET
+
+log = logging.getLogger(__name__)
+
+WMQ = morecantile.tms.get("WebMercatorQuad")
+# The query of the xyz URL `make demo` prints (infra.endpoints), beside the bare URL.
+PRINTED_QUERY = f"assets={LANDCOVER_ASSET}&colormap_name={CLC_COLORMAP_NAME}&resampling=nearest"
+CONCURRENCY = 4
+
+
+def parse_zooms(text: str) -> range:
+    """``"8-12"`` as range(8, 13); ``""`` as an empty range."""
+    if not text:
+        return range(0)
+    low, high = (int(part) for part in text.split("-"))
+    if low > high:
+        raise ValueError(f"zoom range {text!r}: the first zoom must not exceed the second")
+    return range(low, high + 1)
+
+
+def _tiles(bbox: list[float], zooms: range) -> list[morecantile.Tile]:
+    if not zooms or not bbox:
+        return []
+    west, south, east, north = bbox[0], bbox[1], bbox[-2], bbox[-1]
+    return list(WMQ.tiles(west, south, east, north, zooms=list(zooms), truncate=True))
+
+
+def tile_paths(item: dict[str, Any], item_zooms: range, mosaic_zooms: range) -> list[str]:
+    """The tile URLs (path and query) of ``item``'s own tiles and its collection's mosaic."""
+    item_tiles = f"/collections/{item['collection']}/items/{item['id']}/tiles/WebMercatorQuad"
+    mosaic_tiles = f"/collections/{item['collection']}/tiles/WebMercatorQuad"
+    paths = []
+    for base, zooms in ((item_tiles, item_zooms), (mosaic_tiles, mosaic_zooms)):
+        for tile in _tiles(item.get("bbox") or [], zooms):
+            path = f"{base}/{tile.z}/{tile.x}/{tile.y}.png"
+            paths += [path, f"{path}?{PRINTED_QUERY}"]
+    return paths
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    drawn: int  # 200: now in the store
+    empty: int  # 204: no data there
+    failed: int
+    seconds: float
+
+
+def seed_item(item: dict[str, Any], tiler_url: str, item_zooms: str, mosaic_zooms: str
+              ) -> SeedResult:
+    """Draw ``item``'s tiles ahead on the tiler; never raises (seeding is an optimisation)."""
+    try:
+        paths = tile_paths(item, parse_zooms(item_zooms), parse_zooms(mosaic_zooms))
+        return seed_tiles(tiler_url, paths, what=item["id"])
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the product is published
+        log.warning("seed %s: not drawn ahead (%s)", item.get("id"), exc)
+        return SeedResult(0, 0, 0, 0.0)
+
+
+def seed_tiles(tiler_url: str, paths: Iterable[str], *, what: str = "",
+               timeout_s: float = 60.0) -> SeedResult:
+    """GET every path from the tiler, ``CONCURRENCY`` at a time; log counts and rate."""
+    paths = list(paths)
+    t0 = time.monotonic()
+    statuses: list[int] = []
+    with httpx.Client(base_url=tiler_url.rstrip("/"), timeout=timeout_s) as client:
+
+        def get(path: str) -> int:
+            try:
+                return client.get(path).status_code
+            except httpx.HTTPError:
+                return 0
+
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            statuses = list(pool.map(get, paths))
+    seconds = time.monotonic() - t0
+    result = SeedResult(statuses.count(200), statuses.count(204),
+                        sum(1 for s in statuses if s not in (200, 204)), seconds)
+    level = logging.WARNING if result.failed else logging.INFO
+    log.log(level, "seed %s: %d tiles drawn, %d empty, %d failed in %.1f s (%.1f tiles/s)",
+            what, result.drawn, result.empty, result.failed, seconds,
+            len(paths) / seconds if seconds > 0 else 0.0)
+    return result
