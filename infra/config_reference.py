@@ -57,6 +57,8 @@ def sections() -> list[Section]:
                 "the STAC API when transactions are enabled"),
         Section("STAC API: search (`stac_api.settings.SearchSettings`)", api.SearchSettings,
                 "the STAC API"),
+        Section("STAC API: tile store (`stac_api.settings.TileStoreSettings`)",
+                api.TileStoreSettings, "the STAC API"),
         Section("STAC API: tiler links (`stac_api.settings.TilerLinkSettings`)",
                 api.TilerLinkSettings, "the STAC API"),
         Section("STAC API: stac-fastapi-pgstac (`stac_api.settings.Settings`)", api.Settings,

@@ -2,10 +2,11 @@
 tile store (tiler.tile_store) instead of waiting for them to be drawn.
 
 After registration, the tiler is asked for the product's own tiles and its collection's mosaic
-tiles over it, at the configured zooms, in the URL forms users paste (docs/qgis.md and the
-``xyz`` URL `make demo` prints); the tiler's store keeps them until the catalog under them
-changes. Seeding is an optimisation: a tiler that is down or slow costs a warning, never the
-product.
+tiles over it, at the configured zooms, in the bare URL form of docs/qgis.md; the tiler keys
+its store by the query once the collection's default render is filled in, so the ``xyz`` URL
+`make demo` prints (which names that render) finds the same tiles. The store keeps them until
+the catalog under them changes. Seeding is an optimisation: a tiler that is down or slow costs
+a warning, never the product.
 """
 
 from __future__ import annotations
@@ -20,13 +21,9 @@ from typing import Any
 import httpx
 import morecantile
 
-from catalog_schemas.collections import CLC_COLORMAP_NAME, LANDCOVER_ASSET
-
 log = logging.getLogger(__name__)
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
-# The query of the xyz URL `make demo` prints (infra.endpoints), beside the bare URL.
-PRINTED_QUERY = f"assets={LANDCOVER_ASSET}&colormap_name={CLC_COLORMAP_NAME}&resampling=nearest"
 CONCURRENCY = 4
 
 
@@ -54,8 +51,7 @@ def tile_paths(item: dict[str, Any], item_zooms: range, mosaic_zooms: range) -> 
     paths = []
     for base, zooms in ((item_tiles, item_zooms), (mosaic_tiles, mosaic_zooms)):
         for tile in _tiles(item.get("bbox") or [], zooms):
-            path = f"{base}/{tile.z}/{tile.x}/{tile.y}.png"
-            paths += [path, f"{path}?{PRINTED_QUERY}"]
+            paths.append(f"{base}/{tile.z}/{tile.x}/{tile.y}.png")
     return paths
 
 

@@ -121,6 +121,10 @@ def create_app(
         cachecontrol_max_http_code=400,
         exclude_path=_NO_CACHE_PATHS,
     )
+    # A repeated tile costs a dictionary lookup (or one Redis round trip). Inside the render
+    # defaults, so that a URL naming no layer and one naming the default render are one tile.
+    app.add_middleware(TileCacheMiddleware, ttl=settings.tile_cache_ttl,
+                       max_bytes=settings.tile_cache_mb * 2**20, store=store)
     # A collection's default render for requests that name no layer (QGIS, the web map).
     app.add_middleware(RenderDefaultsMiddleware)
     # Outside the render defaults: an over-sized request is refused before any database call.
@@ -128,10 +132,6 @@ def create_app(
         SizeLimitMiddleware,
         limits=SizeLimits(tile=settings.max_tile_size, image=settings.max_image_size),
     )
-    # Outside the rest: a repeated tile costs a dictionary lookup (or one Redis round trip);
-    # inside CORS, whose headers depend on each request's Origin.
-    app.add_middleware(TileCacheMiddleware, ttl=settings.tile_cache_ttl,
-                       max_bytes=settings.tile_cache_mb * 2**20, store=store)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

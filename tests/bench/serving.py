@@ -14,6 +14,12 @@ Scenarios, each against both servers with the same tile list:
   ``/collections/landcover/tiles`` (titiler-pgstac: a pgstac search per tile); plain:
   ``/mosaicjson/tiles`` with a MosaicJSON of the same COGs, newest first, and the same colours.
 
+``--store`` gives our tiler the shared tile store (Redis, ``EARTHSIG_TILE_STORE_URL``) and
+first draws the scenarios' tiles ahead with the pipeline's own seeding (``ingest.seed``: the
+item's tiles at z11-z14, the collection's at z8-z12; the load asks for them in the ``xyz`` form
+`make demo` prints, the seeding in the bare form of docs/qgis.md), timed, as
+publishing does with ``EARTHSIG_SEED_TILER_URL``; the load then finds them stored.
+
 Servers are uvicorn processes on 127.0.0.1 (one worker each, the same environment); the load
 generator is this process (asyncio + httpx, 16 connections). Rounds alternate the order of the
 two servers so that neither always runs second on a warmer machine.
@@ -44,15 +50,20 @@ import morecantile
 import numpy as np
 import psycopg
 from fastapi import FastAPI
+from redis import Redis
 
 from catalog_schemas import clc
+from catalog_schemas import tile_generations as gen
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from inference.settings import InferenceSettings
+from infra.endpoints import TILE_QUERY
 from infra.postgres import dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
 from ingest.pipeline import process_product
 from ingest.samples import make_sample_product
+from ingest.seed import CONCURRENCY as CONCURRENCY_SEED
+from ingest.seed import seed_tiles, tile_paths
 from ingest.settings import IngestSettings
 from tests.bench.wrk_load import WrkRound, wrk_round
 from tests.servers import uvicorn_server
@@ -199,15 +210,39 @@ def ms(values: list[float], q: float) -> float:
 # -- servers --------------------------------------------------------------------------------
 
 @contextmanager
-def servers(dsn: str, extra_env: dict[str, str]) -> Iterator[tuple[str, str]]:
+def servers(dsn: str, extra_env: dict[str, str], store: str = "") -> Iterator[tuple[str, str]]:
     env = {**libpq_env(dsn), **extra_env}
     env.setdefault("PGPASSWORD", "unused")
     ours = {**env, "EARTHSIG_TILER_ASSET_ROOTS": str((CACHE / "home").resolve()),
-            "EARTHSIG_TILER_LOG_LEVEL": "warning"}
+            "EARTHSIG_TILER_LOG_LEVEL": "warning", "EARTHSIG_TILE_STORE_URL": store}
     with uvicorn_server("tests.bench.serving:plain_titiler", env,
                         health_path="/healthz") as plain, \
             uvicorn_server("tiler.app:create_app", ours, health_path="/healthz") as tiler:
         yield plain, tiler
+
+
+def store_url() -> str:
+    state = Stack(StackSettings()).load()
+    assert state.redis is not None
+    return state.redis.url
+
+
+def seed_store(dsn: str, store: str, tiler: str, item: dict, found: list[dict]) -> None:
+    """Empty the bench catalog's part of the store, then draw the scenarios' tiles ahead."""
+    with psycopg.connect(dsn) as conn:
+        (namespace,) = conn.execute(gen.NAMESPACE_SQL).fetchone()  # type: ignore[misc]
+    client = Redis.from_url(store)
+    stale = list(client.scan_iter(f"{gen.PREFIX}:{namespace}:*", count=1000))
+    if stale:
+        client.delete(*stale)
+    doc = {"collection": LANDCOVER_COLLECTION_ID, **item}
+    paths = tile_paths(doc, range(11, 15), range(0))
+    paths += sorted({p for i in found for p in tile_paths(
+        {"collection": LANDCOVER_COLLECTION_ID, **i}, range(0), range(8, 13))})
+    done = seed_tiles(tiler, paths, what="bench")
+    print(f"seeded {len(paths)} tile URLs ({done.drawn} drawn, {done.empty} empty, "
+          f"{done.failed} failed) in {done.seconds:.1f} s = {len(paths) / done.seconds:.1f} "
+          f"tiles/s, {CONCURRENCY_SEED} at a time\n", flush=True)
 
 
 def scenario(name: str, plain: str, plain_urls: list[str], tiler: str, tiler_urls: list[str],
@@ -267,6 +302,8 @@ def main() -> None:
     parser.add_argument("--prepare-only", action="store_true", help="make the data, no load")
     parser.add_argument("--client", choices=["httpx", "wrk"], default="httpx",
                         help="load generator: this process (asyncio + httpx) or wrk")
+    parser.add_argument("--store", action="store_true",
+                        help="our tiler with the shared tile store, the tiles seeded first")
     parser.add_argument("--seconds", type=int, default=15,
                         help="with wrk: seconds per round (two rounds per server)")
     args = parser.parse_args()
@@ -288,8 +325,7 @@ def main() -> None:
     item_plain = [f"/cog/{xyz.format(z=t.z, x=t.x, y=t.y)}?url={quote(item['href'])}"
                   for t in item_tiles]
     item_ours = [f"/collections/{LANDCOVER_COLLECTION_ID}/items/{item['id']}/"
-                 f"{xyz.format(z=t.z, x=t.x, y=t.y)}?assets={LANDCOVER_ASSET}&colormap_name=clc"
-                 for t in item_tiles]
+                 f"{xyz.format(z=t.z, x=t.x, y=t.y)}?{TILE_QUERY}" for t in item_tiles]
 
     # The collection: tiles from z8 to z12 touching any product (what a map user pans over).
     mosaic_tiles = sorted({t for i in found for t in tiles_over(i["bbox"], range(8, 13))})
@@ -299,18 +335,21 @@ def main() -> None:
     mosaic_plain = [f"/mosaicjson/{xyz.format(z=t.z, x=t.x, y=t.y)}?url={quote(str(mosaic))}"
                     f"&colormap={colormap}" for t in mosaic_tiles]
     mosaic_ours = [f"/collections/{LANDCOVER_COLLECTION_ID}/{xyz.format(z=t.z, x=t.x, y=t.y)}"
-                   f"?assets={LANDCOVER_ASSET}&colormap_name=clc&resampling=nearest"
-                   for t in mosaic_tiles]
+                   f"?{TILE_QUERY}" for t in mosaic_tiles]
 
     amount = (f"{args.requests} requests" if args.client == "httpx"
               else f"wrk, 2 x {args.seconds} s")
     print(f"\n## Tiles, {CONCURRENCY} concurrent clients, {amount} per server and scenario, "
-          f"{os.cpu_count()} cores; {len(found)} products; env {extra or '-'}\n")
+          f"{os.cpu_count()} cores; {len(found)} products; env {extra or '-'}; "
+          f"tile store {'on, seeded' if args.store else 'off'}\n")
     print(f"item: {len(item_tiles)} tiles z11-z14 of {item['id']}; mosaic: "
           f"{len(mosaic_tiles)} tiles z8-z12\n")
     print("| scenario | p50 ms | p95 ms | p99 ms | tiles/s | errors | x plain |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    with servers(dsn, extra) as (plain, tiler):
+    store = store_url() if args.store else ""
+    with servers(dsn, extra, store) as (plain, tiler):
+        if store:
+            seed_store(dsn, store, tiler, item, found)
         for what, urls in (("item z11-14", (item_plain, item_ours)),
                            ("mosaic z8-12", (mosaic_plain, mosaic_ours))):
             if args.only not in (None, what.split()[0]):
