@@ -58,7 +58,7 @@ def tile_paths(item: dict[str, Any], item_zooms: range, mosaic_zooms: range) -> 
 @dataclass(frozen=True)
 class SeedResult:
     drawn: int  # 200: now in the store
-    empty: int  # 204: no data there
+    empty: int  # 204 (no data there) or outside the raster
     failed: int
     seconds: float
 
@@ -84,9 +84,16 @@ def seed_tiles(tiler_url: str, paths: Iterable[str], *, what: str = "",
 
         def get(path: str) -> int:
             try:
-                return client.get(path).status_code
-            except httpx.HTTPError:
+                response = client.get(path)
+            except httpx.HTTPError as exc:
+                log.warning("seed %s: %s: %s", what, path, exc)
                 return 0
+            if response.status_code == 404 and "outside bounds" in response.text:
+                return 204  # a bbox edge tile beyond the raster itself: nothing to draw
+            if response.status_code not in (200, 204):
+                log.warning("seed %s: %s: %d %s", what, path, response.status_code,
+                            response.text[:200])
+            return response.status_code
 
         with ThreadPoolExecutor(CONCURRENCY) as pool:
             statuses = list(pool.map(get, paths))

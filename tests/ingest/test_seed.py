@@ -1,0 +1,42 @@
+"""Which tiles publishing draws ahead (ingest.seed), and that a tiler that is down costs the
+product nothing."""
+
+from __future__ import annotations
+
+import morecantile
+import pytest
+
+from ingest.seed import parse_zooms, seed_item, tile_paths
+
+WMQ = morecantile.tms.get("WebMercatorQuad")
+ITEM = {"id": "S2A_T31TCJ_x", "collection": "landcover", "bbox": [0.9, 43.2, 1.4, 43.6]}
+
+
+def test_zoom_ranges() -> None:
+    assert parse_zooms("8-12") == range(8, 13)
+    assert parse_zooms("11-11") == range(11, 12)
+    assert parse_zooms("") == range(0)
+    with pytest.raises(ValueError, match="12-8"):
+        parse_zooms("12-8")
+
+
+def test_the_item_and_its_mosaic_at_their_zooms_every_tile_once() -> None:
+    paths = tile_paths(ITEM, range(8, 13), range(8, 10))
+    expected_item = {f"/collections/landcover/items/S2A_T31TCJ_x/tiles/WebMercatorQuad/"
+                     f"{t.z}/{t.x}/{t.y}.png" for t in WMQ.tiles(*ITEM["bbox"], zooms=[8, 9, 10,
+                                                                                    11, 12])}
+    expected_mosaic = {f"/collections/landcover/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
+                       for t in WMQ.tiles(*ITEM["bbox"], zooms=[8, 9])}
+    assert len(paths) == len(set(paths))
+    assert set(paths) == expected_item | expected_mosaic
+    assert len(expected_item) > 20  # z12 alone is several tiles across 40 km
+    assert tile_paths({**ITEM, "bbox": None}, range(8, 13), range(8, 12)) == []
+
+
+def test_a_tiler_that_is_down_costs_a_warning_not_the_product(
+        caplog: pytest.LogCaptureFixture) -> None:
+    result = seed_item(ITEM, "http://127.0.0.1:9", "12-12", "")
+    assert (result.drawn, result.failed) == (0, len(tile_paths(ITEM, range(12, 13), range(0))))
+    assert "seed S2A_T31TCJ_x" in caplog.text and "failed" in caplog.text
+    bad = seed_item(ITEM, "http://127.0.0.1:9", "twelve", "")  # a bad setting: logged too
+    assert bad.drawn == 0 and "not drawn ahead" in caplog.text
