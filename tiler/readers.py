@@ -15,12 +15,14 @@ import attr
 import numpy as np
 from fastapi import Query
 from rio_tiler.errors import InvalidAssetName
+from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 from rio_tiler.types import AssetInfo, AssetType
 from titiler.core.dependencies import DefaultDependency
 from titiler.pgstac.reader import PgSTACReader, SimpleSTACReader
 
 from catalog_schemas import cloudmask
+from tiler.datasets import open_local
 from tiler.paths import AssetRoots
 
 CLOUDMASK_ASSET = "cloudmask"
@@ -46,6 +48,10 @@ class _GuardedMixin:
             raise InvalidAssetName(f"an empty asset name is not valid, use one of {self.assets}")
         info = super()._get_asset_info(asset)  # type: ignore[misc]
         self.asset_roots.check(info["url"])
+        if self._get_reader(info) is Reader:  # type: ignore[attr-defined]
+            dataset = open_local(info["url"])
+            if dataset is not None:
+                info["reader_options"] = {**info.get("reader_options", {}), "dataset": dataset}
         return info
 
     def tile(self, tile_x: int, tile_y: int, tile_z: int, **kwargs: Any) -> ImageData:
