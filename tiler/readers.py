@@ -8,11 +8,14 @@ mosaic an older clear product then shows through a newer cloudy one.
 
 from __future__ import annotations
 
+import threading
+import warnings
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import attr
 import numpy as np
+from cachetools import LRUCache
 from fastapi import Query
 from rio_tiler.errors import InvalidAssetName
 from rio_tiler.io import Reader
@@ -24,6 +27,12 @@ from titiler.pgstac.reader import PgSTACReader, SimpleSTACReader
 from catalog_schemas import cloudmask
 from tiler.datasets import open_local
 from tiler.paths import AssetRoots
+
+# rio-tiler warns, on every read of every asset, when an asset's raster:bands carry no
+# min/max statistics; ours describe nodata, type and resolution only (class maps and
+# percentages have no rescaling to do), so the warning would be a log line per tile.
+warnings.filterwarnings("ignore", message="Some statistics data in STAC are invalid",
+                        category=UserWarning, module="rio_tiler")
 
 CLOUDMASK_ASSET = "cloudmask"
 # Reads that each need their own thread. rio-tiler runs every multi-asset read in a *new*
@@ -90,12 +99,34 @@ def _in_request_thread(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**kwargs, "threads": _OWN_THREAD_READS}
 
 
+# An item's zoom range in a tiling scheme, by item and asset files: rio-tiler derives it from
+# the item's projection on every read (0.8 ms of a ~10 ms tile); a re-processed item has new
+# files, hence a new key.
+_ZOOMS: LRUCache[tuple[str, str, tuple[str, ...]], tuple[int, int]] = LRUCache(maxsize=4096)
+_ZOOMS_LOCK = threading.Lock()
+
+
 @attr.s
 class ItemReader(_GuardedMixin, PgSTACReader):
     """One pgstac item (``/collections/{id}/items/{id}/...``)."""
 
     asset_roots: AssetRoots = attr.ib(kw_only=True, factory=lambda: AssetRoots([]))
     mask_clouds: bool = attr.ib(kw_only=True, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        key = None
+        if self.minzoom is None and self.maxzoom is None:
+            item = self.input
+            key = (str(self.tms.id), item.id, tuple(a.href for a in item.assets.values()))
+            with _ZOOMS_LOCK:
+                zooms = _ZOOMS.get(key)
+            if zooms is not None:
+                self.minzoom, self.maxzoom = zooms
+                key = None
+        super().__attrs_post_init__()
+        if key is not None:
+            with _ZOOMS_LOCK:
+                _ZOOMS[key] = (self.minzoom, self.maxzoom)
 
 
 @attr.s

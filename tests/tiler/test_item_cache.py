@@ -105,3 +105,27 @@ def test_one_asset_is_read_in_the_request_thread_several_in_parallel() -> None:
     assert "threads" not in _in_request_thread({"assets": ["landcover", "cloudmask"]})
     assert "threads" not in _in_request_thread({"expression": "landcover_b1*2"})
     assert _in_request_thread({"assets": ["landcover"], "threads": 4})["threads"] == 4
+
+
+def test_an_items_zoom_range_is_worked_out_once_per_files(tmp_path: Path) -> None:
+    import morecantile
+    import pystac
+
+    from tiler import readers
+
+    run_1, run_2 = tmp_path / "run-1", tmp_path / "run-2"
+    run_1.mkdir()
+    run_2.mkdir()
+    tms = morecantile.tms.get("WebMercatorQuad")
+    first = pystac.Item.from_dict(item_dict(write_cog(run_1 / "landcover.tif"), ITEM_ID, WHEN))
+    computed = readers.ItemReader(first, tms=tms)
+    key = ("WebMercatorQuad", ITEM_ID, (str(run_1 / "landcover.tif"),))
+    assert readers._ZOOMS[key] == (computed.minzoom, computed.maxzoom)
+    readers._ZOOMS[key] = (3, 4)  # a remembered range is used as it is...
+    again = readers.ItemReader(first, tms=tms)
+    assert (again.minzoom, again.maxzoom) == (3, 4)
+    # ...for the same files only: the re-processed item is worked out again.
+    second = pystac.Item.from_dict(item_dict(write_cog(run_2 / "landcover.tif"), ITEM_ID, WHEN))
+    assert readers.ItemReader(second, tms=tms).minzoom == computed.minzoom
+    given = readers.ItemReader(first, tms=tms, minzoom=5, maxzoom=9)  # explicit zooms win
+    assert (given.minzoom, given.maxzoom) == (5, 9)
