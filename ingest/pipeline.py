@@ -180,11 +180,15 @@ def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = Non
     timings = dict(prepared.timings_s)
     with _step("register", prepared.product_id, timings):
         try:
-            upsert_item(pystac.Item.from_dict(prepared.item), dsn, ingest)
+            registered = upsert_item(pystac.Item.from_dict(prepared.item), dsn, ingest)
         except InvalidProductError:
             store.discard(prepared.run)  # never registrable: nothing may point at it
             raise
     pause_point("publish-registered")
+    if not registered:  # a newer run of this item is registered: ours is not needed
+        store.discard(prepared.run)
+        return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
+                             model=prepared.model, timings_s=timings)
     store.prune(prepared.item_path, keep=prepared.run)
     if ingest.seed_tiler_url:
         with _step("seed", prepared.product_id, timings):

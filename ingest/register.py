@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 import pystac
 from psycopg import OperationalError
@@ -19,7 +20,11 @@ from ingest.queryables import register_queryables
 from ingest.settings import IngestSettings
 from ingest.tile_changes import mark_tiles_changed
 
+log = logging.getLogger(__name__)
+
 DEFINITION_KEY = "earthsig:definition"
+# The item as registered (hydrated: its asset hrefs), if it is.
+REGISTERED = "SELECT content_hydrate(items) FROM items WHERE id = %s AND collection = %s"
 
 # Not part of the collection's JSON (pgstac's upsert leaves the column alone): set on its own.
 PARTITION = """
@@ -74,11 +79,21 @@ def ensure_collection(db: PgstacDB) -> bool:
     return True
 
 
+def run_of(item: dict) -> str | None:
+    """The run folder an item's files live in (``.../<run>/<file>``); None if not one."""
+    runs = {href.rstrip("/").rsplit("/", 2)[-2] for asset in item.get("assets", {}).values()
+            if (href := asset.get("href", "")).count("/") >= 2}
+    return runs.pop() if len(runs) == 1 else None
+
+
 def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | None = None
-                ) -> None:
+                ) -> bool:
     """Upsert ``item`` (its collection first, if new or changed); refresh the collection; mark
     its tiles changed in the tile store, if any.
 
+    The newest run wins: if the registered item already points at a later run of the same
+    item (a twin job, or one on a host whose clock is behind, registered first), nothing is
+    written and False is returned, so the caller discards its own, older run.
     An empty ``dsn`` means the libpq PG* variables.
     """
     try:
@@ -91,10 +106,18 @@ def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | Non
             try:
                 redefined = ensure_collection(db)
                 doc = item.to_dict(include_self_link=False)
+                registered = next(iter(db.query(REGISTERED, [item.id, item.collection_id])),
+                                  (None,))[0]
+                ours, theirs = run_of(doc), run_of(registered or {})
+                if ours and theirs and theirs > ours:
+                    log.info("%s: run %s already registered, newer than %s: kept", item.id,
+                             theirs, ours)
+                    return False
                 Loader(db=db).load_items([doc], Methods.upsert)
                 list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
             finally:
                 list(db.query("SELECT pg_advisory_unlock(hashtext('earthsig:register'))"))
             mark_tiles_changed(db, [doc], catalog=redefined, settings=settings)
+            return True
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering {item.id}: {exc}") from exc

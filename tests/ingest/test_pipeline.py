@@ -28,7 +28,7 @@ from ingest import pipeline
 from ingest.cloudmask import cloudmask_from_scl
 from ingest.errors import InvalidProductError, TransientError
 from ingest.pgstac_db import pgstac_session
-from ingest.pipeline import process_product
+from ingest.pipeline import prepare_product, process_product, register_prepared
 from ingest.publish import multihash_sha256
 from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
@@ -201,13 +201,31 @@ def test_reprocessing_replaces_files_and_item(product: Path, tmp_path: Path,
     assert [p.name for p in item_dir.iterdir()] == [new.parent.name]  # no orphan, no staging
 
 
+def test_the_newest_run_wins_whatever_order_twins_register_in(product: Path, tmp_path: Path,
+                                                               pgstac_dsn: str) -> None:
+    ingest, inference = _settings(tmp_path)
+    older = prepare_product(str(product), ingest=ingest, inference=inference)
+    newer = prepare_product(str(product), ingest=ingest, inference=inference)
+    assert newer.run > older.run
+    # The newer run registers first (a slow twin, a host whose clock is behind)...
+    register_prepared(newer, ingest=ingest, dsn=pgstac_dsn)
+    result = register_prepared(older, ingest=ingest, dsn=pgstac_dsn)
+    # ...and the older one, registering last, neither replaces it nor deletes its files.
+    [item] = _items(pgstac_dsn)
+    assert result.item_id == item["id"]
+    assert Path(item["assets"]["landcover"]["href"]).parent.name == newer.run.rsplit("/", 1)[1]
+    item_dir = ingest.assets / newer.item_path
+    assert [p.name for p in item_dir.iterdir()] == [newer.run.rsplit("/", 1)[1]]
+    assert Path(item["assets"]["landcover"]["href"]).exists()
+
+
 def test_failed_registration_publishes_nothing(product: Path, tmp_path: Path, pgstac_dsn: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     ingest, inference = _settings(tmp_path)
     process_product(str(product), ingest=ingest, inference=inference, dsn=pgstac_dsn)
     [before] = _items(pgstac_dsn)
 
-    def down(item: pystac.Item, dsn: str) -> None:
+    def down(item: pystac.Item, *_: object) -> None:
         raise TransientError("pgstac unavailable (injected)")
 
     monkeypatch.setattr(pipeline, "upsert_item", down)

@@ -123,7 +123,7 @@ def test_failed_registration_leaves_no_objects(product: Path, tmp_path: Path, s3
     process_product(str(product), ingest=ingest, inference=inference, dsn=pgstac_dsn)
     before, keys = _item(pgstac_dsn), _keys(s3)
 
-    def down(item: pystac.Item, dsn: str) -> None:
+    def down(item: pystac.Item, *_: object) -> None:
         raise TransientError("pgstac unavailable (injected)")
 
     monkeypatch.setattr(pipeline, "upsert_item", down)
