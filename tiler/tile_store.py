@@ -41,6 +41,7 @@ _ITEM_TILE = re.compile(r"^/collections/(?P<collection>[^/]+)/items/(?P<item>[^/
                         r"/tiles/WebMercatorQuad/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)")
 _MOSAIC_TILE = re.compile(r"^/(?:collections|searches)/[^/]+"
                           r"/tiles/WebMercatorQuad/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)")
+_SCALED = re.compile(r"@\d+x(\.\w+)?$")
 # Keep one tile (value, time, time to live, budget); forget expired entries; evict the oldest
 # while over the budget. Returns the bytes held.
 _KEEP = """
@@ -80,6 +81,16 @@ def token_keys(namespace: str, path: str) -> list[str] | None:
         cell = gen.cell_of_tile(int(match["z"]), int(match["x"]), int(match["y"]))
         return [gen.catalog_key(namespace), gen.cell_key(namespace, *cell)]
     return None
+
+
+def canonical_query(path: str, query_string: bytes) -> list[tuple[str, str]]:
+    """The query as the store keys it: in one order (the client's is its whim), without
+    ``tilesize=256`` on a tile without a scale suffix (the web map sends it; it is the
+    default, so the tile is the one drawn ahead without it)."""
+    query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    if not _SCALED.search(path):
+        query = [(k, v) for k, v in query if (k, v) != ("tilesize", "256")]
+    return sorted(query)
 
 
 @dataclass(frozen=True)
@@ -145,9 +156,7 @@ class TileStore:
             keys = token_keys(namespace, path)
             if keys is None:
                 return None
-            # Parameter order is the client's whim: the same tile whatever it is.
-            query = sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
-                                     keep_blank_values=True))
+            query = canonical_query(path, scope.get("query_string", b""))
             request = f"{path}?{urlencode(query)}".encode()
             key = f"{gen.PREFIX}:{namespace}:tile:{hashlib.sha1(request).hexdigest()}"
             *tokens, raw = await self.redis.mget([*keys, key])

@@ -10,7 +10,7 @@ import morecantile
 import redis
 
 from catalog_schemas import tile_generations as gen
-from tiler.tile_store import Lookup, TileStore, token_keys
+from tiler.tile_store import Lookup, TileStore, canonical_query, token_keys
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 
@@ -76,3 +76,15 @@ def test_the_store_keeps_to_its_size_oldest_out_first(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     assert client.zcard(f"{gen.PREFIX}:ns:store:index") == len(kept)
     assert used == sum(len(v) for v in values if v is not None)
+
+
+def test_one_key_for_the_forms_of_one_tile() -> None:
+    path = "/collections/landcover/tiles/WebMercatorQuad/12/2060/1490.png"
+    printed = canonical_query(path, b"assets=landcover&colormap_name=clc&resampling=nearest")
+    web_map = canonical_query(path, b"tilesize=256&assets=landcover&colormap_name=clc"
+                                    b"&resampling=nearest")
+    assert printed == web_map == sorted(printed)
+    # A scaled tile asking for 256 px is not the default one; another size is another tile.
+    assert canonical_query(path.replace(".png", "@2x.png"), b"tilesize=256") == [
+        ("tilesize", "256")]
+    assert canonical_query(path, b"tilesize=512") == [("tilesize", "512")]
