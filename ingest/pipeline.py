@@ -193,7 +193,7 @@ def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = Non
     if ingest.seed_tiler_url:
         with _step("seed", prepared.product_id, timings):
             seed_item(prepared.item, ingest.seed_tiler_url, ingest.seed_item_zooms,
-                      ingest.seed_mosaic_zooms)
+                      ingest.seed_mosaic_zooms, ingest.seed_budget_s)
     return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
                          model=prepared.model, timings_s=timings)
 

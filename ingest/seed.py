@@ -12,6 +12,7 @@ a warning, never the product.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 CONCURRENCY = 4
+# Seeding runs in the publish job after registration: bounded well inside its time limit.
+BUDGET_S = 120.0
+MAX_WARNINGS = 3
+_SKIPPED = -1
 
 
 def parse_zooms(text: str) -> range:
@@ -60,48 +65,62 @@ class SeedResult:
     drawn: int  # 200: now in the store
     empty: int  # 204 (no data there) or outside the raster
     failed: int
+    skipped: int  # not asked: out of time, or the tiler unreachable
     seconds: float
 
 
-def seed_item(item: dict[str, Any], tiler_url: str, item_zooms: str, mosaic_zooms: str
-              ) -> SeedResult:
+def seed_item(item: dict[str, Any], tiler_url: str, item_zooms: str, mosaic_zooms: str,
+              budget_s: float = BUDGET_S) -> SeedResult:
     """Draw ``item``'s tiles ahead on the tiler; never raises (seeding is an optimisation)."""
     try:
         paths = tile_paths(item, parse_zooms(item_zooms), parse_zooms(mosaic_zooms))
-        return seed_tiles(tiler_url, paths, what=item["id"])
+        return seed_tiles(tiler_url, paths, what=item["id"], budget_s=budget_s)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the product is published
         log.warning("seed %s: not drawn ahead (%s)", item.get("id"), exc)
-        return SeedResult(0, 0, 0, 0.0)
+        return SeedResult(0, 0, 0, 0, 0.0)
 
 
 def seed_tiles(tiler_url: str, paths: Iterable[str], *, what: str = "",
-               timeout_s: float = 60.0) -> SeedResult:
-    """GET every path from the tiler, ``CONCURRENCY`` at a time; log counts and rate."""
+               budget_s: float = BUDGET_S, timeout_s: float = 30.0) -> SeedResult:
+    """GET every path from the tiler, ``CONCURRENCY`` at a time, for at most ``budget_s``;
+    stop at the first connection failure; log counts and rate."""
     paths = list(paths)
     t0 = time.monotonic()
-    statuses: list[int] = []
+    deadline = t0 + budget_s
+    stop = threading.Event()
+    warnings_left = [MAX_WARNINGS]
+
+    def warn(message: str, *args: object) -> None:
+        if warnings_left[0] > 0:
+            warnings_left[0] -= 1
+            log.warning("seed %s: " + message, what, *args)
+
     with httpx.Client(base_url=tiler_url.rstrip("/"), timeout=timeout_s) as client:
 
         def get(path: str) -> int:
+            if stop.is_set() or time.monotonic() > deadline:
+                return _SKIPPED
             try:
                 response = client.get(path)
-            except httpx.HTTPError as exc:
-                log.warning("seed %s: %s: %s", what, path, exc)
+            except httpx.TransportError as exc:  # the tiler is not there: no use going on
+                stop.set()
+                warn("tiler %s unreachable, stopping: %s", tiler_url, exc)
                 return 0
             if response.status_code == 404 and "outside bounds" in response.text:
                 return 204  # a bbox edge tile beyond the raster itself: nothing to draw
             if response.status_code not in (200, 204):
-                log.warning("seed %s: %s: %d %s", what, path, response.status_code,
-                            response.text[:200])
+                warn("%s: %d %s", path, response.status_code, response.text[:200])
             return response.status_code
 
         with ThreadPoolExecutor(CONCURRENCY) as pool:
             statuses = list(pool.map(get, paths))
     seconds = time.monotonic() - t0
+    skipped = statuses.count(_SKIPPED)
     result = SeedResult(statuses.count(200), statuses.count(204),
-                        sum(1 for s in statuses if s not in (200, 204)), seconds)
-    level = logging.WARNING if result.failed else logging.INFO
-    log.log(level, "seed %s: %d tiles drawn, %d empty, %d failed in %.1f s (%.1f tiles/s)",
-            what, result.drawn, result.empty, result.failed, seconds,
-            len(paths) / seconds if seconds > 0 else 0.0)
+                        len(statuses) - skipped - statuses.count(200) - statuses.count(204),
+                        skipped, seconds)
+    level = logging.WARNING if result.failed or result.skipped else logging.INFO
+    log.log(level, "seed %s: %d tiles drawn, %d empty, %d failed, %d not asked in %.1f s "
+            "(%.1f tiles/s)", what, result.drawn, result.empty, result.failed, result.skipped,
+            seconds, (len(paths) - skipped) / seconds if seconds > 0 else 0.0)
     return result

@@ -65,6 +65,10 @@ class IngestSettings(BaseSettings):
         default="8-12", pattern=r"^\d+-\d+$|^$",
         description="Zooms of a product's own tiles drawn ahead (`min-max`, empty: none).",
     )
+    seed_budget_s: float = Field(
+        default=120.0, ge=1, description="Longest a publish job spends drawing tiles ahead; "
+        "tiles not drawn by then are drawn when first asked for.",
+    )
     seed_mosaic_zooms: str = Field(
         default="8-11", pattern=r"^\d+-\d+$|^$",
         description="Zooms of its collection's mosaic tiles over the product drawn ahead.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import morecantile
 import pytest
 
-from ingest.seed import parse_zooms, seed_item, tile_paths
+from ingest.seed import CONCURRENCY, MAX_WARNINGS, parse_zooms, seed_item, seed_tiles, tile_paths
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 ITEM = {"id": "S2A_T31TCJ_x", "collection": "landcover", "bbox": [0.9, 43.2, 1.4, 43.6]}
@@ -36,7 +36,17 @@ def test_the_item_and_its_mosaic_at_their_zooms_every_tile_once() -> None:
 def test_a_tiler_that_is_down_costs_a_warning_not_the_product(
         caplog: pytest.LogCaptureFixture) -> None:
     result = seed_item(ITEM, "http://127.0.0.1:9", "12-12", "")
-    assert (result.drawn, result.failed) == (0, len(tile_paths(ITEM, range(12, 13), range(0))))
-    assert "seed S2A_T31TCJ_x" in caplog.text and "failed" in caplog.text
+    total = len(tile_paths(ITEM, range(12, 13), range(0)))
+    # Stopped at the first refused connection (up to one per worker thread in flight).
+    assert result.drawn == 0 and 1 <= result.failed <= CONCURRENCY
+    assert result.failed + result.skipped == total
+    assert caplog.text.count("unreachable, stopping") <= MAX_WARNINGS
+    assert f"{result.skipped} not asked" in caplog.text
     bad = seed_item(ITEM, "http://127.0.0.1:9", "twelve", "")  # a bad setting: logged too
     assert bad.drawn == 0 and "not drawn ahead" in caplog.text
+
+
+def test_seeding_stops_when_its_time_is_up() -> None:
+    paths = tile_paths(ITEM, range(12, 13), range(0))
+    result = seed_tiles("http://127.0.0.1:9", paths, what="x", budget_s=0.0)
+    assert (result.drawn, result.failed, result.skipped) == (0, 0, len(paths))
