@@ -50,3 +50,13 @@ def test_seeding_stops_when_its_time_is_up() -> None:
     paths = tile_paths(ITEM, range(12, 13), range(0))
     result = seed_tiles("http://127.0.0.1:9", paths, what="x", budget_s=0.0)
     assert (result.drawn, result.failed, result.skipped) == (0, 0, len(paths))
+
+
+def test_a_malformed_zoom_setting_is_refused_at_start() -> None:
+    from pydantic import ValidationError
+
+    from ingest.settings import IngestSettings
+
+    with pytest.raises(ValidationError, match="seed_item_zooms"):
+        IngestSettings(_env_file=None, seed_item_zooms="8..12")
+    assert IngestSettings(_env_file=None, seed_mosaic_zooms="").seed_mosaic_zooms == ""
