@@ -19,6 +19,7 @@ from infra.commands import (
     search,
     serving,
     stack,
+    tiles,
     timeseries,
     triton,
 )
@@ -48,6 +49,7 @@ main.add_command(pipeline.retry_failed)
 main.add_command(changes.changes)
 main.add_command(search.search)  # text search (docs/search.md)
 main.add_command(timeseries.timeseries)  # docs/timeseries.md
+main.add_command(tiles.tiles)  # the tile store (docs/architecture.md)
 
 
 if __name__ == "__main__":

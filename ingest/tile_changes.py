@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from catalog_schemas.tile_generations import NAMESPACE_SQL, ItemChange, mark_changed
 from ingest.errors import TransientError
+from ingest.pgstac_db import pgstac_session
 from ingest.settings import IngestSettings
 
 
@@ -37,3 +38,14 @@ def mark_tiles_changed(db: PgstacDB, items: Iterable[dict[str, Any]], *, catalog
     except (RedisError, OSError) as exc:
         ids = ", ".join(c.item_id for c in changes[:3]) or "the catalog"
         raise TransientError(f"tile store {url} unavailable after writing {ids}: {exc}") from exc
+
+
+def redraw_all(dsn: str = "", settings: IngestSettings | None = None) -> bool:
+    """Mark every stored tile of the catalog at ``dsn`` changed (``earthsig tiles redraw``);
+    False when no tile store is configured."""
+    settings = settings or IngestSettings()
+    if not settings.tile_store_url:
+        return False
+    with pgstac_session(dsn) as db:
+        mark_tiles_changed(db, [], catalog=True, settings=settings)
+    return True

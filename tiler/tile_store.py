@@ -12,7 +12,9 @@ publishes it (ingest.seed), so the first map user gets them from here.
 Tokens are read before anything else of the request: the request is marked so that the reads
 behind it (item, mosaic assets, collection renders) skip the in-process caches, which could
 hold data older than the tokens. The store is bounded (``max_bytes``, oldest out first) and
-expires what nobody asked again; Redis being unreachable costs a warning, never a tile.
+expires what nobody asked again; Redis being unreachable costs a warning, never a tile. Keys
+include the versions of the drawing software, so an upgrade draws every tile again;
+``earthsig tiles redraw`` does the same for writes the store cannot see (other tools).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import parse_qsl, urlencode
 
 from redis.asyncio import Redis
@@ -69,6 +72,19 @@ end
 for _, key in ipairs({index, sizes, total}) do redis.call('EXPIRE', key, ttl) end
 return used
 """
+
+
+def drawing_software() -> str:
+    """The versions that decide how a tile is drawn: an upgrade draws every tile again."""
+    names = ("earthsignature", "titiler.core", "titiler.pgstac", "rio-tiler", "rasterio")
+    return ",".join(f"{name}={_version(name)}" for name in names)
+
+
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
 
 
 def token_keys(namespace: str, path: str) -> list[str] | None:
@@ -131,6 +147,7 @@ class TileStore:
         self._keep = self.redis.register_script(_KEEP)
         self._namespace: str | None = None
         self._warned_at = 0.0
+        self.software = drawing_software()
 
     async def namespace(self, scope: Scope) -> str:
         """The catalog's namespace, read once from the tiler's database."""
@@ -157,7 +174,7 @@ class TileStore:
             if keys is None:
                 return None
             query = canonical_query(path, scope.get("query_string", b""))
-            request = f"{path}?{urlencode(query)}".encode()
+            request = f"{self.software}|{path}?{urlencode(query)}".encode()
             key = f"{gen.PREFIX}:{namespace}:tile:{hashlib.sha1(request).hexdigest()}"
             *tokens, raw = await self.redis.mget([*keys, key])
         except (RedisError, OSError) as exc:

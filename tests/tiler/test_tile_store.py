@@ -18,7 +18,7 @@ from catalog_schemas.collections import landcover_collection
 from infra.postgres import libpq_env
 from ingest.pgstac_db import pgstac_session
 from ingest.settings import IngestSettings
-from ingest.tile_changes import catalog_namespace, mark_tiles_changed
+from ingest.tile_changes import catalog_namespace, mark_tiles_changed, redraw_all
 from tests.servers import uvicorn_server
 from tests.tiler.landcover_data import (
     FOREST,
@@ -164,3 +164,25 @@ def test_marks_are_namespaced_by_database(pgstac_dsn: str, redis_url: str) -> No
     # Every cell from z0 to z12 over the bbox, and nothing else.
     assert len(keys) == 1 + len(set(gen.cells_under((-5.0, 40.0, -4.0, 41.0))))
     assert client.ttl(next(iter(keys))) > gen.TOKEN_TTL_S - 60
+
+
+def test_redraw_draws_every_stored_tile_again(pgstac_dsn: str, redis_url: str,
+                                              tmp_path: Path) -> None:
+    register(pgstac_dsn, redis_url, tmp_path / "run-1", WATER, FOREST)
+    with tiler(pgstac_dsn, tmp_path, redis_url) as base:
+        url = tile_url(f"{base}/collections/landcover/items/{ITEM_ID}/{TILE}",
+                       tile_of(WATER_SPOT, ZOOM))
+        assert [_get(url).headers["x-tile-cache"] for _ in range(2)] == ["miss", "hit"]
+        assert redraw_all(pgstac_dsn, IngestSettings(_env_file=None, tile_store_url=redis_url))
+        assert [_get(url).headers["x-tile-cache"] for _ in range(2)] == ["miss", "hit"]
+    assert not redraw_all(pgstac_dsn, IngestSettings(_env_file=None, tile_store_url=""))
+
+
+def test_the_redraw_command_without_a_store_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from infra.cli import main
+
+    monkeypatch.setenv("EARTHSIG_TILE_STORE_URL", "")
+    result = CliRunner().invoke(main, ["tiles", "redraw"])
+    assert result.exit_code == 2 and "EARTHSIG_TILE_STORE_URL" in result.output
