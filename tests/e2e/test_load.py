@@ -36,8 +36,10 @@ from tests.servers import uvicorn_server
 SECONDS = float(os.environ.get("EARTHSIG_LOAD_SECONDS", "15"))
 CLIENTS = int(os.environ.get("EARTHSIG_LOAD_CLIENTS", "50"))
 SIZE = 512  # pixels a side of each generated product: small, the load is on the servers
-DURING_LOAD = [("T31TDJ", date(2024, 7, 2)), ("T31TEJ", date(2024, 7, 3)),
-               ("T31TFJ", date(2024, 7, 4))]
+# The last one lands on the first product's place, newer and twice as wide: the mosaic tiles
+# the clients ask for (which reach past the first product's edge) change under them.
+DURING_LOAD = [("T31TDJ", date(2024, 7, 2), SIZE), ("T31TEJ", date(2024, 7, 3), SIZE),
+               ("T31TFJ", date(2024, 7, 4), SIZE), ("T31TCJ", date(2024, 7, 5), 2 * SIZE)]
 WARM_UP = 0.25  # share of the run after which memory is taken as the baseline
 # Allowed memory growth from the end of the warm-up to the end of the run: GDAL's block cache
 # and Python's allocator still settle after the warm-up; a leak per request grows without end.
@@ -98,10 +100,13 @@ def served(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
            module_redis_url: str) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("home")
     first = make_sample_product("T31TCJ", date(2024, 7, 1), SIZE, home / "samples", seed=1)
-    queued = [make_sample_product(tile, day, SIZE, home / "samples", seed=i + 2)
-              for i, (tile, day) in enumerate(DURING_LOAD)]
+    queued = [make_sample_product(tile, day, size, home / "samples", seed=i + 2)
+              for i, (tile, day, size) in enumerate(DURING_LOAD)]
+    # As the stack runs it: the tiler keeps tiles in Redis, the worker's registrations during
+    # the load mark what they change there.
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m")}
+           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_TILE_STORE_URL": module_redis_url}
     worker_log = (home / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name", "load-worker"],
                               env={**os.environ, **env}, stdout=worker_log,
@@ -224,6 +229,8 @@ def _registered(api: str) -> int:
 
 
 def test_clients_get_answers_while_workers_ingest(served: Served) -> None:
+    tiles = [url for kind, _, url, _ in _requests(served) if kind == "tile"]
+    before = {url: httpx.get(url, timeout=60).content for url in tiles}  # now in the store
     for product in served.queued:  # ingested by the worker while the clients run
         queued = _earthsig(served.env, "process", str(product))
         assert queued.returncode == 0, queued.stderr
@@ -258,6 +265,16 @@ def test_clients_get_answers_while_workers_ingest(served: Served) -> None:
     assert not figures.errors, f"{len(figures.errors)} errors, e.g.\n" + "\n".join(
         figures.errors[:10])
     assert ingested == len(served.queued)
+    # No tile kept from before a registration: each stored tile equals one drawn now (another
+    # query parameter is another key, hence a fresh draw), and some did change.
+    changed = 0
+    for url in tiles:
+        stored, fresh = httpx.get(url, timeout=60), httpx.get(f"{url}&fresh=1", timeout=60)
+        assert stored.status_code == fresh.status_code == 200, url
+        assert stored.headers["x-tile-cache"] == "hit" and fresh.headers["x-tile-cache"] == "miss"
+        assert stored.content == fresh.content, url
+        changed += stored.content != before[url]
+    assert changed > 0
     for name, samples in figures.rss_mb.items():
         baseline, end = _baseline_and_end(samples)
         assert end <= baseline * (1 + RSS_GROWTH) + RSS_SLACK_MB, (name, samples)
