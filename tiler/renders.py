@@ -18,8 +18,6 @@ from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tiler.tile_store import FRESH_READS
-
 # Any route under a collection (its mosaic or one of its items).
 _COLLECTION_PATH = re.compile(r"/collections/(?P<collection>[^/]+)/")
 # A request naming any of these has chosen its layer: leave it alone.
@@ -79,9 +77,8 @@ class RenderDefaultsMiddleware:
         # Renders change only when a collection is re-published; a minute is fresh enough.
         self._cache: TTLCache[str, dict[str, dict[str, Any]]] = TTLCache(maxsize=256, ttl=ttl)
 
-    def _renders(self, pool: ConnectionPool, collection_id: str, fresh: bool = False
-                 ) -> dict[str, dict[str, Any]]:
-        if fresh or collection_id not in self._cache:
+    def _renders(self, pool: ConnectionPool, collection_id: str) -> dict[str, dict[str, Any]]:
+        if collection_id not in self._cache:
             self._cache[collection_id] = collection_renders(pool, collection_id)
         return self._cache[collection_id]
 
@@ -96,8 +93,7 @@ class RenderDefaultsMiddleware:
             await self.app(scope, receive, send)
             return
         pool: ConnectionPool = scope["app"].state.dbpool
-        renders = await run_in_threadpool(self._renders, pool, match["collection"],
-                                          bool(scope.get(FRESH_READS)))
+        renders = await run_in_threadpool(self._renders, pool, match["collection"])
         render = default_render(renders, match["collection"], dict(query).get("render"))
         if render:
             taken = given | (_COLOUR_KEYS if given & _COLOUR_KEYS else set())

@@ -10,11 +10,13 @@ are unchanged, so a registration shows at once, and a tile nobody changed is dra
 publishes it (ingest.seed), so the first map user gets them from here.
 
 Tokens are read before anything else of the request: the request is marked so that the reads
-behind it (item, mosaic assets, collection renders) skip the in-process caches, which could
-hold data older than the tokens. The store is bounded (``max_bytes``, oldest out first) and
-expires what nobody asked again; Redis being unreachable costs a warning, never a tile. Keys
-include the versions of the drawing software, so an upgrade draws every tile again;
-``earthsig tiles redraw`` does the same for writes the store cannot see (other tools).
+behind it (the item, a mosaic's assets) skip the in-process caches, which could hold data
+older than the tokens. The collection's default render is filled in before (its cache may be
+a minute old), but the key holds the parameters it filled in, so a tile and its key agree.
+The store is bounded (``max_bytes``, oldest out first) and expires what nobody asked again;
+Redis being unreachable costs a warning, never a tile. Keys include the versions of the
+drawing software, so an upgrade draws every tile again; ``earthsig tiles redraw`` does the
+same for writes the store cannot see (other tools).
 """
 
 from __future__ import annotations
