@@ -22,10 +22,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tiler.tile_store import FRESH_READS, Lookup, TileStore
+from tiler.tile_store import FRESH_READS, TileStore
 
 # Tile routes of every factory: /cog, items, collections, searches; with @2x and a format.
 _TILE_PATH = re.compile(r"/tiles/[^/]+/\d+/\d+/\d+(@\d+x)?(\.\w+)?$")
@@ -95,7 +96,7 @@ class TileCacheMiddleware:
                 await _send_hit(send, found.tile.headers, found.tile.body)
                 return
             await self.app({**scope, FRESH_READS: True}, receive,
-                           _recording(send, self._keeper(found)))
+                           _recording(send, partial(self.store.keep, found)))
             return
         if self.cache is None:
             await self.app(scope, receive, send)
@@ -111,13 +112,6 @@ class TileCacheMiddleware:
             self.cache.put(key, headers, body)
 
         await self.app(scope, receive, _recording(send, put))
-
-    def _keeper(self, found: Lookup) -> Keep:
-        async def keep(headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-            assert self.store is not None
-            await self.store.keep(found, headers, body)
-
-        return keep
 
 
 async def _send_hit(send: Send, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import parse_qsl, urlencode
 
+import psycopg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
@@ -179,7 +180,7 @@ class TileStore:
             request = f"{self.software}|{path}?{urlencode(query)}".encode()
             key = f"{gen.PREFIX}:{namespace}:tile:{hashlib.sha1(request).hexdigest()}"
             *tokens, raw = await self.redis.mget([*keys, key])
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, psycopg.Error) as exc:  # the request fails its own way
             self._warn(exc)
             return None
         current = [t.decode() if t else "" for t in tokens]
