@@ -109,15 +109,18 @@ def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | Non
                 registered = next(iter(db.query(REGISTERED, [item.id, item.collection_id])),
                                   (None,))[0]
                 ours, theirs = run_of(doc), run_of(registered or {})
-                if ours and theirs and theirs > ours:
+                superseded = bool(ours and theirs and theirs > ours)
+                if superseded:
                     log.info("%s: run %s already registered, newer than %s: kept", item.id,
                              theirs, ours)
-                    return False
-                Loader(db=db).load_items([doc], Methods.upsert)
-                list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
+                else:
+                    Loader(db=db).load_items([doc], Methods.upsert)
+                    list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
             finally:
                 list(db.query("SELECT pg_advisory_unlock(hashtext('earthsig:register'))"))
-            mark_tiles_changed(db, [doc], catalog=redefined, settings=settings)
-            return True
+            if redefined or not superseded:
+                mark_tiles_changed(db, [] if superseded else [doc], catalog=redefined,
+                                   settings=settings)
+            return not superseded
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering {item.id}: {exc}") from exc
