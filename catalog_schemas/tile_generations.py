@@ -101,10 +101,10 @@ def changed_keys(namespace: str, changes: Iterable[ItemChange]) -> set[str] | No
     cells: set[tuple[int, int, int]] = set()
     for change in changes:
         keys.add(item_key(namespace, change.collection, change.item_id))
-        if change.bbox is not None:
-            cells.update(cells_under(change.bbox))
-        if len(cells) > MAX_CELLS:
-            return None
+        for cell in cells_under(change.bbox) if change.bbox is not None else ():
+            cells.add(cell)
+            if len(cells) > MAX_CELLS:  # zoom by zoom: stops before listing a continent's
+                return None
     keys.update(cell_key(namespace, *cell) for cell in cells)
     return keys
 
@@ -119,8 +119,8 @@ def mark_changed(redis: Redis, namespace: str, changes: Iterable[ItemChange], *,
 
     Call it after the write is committed. Returns the number of keys set.
     """
-    keys = set() if catalog else changed_keys(namespace, changes)
-    if keys is None or catalog:
+    keys = None if catalog else changed_keys(namespace, changes)
+    if keys is None:
         keys = {catalog_key(namespace)}
     token = new_token()
     with redis.pipeline(transaction=False) as pipe:
