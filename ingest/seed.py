@@ -18,9 +18,12 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import morecantile
+
+from catalog_schemas.tile_generations import ItemChange
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +45,18 @@ def parse_zooms(text: str) -> range:
     return range(low, high + 1)
 
 
-def _tiles(bbox: list[float], zooms: range) -> list[morecantile.Tile]:
-    if not zooms or not bbox:
-        return []
-    west, south, east, north = bbox[0], bbox[1], bbox[-2], bbox[-1]
-    return list(WMQ.tiles(west, south, east, north, zooms=list(zooms), truncate=True))
-
-
 def tile_paths(item: dict[str, Any], item_zooms: range, mosaic_zooms: range) -> list[str]:
     """The tile URLs (path and query) of ``item``'s own tiles and its collection's mosaic."""
-    item_tiles = f"/collections/{item['collection']}/items/{item['id']}/tiles/WebMercatorQuad"
-    mosaic_tiles = f"/collections/{item['collection']}/tiles/WebMercatorQuad"
+    bbox = ItemChange.of(item).bbox  # 2D, whatever the item's
+    if bbox is None:
+        return []
+    collection = quote(item["collection"], safe="")
+    item_tiles = f"/collections/{collection}/items/{quote(item['id'], safe='')}/tiles"
     paths = []
-    for base, zooms in ((item_tiles, item_zooms), (mosaic_tiles, mosaic_zooms)):
-        for tile in _tiles(item.get("bbox") or [], zooms):
-            paths.append(f"{base}/{tile.z}/{tile.x}/{tile.y}.png")
+    for base, zooms in ((item_tiles, item_zooms), (f"/collections/{collection}/tiles",
+                                                   mosaic_zooms)):
+        for tile in WMQ.tiles(*bbox, zooms=list(zooms), truncate=True) if zooms else ():
+            paths.append(f"{base}/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png")
     return paths
 
 

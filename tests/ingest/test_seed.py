@@ -31,6 +31,10 @@ def test_the_item_and_its_mosaic_at_their_zooms_every_tile_once() -> None:
     assert set(paths) == expected_item | expected_mosaic
     assert len(expected_item) > 20  # z12 alone is several tiles across 40 km
     assert tile_paths({**ITEM, "bbox": None}, range(8, 13), range(8, 12)) == []
+    # A 3D bbox is the same footprint.
+    west, south, east, north = ITEM["bbox"]
+    assert tile_paths({**ITEM, "bbox": [west, south, 0.0, east, north, 900.0]},
+                      range(8, 13), range(8, 10)) == paths
 
 
 def test_a_tiler_that_is_down_costs_a_warning_not_the_product(
