@@ -184,7 +184,10 @@ class TileStore:
             self._warn(exc)
             return None
         current = [t.decode() if t else "" for t in tokens]
-        tile = StoredTile.decode(raw) if raw else None
+        try:
+            tile = StoredTile.decode(raw) if raw else None
+        except (ValueError, KeyError):  # not ours, or damaged: drawn again and replaced
+            tile = None
         return Lookup(namespace, key, current,
                       tile if tile is not None and tile.tokens == current else None)
 

@@ -88,3 +88,22 @@ def test_one_key_for_the_forms_of_one_tile() -> None:
     assert canonical_query(path.replace(".png", "@2x.png"), b"tilesize=256") == [
         ("tilesize", "256")]
     assert canonical_query(path, b"tilesize=512") == [("tilesize", "512")]
+
+
+def test_a_damaged_entry_is_drawn_again(redis_url: str) -> None:
+    async def run() -> tuple[bool, bool]:
+        store = TileStore(redis_url, ttl_s=600, max_bytes=10**6)
+        path = "/collections/c/items/i/tiles/WebMercatorQuad/12/1/1.png"
+        scope = {"path": path, "query_string": b"", "app": None}
+        store._namespace = "ns"  # no database here: the namespace as the tiler would read it
+        first = await store.lookup(scope)
+        assert first is not None and first.tile is None
+        await store.redis.set(first.key, b"not a stored tile")
+        damaged = await store.lookup(scope)
+        await store.keep(first, [(b"content-type", b"image/png")], b"png")
+        kept = await store.lookup(scope)
+        await store.close()
+        return damaged is not None and damaged.tile is None, kept is not None and (
+            kept.tile is not None and kept.tile.body == b"png")
+
+    assert asyncio.run(run()) == (True, True)
