@@ -119,3 +119,16 @@ def test_free_text_misses_items_without_description(
     with TestClient(create_app(Settings(_env_file=None), postgres_settings(pg_env))) as client:
         found = client.get("/search", params={"q": "CORINE"}).json()
     assert [f["id"] for f in found["features"]] == [MONTPELLIER.item_id]
+
+
+def test_the_api_freezes_what_it_loaded_at_start(pg_env: dict[str, str]) -> None:
+    import gc
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        with TestClient(create_app(Settings(_env_file=None), postgres_settings(pg_env))) as client:
+            assert gc.get_freeze_count() > 10_000  # modules, models, the OpenAPI document...
+            assert client.get("/").status_code == 200
+    finally:
+        gc.unfreeze()
