@@ -23,10 +23,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tiler.tile_store import FRESH_READS, TileStore
+from tiler.tile_store import FRESH_READS, TileStore, canonical_query
 
 # Tile routes of every factory: /cog, items, collections, searches; with @2x and a format.
 _TILE_PATH = re.compile(r"/tiles/[^/]+/\d+/\d+/\d+(@\d+x)?(\.\w+)?$")
@@ -101,7 +102,9 @@ class TileCacheMiddleware:
         if self.cache is None:
             await self.app(scope, receive, send)
             return
-        key = scope["path"].encode() + b"?" + scope.get("query_string", b"")
+        # Keyed as the store keys: one tile whatever the order of its parameters.
+        query = urlencode(canonical_query(scope["path"], scope.get("query_string", b"")))
+        key = f"{scope['path']}?{query}".encode()
         entry = self.cache.get(key)
         if entry is not None:
             await _send_hit(send, entry.headers, entry.body)

@@ -103,7 +103,7 @@ def token_keys(namespace: str, path: str) -> list[str] | None:
 
 
 def canonical_query(path: str, query_string: bytes) -> list[tuple[str, str]]:
-    """The query as the store keys it: in one order (the client's is its whim), without
+    """The query as the caches key it: in one order (the client's is its whim), without
     ``tilesize=256`` on a tile without a scale suffix (the web map sends it; it is the
     default, so the tile is the one drawn ahead without it)."""
     query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)

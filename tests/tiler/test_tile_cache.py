@@ -95,3 +95,14 @@ def test_entries_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     assert hit is not None and hit.body == b"png"
     now[0] += 0.2
     assert cache.get(b"t") is None and cache.size == 0
+
+
+def test_the_order_of_parameters_makes_no_other_tile(pgstac_dsn: str, tmp_path: Path) -> None:
+    publish(pgstac_dsn, tmp_path / "run-1", WATER, FOREST)
+    with tiler(pgstac_dsn, tmp_path, ttl="0", tile_ttl=HOUR) as item_tiles:
+        url = tile_url(item_tiles, tile_of(WATER_SPOT, ZOOM))
+        path, query = url.split("?")
+        swapped = f"{path}?{'&'.join(reversed(query.split('&')))}&tilesize=256"
+        first, second = _get(url), _get(swapped)
+        assert swapped != url and first.headers["x-tile-cache"] == "miss"
+        assert second.headers["x-tile-cache"] == "hit" and second.content == first.content
