@@ -60,6 +60,7 @@ bench: install
 	command -v wrk >/dev/null || { $(TILER_SUDO) apt-get update -q && $(TILER_SUDO) apt-get install -y -q wrk; }
 	$(BIN)/python -m tests.bench.serving --client wrk
 	$(BIN)/python -m tests.bench.serving --client wrk --store
+	$(BIN)/python -m tests.bench.tile_cost
 	$(BIN)/python -m tests.bench.catalog --items $(BENCH_CATALOG_ITEMS)
 	$(BIN)/python -m tests.bench.tile --size $(BENCH_TILE_SIZE)
 	$(BIN)/python -m tests.bench.clouds --size $(BENCH_CLOUD_SIZE)
