@@ -33,6 +33,8 @@ from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.windows import ProgressLog, WindowReader, windows
 from ingest.cloudmask import cloudmask_from_scl, obscured
+from ingest.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
+from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
 from ingest.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
 from ingest.errors import InvalidProductError
 from ingest.pausepoints import pause_point
@@ -139,7 +141,7 @@ def prepare_product(
     spec = model.spec
     item_id = landcover_item_id(source.id, spec.name, spec.version)
 
-    out = _segment(source, model, inference, timings)
+    out = _segment(source, model, inference, ingest, timings)
 
     store = asset_store(ingest)
     item_path = f"{LANDCOVER_COLLECTION_ID}/{item_id}"
@@ -220,7 +222,7 @@ def _software_versions() -> dict[str, str]:
 
 
 def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSettings,
-             timings: dict[str, float]) -> _Outputs:
+             ingest: IngestSettings, timings: dict[str, float]) -> _Outputs:
     with open_product(source, model.spec.input_bands) as reader:
         grid = reader.grid
         read = _TimedReader(reader.read)
@@ -231,8 +233,13 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
         # happens and reported beside the stage's wall time, which contains it.
         timings["read (within read+infer)"] = read.seconds
         with _step("cloudmask", source.id, timings):
-            cloud = _cloudmask(reader, grid.height, grid.width, inference.window_size)
+            cloud, from_scl = _cloudmask(reader, grid.height, grid.width,
+                                         inference.window_size, ingest.l1c_cloud_resolution_m)
     classes, confidence = seg.classes, seg.confidence
+    if cloud is not None and not from_scl:
+        # The SCL marks invalid pixels itself; the L1C mask, made coarser, cannot: it has
+        # nothing to say where the bands had no valid pixel.
+        cloud[classes == clc.NODATA] = cm.NODATA
     if cloud is not None:
         # Land cover is unknown under clouds and shadows: nodata there, so mosaics show an
         # older clear product beneath instead of a cloud classified as snow.
@@ -262,18 +269,26 @@ class _TimedReader:
             self.seconds += time.perf_counter() - t0
 
 
-def _cloudmask(reader: ProductReader, height: int, width: int, size: int) -> np.ndarray | None:
+def _cloudmask(reader: ProductReader, height: int, width: int, size: int,
+               l1c_resolution_m: int) -> tuple[np.ndarray | None, bool]:
+    """The product's cloud mask, from its SCL (L2A) or from s2cloudless (L1C; else None), and
+    whether it came from the SCL."""
     try:
         reader.read_on_grid("SCL", Window(0, 0, 1, 1), categorical=True)  # is there SCL?
     except InvalidProductError as exc:
-        if "no asset for band SCL" in str(exc):
-            return None  # L1C or a provider without SCL
-        raise
+        if "no asset for band SCL" not in str(exc):
+            raise
+        item = reader.item
+        if is_l1c(item) and has_toa_bands(item):
+            return cloudmask_from_toa(item, height, width, l1c_resolution_m), False
+        log.warning("%s: no SCL and not the bands of s2cloudless (%s): no cloud mask",
+                    item.id, ", ".join(TOA_CLOUD_BANDS))
+        return None, False
     mask = np.zeros((height, width), dtype=np.uint8)
     for w in windows(height, width, size):
         rows, cols = w.toslices()
         mask[rows, cols] = cloudmask_from_scl(reader.read_on_grid("SCL", w, categorical=True))
-    return mask
+    return mask, True
 
 
 def _write_assets(out: _Outputs, source: pystac.Item, staging: Path,

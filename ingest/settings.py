@@ -73,6 +73,12 @@ class IngestSettings(BaseSettings):
         default="8-11", pattern=r"^\d+-\d+$|^$",
         description="Zooms of its collection's mosaic tiles over the product drawn ahead.",
     )
+    l1c_cloud_resolution_m: int = Field(
+        default=60, ge=20, le=320, multiple_of=20,
+        description="Resolution s2cloudless runs at for L1C products' cloud masks (metres): "
+        "60 is the resolution of its cirrus and water-vapour bands; 20 is finer and about 9x "
+        "slower; Sentinel Hub runs it at 160.",
+    )
     polygon_min_area_m2: float = Field(
         default=10_000.0, ge=0, description="Regions smaller than this are merged into their "
         "neighbours before vectorising (CLC's own minimum mapping unit is 25 ha).",

@@ -28,7 +28,7 @@ from ingest.readers.checks import check_raster_place, declared_crs
 EARTH_SEARCH_KEYS = {
     "B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1",
     "B06": "rededge2", "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B09": "nir09",
-    "B11": "swir16", "B12": "swir22", "SCL": "scl",
+    "B10": "cirrus", "B11": "swir16", "B12": "swir22", "SCL": "scl",
 }
 DEFAULT_SCALE = 1e-4
 # Processing baseline 04.00 (January 2022) added an offset of -1000 DN to reflectances; used only
@@ -154,21 +154,26 @@ class ProductReader:
         check_raster_place(self.item, finest.name, ref.crs, ref.bounds)
         return BandGrid(ref.crs, ref.transform, ref.height, ref.width)
 
-    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, window: Window, *, shape: tuple[int, int] | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
         """(reflectance [bands, h, w] float32, valid [h, w] bool) for ``window``.
 
-        Invalid: nodata or saturated in any band.
+        Invalid: nodata or saturated in any band. With ``shape`` the window's area is read
+        at that coarser size instead, each value the mean of the pixels it covers.
         """
-        out = np.empty((len(self._bands), int(window.height), int(window.width)), np.float32)
-        valid = np.ones(out.shape[1:], dtype=bool)
+        out_shape = shape or (int(window.height), int(window.width))
+        out = np.empty((len(self._bands), *out_shape), np.float32)
+        valid = np.ones(out_shape, dtype=bool)
+        values = Resampling.average if shape else Resampling.bilinear
         for i, band in enumerate(self._bands):
-            dn = self._on_grid(band.name, band.dataset, window, Resampling.nearest)
+            dn = self._on_grid(band.name, band.dataset, window, Resampling.nearest, shape)
             for special in (band.nodata, band.saturated):
                 if special is not None:
                     valid &= dn != special
-            if band.dataset.transform != self.grid.transform:
-                # Coarser band: validity from nearest, values interpolated between centres.
-                dn = self._on_grid(band.name, band.dataset, window, Resampling.bilinear)
+            if shape or band.dataset.transform != self.grid.transform:
+                # Coarser band: validity from nearest, values interpolated between centres
+                # (averaged when reading coarser than the grid).
+                dn = self._on_grid(band.name, band.dataset, window, values, shape)
             np.multiply(dn, band.scale, out=out[i], casting="unsafe")
             out[i] += band.offset
         return out, valid
@@ -184,8 +189,9 @@ class ProductReader:
                              Resampling.nearest if categorical else Resampling.bilinear)
 
     def _on_grid(self, band: str, ds: rasterio.DatasetReader, window: Window,
-                 resampling: Resampling) -> np.ndarray:
-        shape = (int(window.height), int(window.width))
+                 resampling: Resampling, shape: tuple[int, int] | None = None) -> np.ndarray:
+        if shape is None:
+            shape = (int(window.height), int(window.width))
         if ds.transform == self.grid.transform:
             src_window = window
         else:

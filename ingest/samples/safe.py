@@ -2,9 +2,11 @@
 
 L2A: ``GRANULE/<granule>/IMG_DATA/R10m/<tile>_<time>_B02_10m.jp2`` ... and ``R20m`` (B11, B12,
 SCL, and 20 m copies of B02-B04 as real products carry them); L1C:
-``GRANULE/<granule>/IMG_DATA/<tile>_<time>_B02.jp2`` with top-of-atmosphere DNs. JP2s are
-written losslessly by GDAL's JP2OpenJPEG driver, with their georeferencing. Only the six bands
-the generator draws exist (real products have 13), and neither ``manifest.safe`` nor the
+``GRANULE/<granule>/IMG_DATA/<tile>_<time>_B02.jp2`` with top-of-atmosphere DNs, each band at
+its native resolution. JP2s are written losslessly by GDAL's JP2OpenJPEG driver, with their
+georeferencing. L2A products carry the six bands the land-cover models read; L1C products also
+the five more s2cloudless reads (B01, B05, B8A, B09, B10: 11 of a real product's 13, without
+the red edges B06 and B07). Neither ``manifest.safe`` nor the
 granule's ``MTD_TL.xml`` is written: readers take everything from the product metadata file and
 the JP2s. The ground truth goes beside the product, in ``<product id>.truth/``.
 """
@@ -27,7 +29,14 @@ from shapely.geometry import MultiPolygon, Polygon
 from ingest.samples.arrays import block_reduce
 from ingest.samples.safe_xml import SafeDescription, metadata_xml
 from ingest.samples.scene import SampleScene
-from ingest.samples.spectra import BANDS, BASE_RESOLUTION, DN_SCALE, dn_offset, to_dn
+from ingest.samples.spectra import (
+    BANDS,
+    BASE_RESOLUTION,
+    DN_SCALE,
+    TOA_BANDS,
+    dn_offset,
+    to_dn,
+)
 from ingest.samples.stac import acquisition_time
 
 ORBIT_SECONDS = 100.6 * 60  # Sentinel-2's orbital period
@@ -97,13 +106,14 @@ def _write_images(scene: SampleScene, scl: np.ndarray, root: Path, names: SafeNa
     img = f"GRANULE/{names.granule}/IMG_DATA"
     offset = dn_offset(baseline)
     written: list[str] = []
-    for band in BANDS:
-        if level == "L1C":
+    if level == "L1C":
+        for band in (*BANDS, *(t.band for t in TOA_BANDS)):
             rel = f"{img}/{names.stem}_{band.name}.jp2"
             _write_jp2(root / rel, scene.dn(band.name, offset=offset, toa=True),
                        scene.window(band.resolution).transform, scene)
             written.append(rel)
-            continue
+        return written
+    for band in BANDS:
         res = band.resolution
         reflectance = scene.reflectance(band.name)
         if band.name in TWENTY_METRE_COPIES:
@@ -114,10 +124,9 @@ def _write_images(scene: SampleScene, scl: np.ndarray, root: Path, names: SafeNa
         rel = f"{img}/R{res}m/{names.stem}_{band.name}_{res}m.jp2"
         _write_jp2(root / rel, to_dn(reflectance, offset), scene.window(res).transform, scene)
         written.append(rel)
-    if level == "L2A":
-        rel = f"{img}/R20m/{names.stem}_SCL_20m.jp2"
-        _write_jp2(root / rel, scl, scene.window(20).transform, scene)
-        written.append(rel)
+    rel = f"{img}/R20m/{names.stem}_SCL_20m.jp2"
+    _write_jp2(root / rel, scl, scene.window(20).transform, scene)
+    written.append(rel)
     return written
 
 

@@ -31,13 +31,17 @@ from ingest.samples.spectra import (
     DN_OFFSET,
     PIXEL_NOISE,
     SIGNATURES,
+    TOA_BAND_NAMES,
+    TOA_BANDS,
     TOA_PATH,
+    ToaBand,
     to_dn,
 )
 
 MAX_SIZE = 10980
 
-_STREAMS = ("landcover", "clouds", "datetime", *BAND_NAMES)
+# New streams go last: spawned streams are numbered, so the earlier ones stay as they were.
+_STREAMS = ("landcover", "clouds", "datetime", *BAND_NAMES, *TOA_BAND_NAMES)
 
 
 def generate_scene(
@@ -139,7 +143,13 @@ class SampleScene:
 
     def reflectance(self, band: str, *, toa: bool = False) -> np.ndarray:
         """float32 reflectance of ``band`` (``B02``...) at its own resolution, surface (L2A)
-        or top of atmosphere (L1C: plus ``TOA_PATH``); the same on every call."""
+        or top of atmosphere (L1C: plus ``TOA_PATH``); the same on every call. The five bands
+        only L1C products carry here (``TOA_BANDS``: B01, B05, B8A, B09, B10) exist only at
+        the top of the atmosphere."""
+        if band in TOA_BAND_NAMES:
+            if not toa:
+                raise ValueError(f"band {band} is drawn only at the top of the atmosphere (L1C)")
+            return self._toa_band(TOA_BANDS[TOA_BAND_NAMES.index(band)])
         index = BAND_NAMES.index(band)
         rng = np.random.default_rng(self.streams[band])
         if BANDS[index].resolution == BASE_RESOLUTION:
@@ -176,6 +186,23 @@ class SampleScene:
             surface[mask] = np.float32(conversion.signature(band_index)) * gain
         return surface
 
+    def _toa_band(self, spec: ToaBand) -> np.ndarray:
+        """float32 top-of-atmosphere reflectance of one of ``TOA_BANDS`` at its resolution."""
+        rng = np.random.default_rng(self.streams[spec.band.name])
+        surface = np.zeros((self.land.labels.shape), dtype=np.float32)
+        for index, weight in enumerate(spec.mix):
+            if weight:
+                surface += np.float32(weight) * self._surface(index)
+        _add_noise(surface, rng)
+        if self.clouds is not None:
+            surface *= 1 - np.float32(SHADOW_DIMMING) * self.clouds.shadow20
+        surface *= np.float32(spec.transmittance)
+        if self.clouds is not None:
+            _blend(surface, self.clouds.alpha20, spec.cloud)
+        surface += np.float32(spec.path)
+        factor = spec.band.resolution // (2 * BASE_RESOLUTION)  # 20 m pixels per side
+        return _mean_blocks(surface, factor) if factor > 1 else surface
+
     def _converted(self) -> list[tuple[Conversion, np.ndarray]]:
         """Each conversion with its 20 m mask, judged on the land cover before any of them."""
         if not self.conversions:
@@ -208,6 +235,14 @@ def _add_noise(reflectance: np.ndarray, rng: np.random.Generator) -> None:
     noise *= np.float32(PIXEL_NOISE)
     noise += 1
     reflectance *= noise
+
+
+def _mean_blocks(array: np.ndarray, factor: int) -> np.ndarray:
+    """Means of ``factor`` x ``factor`` blocks, the last row/column repeated to fill a block."""
+    rows, cols = array.shape
+    padded = np.pad(array, ((0, -rows % factor), (0, -cols % factor)), mode="edge")
+    n, m = padded.shape[0] // factor, padded.shape[1] // factor
+    return padded.reshape(n, factor, m, factor).mean(axis=(1, 3), dtype=np.float32)
 
 
 def _blend(reflectance: np.ndarray, alpha: np.ndarray, cloud: float) -> None:

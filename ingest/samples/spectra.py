@@ -91,6 +91,43 @@ PIXEL_NOISE = 0.025  # relative standard deviation per pixel and band
 # A crude atmosphere for L1C: top-of-atmosphere = surface + this path reflectance per band
 # (B02, B03, B04, B08, B11, B12), strongest in the blue like haze. Made up, not a radiative model.
 TOA_PATH = (0.035, 0.025, 0.015, 0.008, 0.004, 0.002)
+
+
+@dataclass(frozen=True)
+class ToaBand:
+    """A band only L1C products carry here: the other five bands s2cloudless reads.
+
+    Its surface reflectance is interpolated from the drawn bands' surfaces (``mix``: weights
+    of B02, B03, B04, B08, B11, B12), so parcels, land-cover changes and their brightness carry
+    over; at the top of the atmosphere the surface is seen through ``transmittance`` (water
+    vapour at 945 nm, almost nothing at 1375 nm where only high clouds show), plus ``path``;
+    a thick cloud reflects ``cloud``. Made-up values of the right order, not a radiative model.
+    """
+
+    band: SpectralBand
+    mix: tuple[float, ...]
+    transmittance: float
+    path: float
+    cloud: float
+
+
+TOA_BANDS = (
+    ToaBand(SpectralBand("B01", "coastal", "coastal", 0.443, 0.027, 60,
+                         "Coastal aerosol (band 1) - 60m"),
+            (1.05, 0.0, 0.0, 0.0, 0.0, 0.0), 1.0, 0.055, 0.64),
+    ToaBand(SpectralBand("B05", "rededge1", "rededge", 0.704, 0.019, 20,
+                         "Vegetation red edge 1 (band 5) - 20m"),
+            (0.0, 0.0, 0.75, 0.2, 0.0, 0.0), 1.0, 0.012, 0.61),
+    ToaBand(SpectralBand("B8A", "nir08", "nir08", 0.865, 0.033, 20, "NIR 2 (band 8A) - 20m"),
+            (0.0, 0.0, 0.0, 1.03, 0.0, 0.0), 1.0, 0.006, 0.62),
+    ToaBand(SpectralBand("B09", "nir09", "nir09", 0.945, 0.026, 60,
+                         "Water vapour (band 9) - 60m"),
+            (0.0, 0.0, 0.0, 0.98, 0.0, 0.0), 0.45, 0.002, 0.40),
+    ToaBand(SpectralBand("B10", "cirrus", "cirrus", 1.375, 0.075, 60,
+                         "SWIR cirrus (band 10) - 60m"),
+            (0.0, 0.0, 0.0, 0.0, 0.5, 0.5), 0.01, 0.0015, 0.12),
+)
+TOA_BAND_NAMES = tuple(t.band.name for t in TOA_BANDS)
 # Processing baselines: 04.00 (January 2022) introduced the -1000 DN offset.
 BASELINE_WITH_OFFSET = "04.00"
 

@@ -1,0 +1,173 @@
+"""L1C products get a cloud mask too: s2cloudless on their top-of-atmosphere bands, snow by NDSI.
+
+Checked against the generator's cloud truth on a generated L1C SAFE product with clouds and a
+glacier, through the reader (JP2 at 10, 20 and 60 m) and through the whole pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pystac
+import pytest
+import rasterio
+from scipy import ndimage
+
+from catalog_schemas import cloudmask as cm
+from inference import s2cloudless
+from inference.settings import InferenceSettings
+from ingest import cloudmask_toa
+from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
+from ingest.pgstac_db import pgstac_session
+from ingest.pipeline import process_product
+from ingest.readers import load_product
+from ingest.samples import generate_scene, make_sample_product
+from ingest.samples.product import truth_folder
+from ingest.settings import IngestSettings
+
+DAY = date(2024, 7, 1)
+SIZE = 768
+SEED = 11  # a scene with a glacier parcel: snow that s2cloudless alone calls cloud
+CLOUDY = (cm.CLOUD, cm.THIN_CLOUD)
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sample_product("T32TLS", DAY, SIZE, tmp_path_factory.mktemp("l1c"), seed=SEED,
+                               cloud_cover=25, level="L1C", layout="safe")
+
+
+@pytest.fixture(scope="module")
+def truth(product: Path) -> np.ndarray:
+    with rasterio.open(truth_folder(product) / "truth_cloudmask.tif") as src:
+        return src.read(1)
+
+
+@pytest.fixture(scope="module")
+def opacity() -> np.ndarray:
+    """The generated clouds' opacity (0-1) on the 10 m grid."""
+    scene = generate_scene("T32TLS", DAY, SIZE, seed=SEED, cloud_cover=25)
+    return scene.clouds.alpha[:SIZE, :SIZE]
+
+
+@pytest.fixture(scope="module")
+def mask(product: Path) -> np.ndarray:
+    return cloudmask_from_toa(load_product(str(product)), SIZE, SIZE)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def test_the_scene_has_clouds_snow_and_clear_sky(truth: np.ndarray) -> None:
+    for value, least in ((cm.CLOUD, 0.10), (cm.SNOW, 0.005), (cm.CLEAR, 0.3)):
+        assert (truth == value).mean() > least, value
+
+
+def test_clouds_agree_with_the_truth(mask: np.ndarray, truth: np.ndarray,
+                                     opacity: np.ndarray) -> None:
+    cloudy, found = np.isin(truth, CLOUDY), mask == cm.CLOUD
+    assert (cloudy == found).mean() > 0.95
+    assert found[truth == cm.CLEAR].mean() < 0.005  # no cloud in a clear sky
+    assert found[truth == cm.CLOUD].mean() > 0.97  # opaque clouds found whole
+    # What is missed is the faintest veil at cloud edges (the truth calls any opacity thin
+    # cloud): clouds of 10 % opacity and more are found, and their outline is right.
+    visible = opacity >= 0.1
+    assert found[visible].mean() > 0.9
+    assert _iou(visible, found) > 0.88
+    assert found[(opacity > 0) & ~visible].mean() < 0.2
+    assert set(np.unique(mask)) <= {cm.CLEAR, cm.CLOUD, cm.SNOW}  # never shadow, never nodata
+
+
+def test_snow_is_snow_not_cloud(mask: np.ndarray, truth: np.ndarray) -> None:
+    snow, sky = truth == cm.SNOW, np.isin(truth, (cm.CLEAR, cm.SNOW))
+    assert ((mask == cm.SNOW) == snow)[sky].mean() > 0.99  # edges at 60 m
+    assert (mask[snow] == cm.CLOUD).mean() < 0.05
+
+
+def test_without_the_snow_test_s2cloudless_calls_snow_cloud(
+        product: Path, truth: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cloudmask_toa, "NDSI_SNOW", 2.0)  # no NDSI exceeds 1: snow test off
+    plain = cloudmask_from_toa(load_product(str(product)), SIZE, SIZE)
+    assert (plain[truth == cm.SNOW] == cm.CLOUD).mean() > 0.2
+
+
+def test_strips_give_the_whole_image_answer(product: Path, mask: np.ndarray,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    item = load_product(str(product))
+    probability, snow, factor = cloudmask_toa._coarse(item, SIZE, SIZE, 60)
+    fine = ndimage.zoom(probability, factor, order=1, grid_mode=True, mode="nearest")
+    whole = s2cloudless.cloud_mask(fine[:SIZE, :SIZE]).astype(bool)
+    expected = np.where(whole, cm.CLOUD, cm.CLEAR)
+    expected[np.repeat(np.repeat(snow, factor, 0), factor, 1)[:SIZE, :SIZE]] = cm.SNOW
+    np.testing.assert_array_equal(mask, expected)
+    monkeypatch.setattr(cloudmask_toa, "STRIP_ROWS", 97)  # strips not aligned to anything
+    # Coarse strips keep whole blocks of the JP2s' own reduced resolutions (GDAL reads those
+    # when asked for a coarser picture), as the 256 rows of the default do.
+    monkeypatch.setattr(cloudmask_toa, "COARSE_STRIP_ROWS", 32)
+    np.testing.assert_array_equal(cloudmask_from_toa(item, SIZE, SIZE), expected)
+
+
+def test_at_20_m_as_at_60_m(product: Path, mask: np.ndarray, opacity: np.ndarray) -> None:
+    fine = cloudmask_from_toa(load_product(str(product)), SIZE, SIZE, resolution_m=20)
+    assert _iou(opacity >= 0.1, fine == cm.CLOUD) > 0.88
+    assert (fine == mask).mean() > 0.97
+
+
+def test_which_products_get_it(product: Path, tmp_path: Path) -> None:
+    l1c = load_product(str(product))
+    assert is_l1c(l1c) and has_toa_bands(l1c)
+    l2a = load_product(str(make_sample_product("T32TLS", DAY, 32, tmp_path, layout="safe")))
+    assert not is_l1c(l2a) and not has_toa_bands(l2a)  # no B10 (and it has SCL)
+    earth_search = pystac.Item("x", None, None, DAY, {"s2:product_type": "S2MSI1C"})
+    assert is_l1c(earth_search) and not has_toa_bands(earth_search)
+    l1c.assets.pop("B10")
+    assert not has_toa_bands(l1c)
+
+
+def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth: np.ndarray,
+                                         tmp_path: Path, pgstac_dsn: str) -> None:
+    home = tmp_path / "home"
+    process_product(str(product), ingest=IngestSettings(_env_file=None, home=home),
+                    inference=InferenceSettings(_env_file=None, model_repository=home / "m"),
+                    dsn=pgstac_dsn)
+    with pgstac_session(pgstac_dsn) as db:
+        [item] = [row[0] for row in db.query("SELECT content_hydrate(items) FROM items")]
+    assert "cloudmask" in item["assets"]
+    with rasterio.open(item["assets"]["cloudmask"]["href"]) as src:
+        published = src.read(1)
+    with rasterio.open(item["assets"]["landcover"]["href"]) as src:
+        landcover = src.read(1)
+    np.testing.assert_array_equal(published, mask)  # every pixel of this crop is valid
+    assert (landcover[published == cm.CLOUD] == 0).all()  # unknown under clouds
+    assert (landcover[published == cm.CLEAR] > 0).all()
+    cloudy = np.isin(truth, CLOUDY).mean() * 100
+    assert item["properties"]["eo:cloud_cover"] == pytest.approx(cloudy, abs=5)
+    assert item["properties"]["eo:cloud_cover"] == pytest.approx(
+        100 * (published == cm.CLOUD).mean(), abs=1e-3)
+
+
+def test_generated_l1c_bands_look_like_l1c(product: Path) -> None:
+    scene = generate_scene("T32TLS", DAY, SIZE, seed=SEED, cloud_cover=25)
+    files = {p.stem.rsplit("_", 1)[-1]: p for p in product.glob("GRANULE/*/IMG_DATA/*.jp2")}
+    assert set(files) == {"B01", "B02", "B03", "B04", "B05", "B08", "B8A", "B09", "B10", "B11",
+                          "B12"}
+    for band, resolution in (("B01", 60), ("B05", 20), ("B09", 60), ("B10", 60)):
+        with rasterio.open(files[band]) as src:
+            assert src.res == (resolution, resolution) and src.width == -(-SIZE * 10 // resolution)
+            np.testing.assert_array_equal(src.read(1), scene.dn(band, toa=True))
+    cirrus = scene.reflectance("B10", toa=True)
+    alpha60 = cloudmask_toa_alpha(scene)
+    # The cirrus band sees only clouds: the surface is hidden under water vapour.
+    assert np.median(cirrus[alpha60 == 0]) < 0.005 < 0.05 < np.median(cirrus[alpha60 > 0.9])
+    with pytest.raises(ValueError, match="B10 is drawn only at the top of the atmosphere"):
+        scene.reflectance("B10")
+
+
+def cloudmask_toa_alpha(scene) -> np.ndarray:  # noqa: ANN001 - the scene's 60 m cloud opacity
+    alpha = scene.clouds.alpha20
+    n = -(-alpha.shape[0] // 3)
+    padded = np.pad(alpha, ((0, 3 * n - alpha.shape[0]), (0, 3 * n - alpha.shape[1])), "edge")
+    return padded.reshape(n, 3, n, 3).mean(axis=(1, 3))
