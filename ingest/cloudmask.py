@@ -10,6 +10,8 @@ import numpy as np
 
 from catalog_schemas import cloudmask as cm
 
+SCL_SOURCE = "the product's scene classification (SCL)"  # for the item's lineage
+
 # SCL value -> cloud-mask value (index = SCL value 0-11).
 SCL_TO_CLOUDMASK = np.array(
     [

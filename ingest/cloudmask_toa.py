@@ -17,6 +17,7 @@ not detect shadows: an L1C mask has cloud, snow and clear, never shadow.
 from __future__ import annotations
 
 import math
+from importlib.metadata import version
 
 import numpy as np
 import pystac
@@ -35,6 +36,12 @@ STRIP_ROWS = 1024  # 10 m rows of the mask made at once (~130 MB of temporaries 
 COARSE_STRIP_ROWS = 256  # coarse rows read and classified at once
 # Rows either side a strip needs: the averaging disk and the dilation disk reach that far.
 HALO = s2cloudless.AVERAGE_OVER + s2cloudless.DILATION_SIZE
+
+
+def toa_cloud_source(resolution_m: int) -> str:
+    """How the mask is made, for the item's lineage."""
+    return (f"s2cloudless {version('s2cloudless')} ({s2cloudless.MODEL_FILE.rsplit('/', 1)[-1]})"
+            f" at {resolution_m} m with an NDSI snow test")
 
 
 def is_l1c(item: pystac.Item) -> bool:

@@ -32,9 +32,9 @@ from inference.repository import ModelRepository, ResolvedModel
 from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.windows import ProgressLog, WindowReader, windows
-from ingest.cloudmask import cloudmask_from_scl, obscured
+from ingest.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
 from ingest.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
-from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
+from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c, toa_cloud_source
 from ingest.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
 from ingest.errors import InvalidProductError
 from ingest.pausepoints import pause_point
@@ -79,6 +79,7 @@ class _Outputs:
     grid: Grid
     crs: object
     transform: object
+    cloud_source: str | None = None  # how the cloud mask was made, for the item's lineage
 
 
 @contextmanager
@@ -168,7 +169,7 @@ def prepare_product(
         source=source, source_href=source.get_self_href() or href,
         model=ModelInfo(spec.name, spec.version, framework="ONNX Runtime",
                         href=str(model.mlm_path), software=_software_versions()),
-        files=files, grid=out.grid, statistics=statistics,
+        files=files, grid=out.grid, statistics=statistics, cloud_source=out.cloud_source,
     )
     return Prepared(item=item.to_dict(include_self_link=False), run=run, item_path=item_path,
                     product_id=source.id, model=spec.ref, timings_s=timings)
@@ -233,10 +234,11 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
         # happens and reported beside the stage's wall time, which contains it.
         timings["read (within read+infer)"] = read.seconds
         with _step("cloudmask", source.id, timings):
-            cloud, from_scl = _cloudmask(reader, grid.height, grid.width,
-                                         inference.window_size, ingest.l1c_cloud_resolution_m)
+            cloud, cloud_source = _cloudmask(reader, grid.height, grid.width,
+                                             inference.window_size,
+                                             ingest.l1c_cloud_resolution_m)
     classes, confidence = seg.classes, seg.confidence
-    if cloud is not None and not from_scl:
+    if cloud is not None and cloud_source != SCL_SOURCE:
         # The SCL marks invalid pixels itself; the L1C mask, made coarser, cannot: it has
         # nothing to say where the bands had no valid pixel.
         cloud[classes == clc.NODATA] = cm.NODATA
@@ -252,7 +254,7 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
     return _Outputs(classes, confidence, cloud,
                     Grid(epsg=epsg, shape=(grid.height, grid.width),
                          transform=tuple(grid.transform)[:6]),
-                    grid.crs, grid.transform)
+                    grid.crs, grid.transform, cloud_source)
 
 
 class _TimedReader:
@@ -270,9 +272,9 @@ class _TimedReader:
 
 
 def _cloudmask(reader: ProductReader, height: int, width: int, size: int,
-               l1c_resolution_m: int) -> tuple[np.ndarray | None, bool]:
+               l1c_resolution_m: int) -> tuple[np.ndarray | None, str | None]:
     """The product's cloud mask, from its SCL (L2A) or from s2cloudless (L1C; else None), and
-    whether it came from the SCL."""
+    how it was made."""
     try:
         reader.read_on_grid("SCL", Window(0, 0, 1, 1), categorical=True)  # is there SCL?
     except InvalidProductError as exc:
@@ -280,15 +282,16 @@ def _cloudmask(reader: ProductReader, height: int, width: int, size: int,
             raise
         item = reader.item
         if is_l1c(item) and has_toa_bands(item):
-            return cloudmask_from_toa(item, height, width, l1c_resolution_m), False
+            return (cloudmask_from_toa(item, height, width, l1c_resolution_m),
+                    toa_cloud_source(l1c_resolution_m))
         log.warning("%s: no SCL and not the bands of s2cloudless (%s): no cloud mask",
                     item.id, ", ".join(TOA_CLOUD_BANDS))
-        return None, False
+        return None, None
     mask = np.zeros((height, width), dtype=np.uint8)
     for w in windows(height, width, size):
         rows, cols = w.toslices()
         mask[rows, cols] = cloudmask_from_scl(reader.read_on_grid("SCL", w, categorical=True))
-    return mask, True
+    return mask, SCL_SOURCE
 
 
 def _write_assets(out: _Outputs, source: pystac.Item, staging: Path,

@@ -147,6 +147,9 @@ def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth:
     assert item["properties"]["eo:cloud_cover"] == pytest.approx(cloudy, abs=5)
     assert item["properties"]["eo:cloud_cover"] == pytest.approx(
         100 * (published == cm.CLOUD).mean(), abs=1e-3)
+    assert item["properties"]["processing:lineage"].endswith(
+        "; clouds from s2cloudless 1.7.3 (pixel_s2_cloud_detector_lightGBM_v0.1.txt) at 60 m "
+        "with an NDSI snow test")
 
 
 def test_generated_l1c_bands_look_like_l1c(product: Path) -> None:

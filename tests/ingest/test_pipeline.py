@@ -172,7 +172,9 @@ def test_item_validates_and_round_trips(published: Published, product: Path) -> 
     assert len(classes) == 44 and classes[40].color_hint == "80F2E6"
     assert FileExtension.ext(landcover).checksum.startswith("1220")
     props = item.properties
-    assert props["processing:lineage"].endswith(f"{product.parent.name} with clc-spectral:1")
+    assert props["processing:lineage"] == (
+        f"Segmented from Sentinel-2 product {product.parent.name} with clc-spectral:1; "
+        "clouds from the product's scene classification (SCL)")
     assert props["mlm:name"] == "clc-spectral" and props["earthsig:model"] == "clc-spectral:1"
     assert set(props["processing:software"]) >= {"earthsignature", "onnxruntime", "gdal"}
     assert props["processing:level"] == "L3"
