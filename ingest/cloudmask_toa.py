@@ -32,7 +32,7 @@ from ingest.readers import band_asset, open_product
 SNOW_BANDS = ("B03",)  # with B08 and B11, which s2cloudless reads too
 BANDS = (*s2cloudless.BANDS, *SNOW_BANDS)
 NDSI_SNOW, NIR_SNOW = 0.4, 0.11
-STRIP_ROWS = 1024  # 10 m rows of the mask made at once (~130 MB of temporaries on a full tile)
+STRIP_ROWS = 512  # 10 m rows of the mask made at once (~150 MB of temporaries on a full tile)
 COARSE_STRIP_ROWS = 256  # coarse rows read and classified at once
 # Rows either side a strip needs: the averaging disk and the dilation disk reach that far.
 HALO = s2cloudless.AVERAGE_OVER + s2cloudless.DILATION_SIZE
