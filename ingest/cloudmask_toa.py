@@ -10,13 +10,21 @@ strip with a halo, so a full tile never holds a 10 m float image whole.
 
 s2cloudless mistakes bright snow for cloud, so snow is found first with the normalised
 difference snow index (NDSI = (B03 - B11) / (B03 + B11) > 0.4 with B08 > 0.11, the rule of
-Sen2Cor and MODIS): there the cloud probability is 0 and the mask says snow. s2cloudless does
-not detect shadows: an L1C mask has cloud, snow and clear, never shadow.
+Sen2Cor and MODIS): there the cloud probability is 0 and the mask says snow.
+
+s2cloudless has no shadows. They are placed as Google Earth Engine's s2cloudless tutorial and
+Fmask place them: the clouds (probability over the threshold) projected away from the sun for
+cloud heights of 0.5-3 km, given the sun's position (``view:sun_elevation``/``_azimuth``, from
+the SAFE's ``MTD_TL.xml`` or the STAC item), and there only the dark pixels that are not water.
+Without sun angles the mask has no shadow. Shadows and snow are decided at the working
+resolution, so their edges follow its pixels.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import dataclass
 from importlib.metadata import version
 
 import numpy as np
@@ -29,6 +37,8 @@ from inference import s2cloudless
 from ingest.errors import InvalidProductError
 from ingest.readers import band_asset, open_product
 
+log = logging.getLogger(__name__)
+
 SNOW_BANDS = ("B03",)  # with B08 and B11, which s2cloudless reads too
 BANDS = (*s2cloudless.BANDS, *SNOW_BANDS)
 NDSI_SNOW, NIR_SNOW = 0.4, 0.11
@@ -36,6 +46,11 @@ STRIP_ROWS = 512  # 10 m rows of the mask made at once (~150 MB of temporaries o
 COARSE_STRIP_ROWS = 256  # coarse rows read and classified at once
 # Rows either side a strip needs: the averaging disk and the dilation disk reach that far.
 HALO = s2cloudless.AVERAGE_OVER + s2cloudless.DILATION_SIZE
+# Shadows: a dark pixel (NIR + SWIR 1.6 top-of-atmosphere reflectance below this; not water by
+# NDWI) where some cloud between these heights would cast its shadow, given the sun's position.
+DARK_NIR_SWIR, WATER_NDWI = 0.25, 0.2
+CLOUD_HEIGHTS_M = (500.0, 3000.0)
+MAX_SUN_ZENITH = 80.0  # beyond it, shadows reach too far to be placed
 
 
 def toa_cloud_source(resolution_m: int) -> str:
@@ -61,29 +76,56 @@ def has_toa_bands(item: pystac.Item) -> bool:
     return True
 
 
+def sun_angles(item: pystac.Item) -> tuple[float, float] | None:
+    """(zenith, azimuth) of the sun in degrees from the item's ``view:sun_elevation`` and
+    ``view:sun_azimuth`` (earth-search's items, or a SAFE product's ``MTD_TL.xml``)."""
+    elevation = item.properties.get("view:sun_elevation")
+    azimuth = item.properties.get("view:sun_azimuth")
+    if elevation is None or azimuth is None:
+        return None
+    return 90.0 - float(elevation), float(azimuth)
+
+
+@dataclass(frozen=True)
+class _Coarse:
+    """What the product says at the working resolution."""
+
+    probability: np.ndarray  # float32 cloud probability (0 where snow or invalid)
+    snow: np.ndarray  # bool
+    dark: np.ndarray  # bool: dark enough for a shadow, not water, not snow
+    factor: int  # 10 m pixels per coarse pixel
+
+
 def cloudmask_from_toa(item: pystac.Item, height: int, width: int,
                        resolution_m: int = 60) -> np.ndarray:
     """(height, width) uint8 cloud mask (``catalog_schemas.cloudmask`` values) of an L1C
-    product on its 10 m grid, s2cloudless run at ``resolution_m``."""
-    probability, snow, factor = _coarse(item, height, width, resolution_m)
+    product on its 10 m grid, s2cloudless run at ``resolution_m``; shadows where the item
+    gives the sun's position."""
+    coarse = _coarse(item, height, width, resolution_m)
+    sun = sun_angles(item)
+    if sun is None:
+        log.info("%s: no sun angles (view:sun_elevation, view:sun_azimuth): no shadows",
+                 item.id)
+        shadow = np.zeros_like(coarse.snow)
+    else:
+        shadow = _shadows(coarse, sun, resolution_m)
     mask = np.empty((height, width), dtype=np.uint8)
     for start in range(0, height, STRIP_ROWS):
         stop = min(start + STRIP_ROWS, height)
-        mask[start:stop] = _strip(probability, snow, factor, start, stop, height, width)
+        mask[start:stop] = _strip(coarse, shadow, start, stop, height, width)
     return mask
 
 
-def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int
-            ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Cloud probability and snow at ``resolution_m``, and the 10 m pixels per coarse pixel."""
+def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> _Coarse:
     with open_product(item, list(BANDS)) as reader:
         if (reader.grid.height, reader.grid.width) != (height, width):
             raise InvalidProductError(f"{item.id}: the cloud bands' grid is {reader.grid.width}x"
-                             f"{reader.grid.height} px, the product's {width}x{height}")
+                                      f"{reader.grid.height} px, the product's {width}x{height}")
         factor = round(resolution_m / abs(reader.grid.transform.a))
         rows, cols = math.ceil(height / factor), math.ceil(width / factor)
         probability = np.zeros((rows, cols), dtype=np.float32)
         snow = np.zeros((rows, cols), dtype=bool)
+        dark = np.zeros((rows, cols), dtype=bool)
         index = {band: i for i, band in enumerate(BANDS)}
         booster_bands = [index[b] for b in s2cloudless.BANDS]
         for top in range(0, rows, COARSE_STRIP_ROWS):
@@ -93,6 +135,7 @@ def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int
             b03, b08, b11 = toa[index["B03"]], toa[index["B08"]], toa[index["B11"]]
             with np.errstate(divide="ignore", invalid="ignore"):
                 ndsi = (b03 - b11) / (b03 + b11)
+                ndwi = (b03 - b08) / (b03 + b08)
             is_snow = valid & (ndsi > NDSI_SNOW) & (b08 > NIR_SNOW)
             todo = valid & ~is_snow
             pixels = np.moveaxis(toa[booster_bands], 0, -1)[todo]
@@ -100,12 +143,46 @@ def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int
                 probability[top:top + n][todo] = s2cloudless.probabilities(
                     pixels, s2cloudless.EARLY_STOP_MARGIN)
             snow[top:top + n] = is_snow
-    return probability, snow, factor
+            dark[top:top + n] = todo & (b08 + b11 < DARK_NIR_SWIR) & (ndwi < WATER_NDWI)
+    return _Coarse(probability, snow, dark, factor)
 
 
-def _strip(probability: np.ndarray, snow: np.ndarray, factor: int, start: int, stop: int,
-           height: int, width: int) -> np.ndarray:
+def _shadows(coarse: _Coarse, sun: tuple[float, float], resolution_m: int) -> np.ndarray:
+    """Dark pixels where a cloud at some height between ``CLOUD_HEIGHTS_M`` would cast its
+    shadow, at the working resolution."""
+    cloud = coarse.probability > s2cloudless.THRESHOLD
+    zenith, azimuth = sun
+    # Away from the sun, in (rows southward, columns eastward) of the UTM grid, whose north
+    # is within a couple of degrees of true north over a tile.
+    d_row, d_col = math.cos(math.radians(azimuth)), -math.sin(math.radians(azimuth))
+    reach = math.tan(math.radians(min(zenith, MAX_SUN_ZENITH))) / resolution_m  # px per m
+    near, far = (h * reach for h in CLOUD_HEIGHTS_M)
+    zone = np.zeros_like(cloud)
+    # Every whole-pixel displacement between the nearest and the farthest shadow, once.
+    seen: set[tuple[int, int]] = set()
+    for step in np.arange(math.floor(near), math.ceil(far) + 1, 0.5):
+        offset = round(step * d_row), round(step * d_col)
+        if offset not in seen:
+            seen.add(offset)
+            zone |= _shifted(cloud, *offset)
+    return zone & coarse.dark & ~cloud
+
+
+def _shifted(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``mask`` moved by (rows, cols) pixels; what comes in from outside is False."""
+    out = np.zeros_like(mask)
+    height, width = mask.shape
+    if abs(rows) >= height or abs(cols) >= width:
+        return out
+    out[max(rows, 0): height + min(rows, 0), max(cols, 0): width + min(cols, 0)] = \
+        mask[max(-rows, 0): height + min(-rows, 0), max(-cols, 0): width + min(-cols, 0)]
+    return out
+
+
+def _strip(coarse: _Coarse, shadow: np.ndarray, start: int, stop: int, height: int,
+           width: int) -> np.ndarray:
     """Rows ``start:stop`` of the 10 m mask."""
+    factor, probability = coarse.factor, coarse.probability
     lo, hi = max(start - HALO, 0), min(stop + HALO, height)
     # Coarse rows under lo:hi, one more each side so the interpolation between pixel centres
     # sees the same neighbours as on the whole image.
@@ -115,7 +192,7 @@ def _strip(probability: np.ndarray, snow: np.ndarray, factor: int, start: int, s
     fine = fine[lo - c0 * factor: hi - c0 * factor, :width]
     cloud = s2cloudless.cloud_mask(fine).astype(bool)[start - lo: stop - lo]
     out = np.where(cloud, cm.CLOUD, cm.CLEAR).astype(np.uint8)
-    rows = np.arange(start, stop) // factor
-    cols = np.arange(width) // factor
-    out[snow[np.ix_(rows, cols)]] = cm.SNOW
+    under = np.ix_(np.arange(start, stop) // factor, np.arange(width) // factor)
+    out[shadow[under] & ~cloud] = cm.SHADOW
+    out[coarse.snow[under]] = cm.SNOW
     return out

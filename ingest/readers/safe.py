@@ -17,9 +17,11 @@ import pystac
 
 from ingest.errors import InvalidProductError
 from ingest.readers.bands import SATURATED_KEY
-from ingest.readers.safe_meta import SafeMetadata, parse_safe_metadata
+from ingest.readers.safe_meta import SafeMetadata, parse_safe_metadata, parse_sun_angles
 
 METADATA_FILES = ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml")
+TILE_METADATA_FILE = "MTD_TL.xml"
+VIEW_SCHEMA = "https://stac-extensions.github.io/view/v1.0.0/schema.json"
 # GRANULE/<granule>/IMG_DATA[/R10m]/T31TCJ_20240701T105031_B02[_10m].jp2
 _BAND_FILE = re.compile(
     r"GRANULE/[^/]+/IMG_DATA/(?:R(?P<folder>\d+)m/)?[^/]*_(?P<band>B\d[\dA]|SCL)"
@@ -40,6 +42,7 @@ class SafeLocation:
     files: tuple[str, ...]  # relative to root, POSIX separators
     metadata: bytes
     metadata_name: str
+    tile_metadata: bytes | None = None  # GRANULE/<granule>/MTD_TL.xml: the sun angles
 
 
 def is_safe(href: str) -> bool:
@@ -70,8 +73,9 @@ def _locate_folder(href: str, path: Path) -> SafeLocation:
     for name in METADATA_FILES:
         if (path / name).is_file():
             files = tuple(p.relative_to(path).as_posix() for p in path.rglob("*.jp2"))
+            tile = next(path.glob(f"GRANULE/*/{TILE_METADATA_FILE}"), None)
             return SafeLocation(href, str(path.resolve()), files, (path / name).read_bytes(),
-                                name)
+                                name, tile.read_bytes() if tile else None)
     raise InvalidProductError(f"{href}: not a SAFE product (no {' or '.join(METADATA_FILES)})")
 
 
@@ -85,8 +89,12 @@ def _locate_zip(href: str, path: Path) -> SafeLocation:
                     prefix = inner.parent.as_posix()
                     files = tuple(n[len(prefix) + 1:] for n in names
                                   if n.startswith(prefix + "/") and n.endswith(".jp2"))
+                    tile = next((n for n in names if n.startswith(f"{prefix}/GRANULE/")
+                                 and n.endswith(f"/{TILE_METADATA_FILE}")
+                                 and n.count("/") == 3), None)
                     return SafeLocation(href, f"/vsizip/{path.resolve()}/{prefix}", files,
-                                        archive.read(name), name)
+                                        archive.read(name), name,
+                                        archive.read(tile) if tile else None)
     except (zipfile.BadZipFile, OSError) as exc:
         raise InvalidProductError(f"{href}: unreadable zip: {exc}") from exc
     raise InvalidProductError(f"{href}: a zip without a SAFE product inside "
@@ -123,6 +131,13 @@ def safe_item(href: str) -> pystac.Item:
         datetime=meta.start,
         properties=_properties(meta, bands),
     )
+    if location.tile_metadata is not None:
+        sun = parse_sun_angles(location.tile_metadata,
+                               f"{href}: GRANULE/*/{TILE_METADATA_FILE}")
+        if sun is not None:  # the STAC view extension's fields, as earth-search gives them
+            item.properties["view:sun_elevation"] = round(90.0 - sun[0], 6)
+            item.properties["view:sun_azimuth"] = round(sun[1], 6)
+            item.stac_extensions.append(VIEW_SCHEMA)
     for band, (name, resolution) in sorted(bands.items()):
         item.add_asset(band, _asset(meta, band, f"{location.root}/{name}", resolution))
     return item

@@ -133,3 +133,26 @@ def _footprint(text: str) -> list[tuple[float, float]]:
 
 def _number(text: str | None) -> float | None:
     return float(text) if text not in (None, "") else None
+
+
+def parse_sun_angles(xml: bytes, where: str) -> tuple[float, float] | None:
+    """(zenith, azimuth) in degrees of the granule's ``Mean_Sun_Angle`` (``MTD_TL.xml``);
+    None when the file does not give them."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise InvalidProductError(f"{where}: not XML: {exc}") from exc
+    sun = _all(root, "Mean_Sun_Angle")
+    if not sun:
+        return None
+    zenith, azimuth = _optional(sun[0], "ZENITH_ANGLE"), _optional(sun[0], "AZIMUTH_ANGLE")
+    if zenith is None or azimuth is None:
+        return None
+    try:
+        angles = float(zenith), float(azimuth)
+    except ValueError as exc:
+        raise InvalidProductError(f"{where}: malformed sun angles: {exc}") from exc
+    if not (0 <= angles[0] < 90 and 0 <= angles[1] <= 360):
+        raise InvalidProductError(f"{where}: sun angles out of range: zenith {angles[0]}, "
+                                  f"azimuth {angles[1]}")
+    return angles

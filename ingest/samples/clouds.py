@@ -17,6 +17,7 @@ CLOUD_OCTAVES = ((640.0, 1.0), (200.0, 0.5), (64.0, 0.25))
 CLOUD_EDGE = 0.3  # noise units from the cloud's edge to full opacity
 CLOUD_MEDIUM, CLOUD_HIGH = 0.3, 0.6  # opacity thresholds of SCL 8 and 9; below: SCL 10
 SHADOW_DIMMING = 0.7  # shadows keep 30 % of the light
+CLOUD_HEIGHT_M = (800.0, 2500.0)  # a scene's clouds all float at one height drawn from these
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,23 @@ def _cloud_field(octaves: list[tuple[ValueNoise, float]], ys: np.ndarray,
     return field
 
 
-def _shadow_offset(rng: np.random.Generator, latitude: float,
-                   date: dt.date) -> tuple[int, int]:
-    """Rows and columns from a cloud to its shadow, from the sun's height and a cloud height."""
+def sun_position(latitude: float, date: dt.date) -> tuple[float, float]:
+    """(zenith, azimuth) of the sun in degrees, late morning as Sentinel-2 passes; azimuth
+    clockwise from north. A rough model (declination, a fixed hour), not an ephemeris."""
     declination = 23.44 * math.sin(2 * math.pi * (284 + date.timetuple().tm_yday) / 365)
     # Late morning: the sun stands a little lower than at noon.
     zenith = min(max(abs(latitude - declination) + 12.0, 20.0), 75.0)
-    distance = rng.uniform(800.0, 2500.0) * math.tan(math.radians(zenith)) / BASE_RESOLUTION
-    # The sun is in the south-east before noon (north-east south of the equator); the shadow
-    # falls the other way. Rows grow southward.
-    azimuth = math.radians(150.0 if latitude >= 0 else 30.0)
+    # In the south-east before noon (north-east south of the equator).
+    return zenith, 150.0 if latitude >= 0 else 30.0
+
+
+def _shadow_offset(rng: np.random.Generator, latitude: float,
+                   date: dt.date) -> tuple[int, int]:
+    """Rows and columns from a cloud to its shadow, from the sun's height and a cloud height."""
+    zenith, azimuth = sun_position(latitude, date)
+    distance = rng.uniform(*CLOUD_HEIGHT_M) * math.tan(math.radians(zenith)) / BASE_RESOLUTION
+    # The shadow falls away from the sun. Rows grow southward.
+    azimuth = math.radians(azimuth)
     return round(distance * math.cos(azimuth)), round(-distance * math.sin(azimuth))
 
 

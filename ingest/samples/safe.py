@@ -6,9 +6,10 @@ SCL, and 20 m copies of B02-B04 as real products carry them); L1C:
 its native resolution. JP2s are written losslessly by GDAL's JP2OpenJPEG driver, with their
 georeferencing. L2A products carry the six bands the land-cover models read; L1C products also
 the five more s2cloudless reads (B01, B05, B8A, B09, B10: 11 of a real product's 13, without
-the red edges B06 and B07). Neither ``manifest.safe`` nor the
-granule's ``MTD_TL.xml`` is written: readers take everything from the product metadata file and
-the JP2s. The ground truth goes beside the product, in ``<product id>.truth/``.
+the red edges B06 and B07). The granule's ``MTD_TL.xml`` carries only its identity, CRS and
+mean sun angles (those the generator cast its cloud shadows with); ``manifest.safe`` is not
+written: readers take everything else from the product metadata file and the JP2s. The ground
+truth goes beside the product, in ``<product id>.truth/``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from affine import Affine
 from shapely.geometry import MultiPolygon, Polygon
 
 from ingest.samples.arrays import block_reduce
-from ingest.samples.safe_xml import SafeDescription, metadata_xml
+from ingest.samples.clouds import sun_position
+from ingest.samples.safe_xml import SafeDescription, metadata_xml, tile_metadata_xml
 from ingest.samples.scene import SampleScene
 from ingest.samples.spectra import (
     BANDS,
@@ -89,6 +91,9 @@ def write_safe(scene: SampleScene, scl: np.ndarray, out_dir: Path, *, level: str
             image_files=[f.removesuffix(".jp2") for f in files],
             dn_offset=round(dn_offset(baseline) / DN_SCALE))
         (root / f"MTD_MSIL{level[1:]}.xml").write_bytes(metadata_xml(description))
+        zenith, azimuth = sun_position(scene.grid.footprint.centroid.y, scene.date)
+        (root / "GRANULE" / names.granule / "MTD_TL.xml").write_bytes(tile_metadata_xml(
+            level, names.granule, sensing, scene.grid.epsg, zenith, azimuth))
         if as_zip:
             target = out_dir / f"{names.product}.zip"
             staged = Path(tmp) / target.name

@@ -3,7 +3,7 @@
 Element names and nesting follow ESA's Level-2A and Level-1C user product formats (PSD 14.x),
 cut down to what readers use: product info and granule file list, special values,
 quantification, per-band add-offsets (only from baseline 04.00, like real products), spectral
-band ids, footprint and cloud cover.
+band ids, footprint and cloud cover; and the granule's ``MTD_TL.xml`` with the mean sun angles.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 from ingest.samples.spectra import DN_NODATA, DN_SCALE
 
+TILE_NAMESPACES = {
+    "L2A": "https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-2A_Tile_Metadata.xsd",
+    "L1C": "https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-1C_Tile_Metadata.xsd",
+}
 NAMESPACES = {
     "L2A": "https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd",
     "L1C": "https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-1C.xsd",
@@ -102,3 +106,19 @@ def _image_characteristics(chars: ET.Element, d: SafeDescription) -> None:
     spectral = _sub(chars, "Spectral_Information_List")
     for band_id, physical in enumerate(ALL_BANDS):
         _sub(spectral, "Spectral_Information", bandId=str(band_id), physicalBand=physical)
+
+
+def tile_metadata_xml(level: str, granule: str, sensing: dt.datetime, epsg: int,
+                      sun_zenith: float, sun_azimuth: float) -> bytes:
+    """The granule's ``MTD_TL.xml``, cut down to its identity, CRS and mean sun angles."""
+    root = ET.Element(f"n1:Level-{level[1:]}_Tile_ID", {"xmlns:n1": TILE_NAMESPACES[level]})
+    general = _sub(root, "n1:General_Info")
+    _sub(general, "TILE_ID", granule)
+    _sub(general, "SENSING_TIME", sensing.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
+    geometric = _sub(root, "n1:Geometric_Info")
+    _sub(_sub(geometric, "Tile_Geocoding"), "HORIZONTAL_CS_CODE", f"EPSG:{epsg}")
+    sun = _sub(_sub(geometric, "Tile_Angles"), "Mean_Sun_Angle")
+    _sub(sun, "ZENITH_ANGLE", f"{sun_zenith:.6f}", unit="deg")
+    _sub(sun, "AZIMUTH_ANGLE", f"{sun_azimuth:.6f}", unit="deg")
+    ET.indent(root)
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)

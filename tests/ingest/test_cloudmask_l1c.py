@@ -1,4 +1,5 @@
-"""L1C products get a cloud mask too: s2cloudless on their top-of-atmosphere bands, snow by NDSI.
+"""L1C products get a cloud mask too: s2cloudless on their top-of-atmosphere bands, snow by NDSI,
+shadows where the clouds project away from the sun.
 
 Checked against the generator's cloud truth on a generated L1C SAFE product with clouds and a
 glacier, through the reader (JP2 at 10, 20 and 60 m) and through the whole pipeline.
@@ -78,7 +79,27 @@ def test_clouds_agree_with_the_truth(mask: np.ndarray, truth: np.ndarray,
     assert found[visible].mean() > 0.9
     assert _iou(visible, found) > 0.88
     assert found[(opacity > 0) & ~visible].mean() < 0.2
-    assert set(np.unique(mask)) <= {cm.CLEAR, cm.CLOUD, cm.SNOW}  # never shadow, never nodata
+    assert set(np.unique(mask)) == {cm.CLEAR, cm.CLOUD, cm.SHADOW, cm.SNOW}  # never nodata
+
+
+def test_shadows_agree_with_the_truth(mask: np.ndarray, truth: np.ndarray) -> None:
+    shadow, found = truth == cm.SHADOW, mask == cm.SHADOW
+    assert shadow.mean() > 0.02
+    assert found[shadow].mean() > 0.8
+    assert _iou(shadow, found) > 0.75
+    assert found[truth == cm.CLEAR].mean() < 0.002  # dark ground outside the cast: clear
+
+
+def test_shadows_need_the_sun_where_it_is(product: Path, mask: np.ndarray,
+                                          truth: np.ndarray) -> None:
+    item = load_product(str(product))
+    assert item.properties["view:sun_azimuth"] == pytest.approx(150.0)  # from MTD_TL.xml
+    shadow = truth == cm.SHADOW
+    item.properties["view:sun_azimuth"] = 330.0  # the sun on the other side
+    wrong = cloudmask_from_toa(item, SIZE, SIZE) == cm.SHADOW
+    assert _iou(shadow, wrong) < _iou(shadow, mask == cm.SHADOW) - 0.3
+    del item.properties["view:sun_azimuth"]
+    assert cm.SHADOW not in np.unique(cloudmask_from_toa(item, SIZE, SIZE))
 
 
 def test_snow_is_snow_not_cloud(mask: np.ndarray, truth: np.ndarray) -> None:
@@ -97,11 +118,18 @@ def test_without_the_snow_test_s2cloudless_calls_snow_cloud(
 def test_strips_give_the_whole_image_answer(product: Path, mask: np.ndarray,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     item = load_product(str(product))
-    probability, snow, factor = cloudmask_toa._coarse(item, SIZE, SIZE, 60)
-    fine = ndimage.zoom(probability, factor, order=1, grid_mode=True, mode="nearest")
+    coarse = cloudmask_toa._coarse(item, SIZE, SIZE, 60)
+    factor = coarse.factor
+    fine = ndimage.zoom(coarse.probability, factor, order=1, grid_mode=True, mode="nearest")
     whole = s2cloudless.cloud_mask(fine[:SIZE, :SIZE]).astype(bool)
+
+    def on_10m(a: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(a, factor, 0), factor, 1)[:SIZE, :SIZE]
+
     expected = np.where(whole, cm.CLOUD, cm.CLEAR)
-    expected[np.repeat(np.repeat(snow, factor, 0), factor, 1)[:SIZE, :SIZE]] = cm.SNOW
+    shadow = cloudmask_toa._shadows(coarse, cloudmask_toa.sun_angles(item), 60)
+    expected[on_10m(shadow) & ~whole] = cm.SHADOW
+    expected[on_10m(coarse.snow)] = cm.SNOW
     np.testing.assert_array_equal(mask, expected)
     monkeypatch.setattr(cloudmask_toa, "STRIP_ROWS", 97)  # strips not aligned to anything
     # Coarse strips keep whole blocks of the JP2s' own reduced resolutions (GDAL reads those
@@ -141,12 +169,12 @@ def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth:
     with rasterio.open(item["assets"]["landcover"]["href"]) as src:
         landcover = src.read(1)
     np.testing.assert_array_equal(published, mask)  # every pixel of this crop is valid
-    assert (landcover[published == cm.CLOUD] == 0).all()  # unknown under clouds
-    assert (landcover[published == cm.CLEAR] > 0).all()
-    cloudy = np.isin(truth, CLOUDY).mean() * 100
-    assert item["properties"]["eo:cloud_cover"] == pytest.approx(cloudy, abs=5)
-    assert item["properties"]["eo:cloud_cover"] == pytest.approx(
-        100 * (published == cm.CLOUD).mean(), abs=1e-3)
+    hidden = np.isin(published, (cm.CLOUD, cm.SHADOW))
+    assert (landcover[hidden] == 0).all()  # unknown under clouds and shadows
+    assert (landcover[~hidden] > 0).all()
+    obscured = np.isin(truth, cm.OBSCURED).mean() * 100
+    assert item["properties"]["eo:cloud_cover"] == pytest.approx(obscured, abs=5)
+    assert item["properties"]["eo:cloud_cover"] == pytest.approx(100 * hidden.mean(), abs=1e-3)
     assert item["properties"]["processing:lineage"].endswith(
         "; clouds from s2cloudless 1.7.3 (pixel_s2_cloud_detector_lightGBM_v0.1.txt) at 60 m "
         "with an NDSI snow test")

@@ -14,7 +14,10 @@ from click.testing import CliRunner
 
 from catalog_schemas import cloudmask as cm
 from infra.commands.samples import samples
+from ingest.errors import InvalidProductError
+from ingest.readers import load_product
 from ingest.samples import generate_scene, make_sample_product
+from ingest.samples.clouds import sun_position
 from ingest.samples.product import truth_folder
 
 DATE = dt.date(2024, 7, 1)
@@ -92,3 +95,28 @@ def test_cli_makes_every_layout(tmp_path: Path) -> None:
     result = runner.invoke(samples, ["make", "--size", "32", "--out", str(tmp_path),
                                      "--level", "L1C"])
     assert result.exit_code != 0 and "cog layout is L2A only" in result.output
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_sun_angles_come_from_the_granule_metadata(tmp_path: Path, as_zip: bool) -> None:
+    safe = make_sample_product("T32TLS", DATE, 32, tmp_path, level="L1C", layout="safe",
+                               as_zip=as_zip)
+    scene = generate_scene("T32TLS", DATE, 32)
+    zenith, azimuth = sun_position(scene.grid.footprint.centroid.y, DATE)
+    props = load_product(str(safe)).properties
+    assert props["view:sun_elevation"] == pytest.approx(90 - zenith, abs=1e-6)
+    assert props["view:sun_azimuth"] == pytest.approx(azimuth, abs=1e-6)
+    assert 30 < props["view:sun_elevation"] < 70  # a July morning at 45 N
+
+
+def test_bad_sun_angles_are_refused_by_file(tmp_path: Path) -> None:
+    safe = make_sample_product("T32TLS", DATE, 32, tmp_path, level="L1C", layout="safe")
+    tile = next(safe.glob("GRANULE/*/MTD_TL.xml"))
+    text = tile.read_text()
+    zenith = _local(ET.fromstring(text), "ZENITH_ANGLE")[0].text
+    tile.write_text(text.replace(f">{zenith}<", ">95.0<"))
+    with pytest.raises(InvalidProductError, match=r"MTD_TL.xml: sun angles out of range: zenith"):
+        load_product(str(safe))
+    tile.write_text(text.replace("<Mean_Sun_Angle>", "<Other>").replace(
+        "</Mean_Sun_Angle>", "</Other>"))
+    assert "view:sun_azimuth" not in load_product(str(safe)).properties  # absent: no shadows
