@@ -108,10 +108,10 @@ def landcover_item(
     grid: Grid,
     statistics: dict[str, object],
     processed: datetime | None = None,
-    cloud_source: str | None = None,
+    lineage_notes: tuple[str, ...] = (),
 ) -> pystac.Item:
     """The item of one product and model version; ``files`` keyed by asset name;
-    ``cloud_source`` says how its cloud mask was made."""
+    ``lineage_notes`` add to its lineage (how its cloud mask was made...)."""
     item = pystac.Item(
         id=landcover_item_id(source.id, model.name, model.version),
         geometry=source.geometry,
@@ -121,8 +121,8 @@ def landcover_item(
         collection=LANDCOVER_COLLECTION_ID,
     )
     item.properties.update(statistics)
-    if cloud_source:
-        item.properties["processing:lineage"] += f"; clouds from {cloud_source}"
+    for note in lineage_notes:
+        item.properties["processing:lineage"] += f"; {note}"
     item.stac_extensions.extend([PROCESSING_SCHEMA, MLM_SCHEMA, landcover_stats.SCHEMA_URI])
     EOExtension.add_to(item)
     item.add_link(pystac.Link("derived_from", source_href, pystac.MediaType.JSON,

@@ -18,12 +18,19 @@ cloud heights of 0.5-3 km, given the sun's position (``view:sun_elevation``/``_a
 the SAFE's ``MTD_TL.xml`` or the STAC item), and there only the dark pixels that are not water.
 Without sun angles the mask has no shadow. Shadows and snow are decided at the working
 resolution, so their edges follow its pixels.
+
+The same pass estimates each band's haze (path reflectance) for the land-cover models, which
+were made for surface reflectance: dark-object subtraction (Chavez 1988) in blue and red, the
+two bands with objects dark enough, extended to the other bands by a relative scattering model
+(lambda^-n, Chavez 1996) fitted through those two. The pipeline subtracts it from what the
+model reads (``EARTHSIG_L1C_HAZE_REMOVAL``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -50,13 +57,30 @@ HALO = s2cloudless.AVERAGE_OVER + s2cloudless.DILATION_SIZE
 # NDWI) where some cloud between these heights would cast its shadow, given the sun's position.
 DARK_NIR_SWIR, WATER_NDWI = 0.25, 0.2
 CLOUD_HEIGHTS_M = (500.0, 3000.0)
+# Haze: the darkest 0.1 % of clear ground is taken to reflect 1 % at the surface (Chavez's
+# dark-object subtraction); the rest of its top-of-atmosphere reflectance is path radiance.
+HAZE_PERCENTILE, DARK_OBJECT, HAZE_MIN_PIXELS = 0.1, 0.01, 1000
+HAZE_EDGE_PX = 2
+HAZE_ANCHORS = ("B02", "B04")  # bands with dark objects: blue and red
+SCATTERING_EXPONENT = (0.5, 4.0)  # hazy ... Rayleigh
+WAVELENGTHS_UM = {"B01": 0.443, "B02": 0.49, "B03": 0.56, "B04": 0.665, "B05": 0.704,
+                  "B06": 0.74, "B07": 0.783, "B08": 0.842, "B8A": 0.865, "B09": 0.945,
+                  "B10": 1.375, "B11": 1.61, "B12": 2.19}
+HAZE_BINS = np.linspace(0.0, 0.3, 601)  # 0.0005 reflectance per bin
 MAX_SUN_ZENITH = 80.0  # beyond it, shadows reach too far to be placed
 
 
 def toa_cloud_source(resolution_m: int) -> str:
     """How the mask is made, for the item's lineage."""
     return (f"s2cloudless {version('s2cloudless')} ({s2cloudless.MODEL_FILE.rsplit('/', 1)[-1]})"
-            f" at {resolution_m} m with an NDSI snow test")
+            f" at {resolution_m} m with an NDSI snow test and shadows cast from the sun")
+
+
+def haze_lineage(haze: dict[str, float], bands: list[str]) -> str:
+    """What was subtracted from the model's bands, for the item's lineage."""
+    return ("haze removed by dark-object subtraction in blue and red and a lambda^-n "
+            "scattering model (" + ", ".join(f"{b} {haze.get(b, 0.0):.4f}" for b in bands)
+            + ")")
 
 
 def is_l1c(item: pystac.Item) -> bool:
@@ -94,6 +118,13 @@ class _Coarse:
     snow: np.ndarray  # bool
     dark: np.ndarray  # bool: dark enough for a shadow, not water, not snow
     factor: int  # 10 m pixels per coarse pixel
+    haze: dict[str, float]  # band -> path reflectance to subtract (dark-object subtraction)
+
+
+@dataclass(frozen=True)
+class L1CMask:
+    mask: np.ndarray  # (height, width) uint8 cloud-mask values on the 10 m grid
+    haze: dict[str, float]  # band -> path reflectance (dark-object subtraction)
 
 
 def cloudmask_from_toa(item: pystac.Item, height: int, width: int,
@@ -101,6 +132,13 @@ def cloudmask_from_toa(item: pystac.Item, height: int, width: int,
     """(height, width) uint8 cloud mask (``catalog_schemas.cloudmask`` values) of an L1C
     product on its 10 m grid, s2cloudless run at ``resolution_m``; shadows where the item
     gives the sun's position."""
+    return l1c_cloudmask(item, height, width, resolution_m).mask
+
+
+def l1c_cloudmask(item: pystac.Item, height: int, width: int,
+                  resolution_m: int = 60) -> L1CMask:
+    """The cloud mask of :func:`cloudmask_from_toa` and the haze of each band, from one pass
+    over the product at ``resolution_m``."""
     coarse = _coarse(item, height, width, resolution_m)
     sun = sun_angles(item)
     if sun is None:
@@ -113,7 +151,21 @@ def cloudmask_from_toa(item: pystac.Item, height: int, width: int,
     for start in range(0, height, STRIP_ROWS):
         stop = min(start + STRIP_ROWS, height)
         mask[start:stop] = _strip(coarse, shadow, start, stop, height, width)
-    return mask
+    return L1CMask(mask, coarse.haze)
+
+
+def haze_removed(read: Callable[[Window], tuple[np.ndarray, np.ndarray]],
+                 haze: list[float]) -> Callable[[Window], tuple[np.ndarray, np.ndarray]]:
+    """A window reader giving ``read``'s reflectance less each band's ``haze``: roughly the
+    surface reflectance the land-cover models were made for, from top-of-atmosphere values."""
+    path = np.asarray(haze, dtype=np.float32)[:, None, None]
+
+    def read_without_haze(window: Window) -> tuple[np.ndarray, np.ndarray]:
+        reflectance, valid = read(window)
+        reflectance -= path
+        return reflectance, valid
+
+    return read_without_haze
 
 
 def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> _Coarse:
@@ -128,6 +180,7 @@ def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> _C
         dark = np.zeros((rows, cols), dtype=bool)
         index = {band: i for i, band in enumerate(BANDS)}
         booster_bands = [index[b] for b in s2cloudless.BANDS]
+        histograms = np.zeros((len(BANDS), HAZE_BINS.size - 1), dtype=np.int64)
         for top in range(0, rows, COARSE_STRIP_ROWS):
             n = min(COARSE_STRIP_ROWS, rows - top)
             window = Window(0, top * factor, width, min(n * factor, height - top * factor))
@@ -143,8 +196,40 @@ def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> _C
                 probability[top:top + n][todo] = s2cloudless.probabilities(
                     pixels, s2cloudless.EARLY_STOP_MARGIN)
             snow[top:top + n] = is_snow
-            dark[top:top + n] = todo & (b08 + b11 < DARK_NIR_SWIR) & (ndwi < WATER_NDWI)
-    return _Coarse(probability, snow, dark, factor)
+            is_dark = todo & (b08 + b11 < DARK_NIR_SWIR) & (ndwi < WATER_NDWI)
+            dark[top:top + n] = is_dark
+            # Candidate dark objects: clear ground, not snow, not what may be a shadow.
+            sky = todo & ~is_dark & (probability[top:top + n] <= s2cloudless.THRESHOLD)
+            # Away from edges: JP2's reduced resolutions ring around sharp contrasts.
+            sky = ndimage.binary_erosion(sky, iterations=HAZE_EDGE_PX, border_value=1)
+            for i in range(len(BANDS)):
+                histograms[i] += np.histogram(toa[i][sky], HAZE_BINS)[0]
+    dark_objects = {band: _dark_object_haze(histograms[index[band]]) for band in HAZE_ANCHORS}
+    return _Coarse(probability, snow, dark, factor, scattering_haze(*dark_objects.values()))
+
+
+def scattering_haze(blue: float, red: float) -> dict[str, float]:
+    """Every band's path reflectance from the blue's and the red's, as a power law of the
+    wavelength (Chavez 1996: haze follows a relative scattering model, lambda^-n, n about 4 for
+    a clear Rayleigh sky, less with aerosols). Only blue and red: green, NIR and SWIR have no
+    object dark enough for a dark-object estimate of their own."""
+    if blue <= 0:
+        return dict.fromkeys(WAVELENGTHS_UM, 0.0)
+    b, r = (WAVELENGTHS_UM[band] for band in HAZE_ANCHORS)
+    n = math.log(blue / red) / math.log(r / b) if red > 0 else SCATTERING_EXPONENT[1]
+    n = min(max(n, SCATTERING_EXPONENT[0]), SCATTERING_EXPONENT[1])
+    return {band: blue * (w / b) ** -n for band, w in WAVELENGTHS_UM.items()}
+
+
+def _dark_object_haze(histogram: np.ndarray) -> float:
+    """The band's path reflectance by dark-object subtraction (Chavez 1988): the darkest
+    ``HAZE_PERCENTILE`` of clear ground minus the ``DARK_OBJECT`` reflectance it is assumed to
+    have; 0 when too few clear pixels."""
+    total = int(histogram.sum())
+    if total < HAZE_MIN_PIXELS:
+        return 0.0
+    rank = np.searchsorted(np.cumsum(histogram), total * HAZE_PERCENTILE / 100)
+    return max(float(HAZE_BINS[rank]) - DARK_OBJECT, 0.0)
 
 
 def _shadows(coarse: _Coarse, sun: tuple[float, float], resolution_m: int) -> np.ndarray:

@@ -34,13 +34,20 @@ from inference.settings import InferenceSettings
 from inference.windows import ProgressLog, WindowReader, windows
 from ingest.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
 from ingest.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
-from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c, toa_cloud_source
+from ingest.cloudmask_toa import (
+    has_toa_bands,
+    haze_lineage,
+    haze_removed,
+    is_l1c,
+    l1c_cloudmask,
+    toa_cloud_source,
+)
 from ingest.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
 from ingest.errors import InvalidProductError
 from ingest.pausepoints import pause_point
 from ingest.publish import describe, new_run_id, staging_folder
 from ingest.quicklook import write_thumbnail
-from ingest.readers import ProductReader, load_product, open_product
+from ingest.readers import ProductReader, band_asset, load_product, open_product
 from ingest.register import upsert_item
 from ingest.seed import seed_item
 from ingest.settings import IngestSettings
@@ -79,7 +86,7 @@ class _Outputs:
     grid: Grid
     crs: object
     transform: object
-    cloud_source: str | None = None  # how the cloud mask was made, for the item's lineage
+    lineage_notes: tuple[str, ...] = ()  # how the cloud mask was made..., for the item
 
 
 @contextmanager
@@ -169,7 +176,7 @@ def prepare_product(
         source=source, source_href=source.get_self_href() or href,
         model=ModelInfo(spec.name, spec.version, framework="ONNX Runtime",
                         href=str(model.mlm_path), software=_software_versions()),
-        files=files, grid=out.grid, statistics=statistics, cloud_source=out.cloud_source,
+        files=files, grid=out.grid, statistics=statistics, lineage_notes=out.lineage_notes,
     )
     return Prepared(item=item.to_dict(include_self_link=False), run=run, item_path=item_path,
                     product_id=source.id, model=spec.ref, timings_s=timings)
@@ -224,23 +231,38 @@ def _software_versions() -> dict[str, str]:
 
 def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSettings,
              ingest: IngestSettings, timings: dict[str, float]) -> _Outputs:
-    with open_product(source, model.spec.input_bands) as reader:
+    bands = model.spec.input_bands
+    with open_product(source, bands) as reader:
         grid = reader.grid
-        read = _TimedReader(reader.read)
+        l1c, notes = None, ()
+        window_reader: WindowReader = reader.read
+        if _masked_from_toa(source):
+            # One pass over the product at a coarse resolution gives the clouds and each
+            # band's haze, which comes off what the land-cover model reads.
+            with _step("cloudmask", source.id, timings):
+                l1c = l1c_cloudmask(source, grid.height, grid.width,
+                                    ingest.l1c_cloud_resolution_m)
+            notes = (f"clouds from {toa_cloud_source(ingest.l1c_cloud_resolution_m)}",)
+            if ingest.l1c_haze_removal:
+                window_reader = haze_removed(reader.read, [l1c.haze.get(b, 0.0) for b in bands])
+                notes = (*notes, haze_lineage(l1c.haze, bands))
+        read = _TimedReader(window_reader)
         with _step("read+infer", source.id, timings):
             seg = run_model(read, grid.height, grid.width, model, inference,
                             progress=ProgressLog(f"{source.id}: infer"))
         # Reading runs one chunk ahead of the model, overlapped: its own time is summed as it
         # happens and reported beside the stage's wall time, which contains it.
         timings["read (within read+infer)"] = read.seconds
-        with _step("cloudmask", source.id, timings):
-            cloud, cloud_source = _cloudmask(reader, grid.height, grid.width,
-                                             inference.window_size,
-                                             ingest.l1c_cloud_resolution_m)
+        if l1c is None:
+            with _step("cloudmask", source.id, timings):
+                cloud = _scl_cloudmask(reader, grid.height, grid.width, inference.window_size)
+            if cloud is not None:
+                notes = (f"clouds from {SCL_SOURCE}",)
     classes, confidence = seg.classes, seg.confidence
-    if cloud is not None and cloud_source != SCL_SOURCE:
+    if l1c is not None:
         # The SCL marks invalid pixels itself; the L1C mask, made coarser, cannot: it has
         # nothing to say where the bands had no valid pixel.
+        cloud = l1c.mask
         cloud[classes == clc.NODATA] = cm.NODATA
     if cloud is not None:
         # Land cover is unknown under clouds and shadows: nodata there, so mosaics show an
@@ -254,7 +276,19 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
     return _Outputs(classes, confidence, cloud,
                     Grid(epsg=epsg, shape=(grid.height, grid.width),
                          transform=tuple(grid.transform)[:6]),
-                    grid.crs, grid.transform, cloud_source)
+                    grid.crs, grid.transform, notes)
+
+
+def _masked_from_toa(item: pystac.Item) -> bool:
+    """An L1C product without SCL that has the bands of s2cloudless."""
+    try:
+        band_asset(item, "SCL")
+    except InvalidProductError:
+        if is_l1c(item) and has_toa_bands(item):
+            return True
+        log.warning("%s: no SCL and not the bands of s2cloudless (%s): no cloud mask",
+                    item.id, ", ".join(TOA_CLOUD_BANDS))
+    return False
 
 
 class _TimedReader:
@@ -271,27 +305,20 @@ class _TimedReader:
             self.seconds += time.perf_counter() - t0
 
 
-def _cloudmask(reader: ProductReader, height: int, width: int, size: int,
-               l1c_resolution_m: int) -> tuple[np.ndarray | None, str | None]:
-    """The product's cloud mask, from its SCL (L2A) or from s2cloudless (L1C; else None), and
-    how it was made."""
+def _scl_cloudmask(reader: ProductReader, height: int, width: int, size: int
+                   ) -> np.ndarray | None:
+    """The product's cloud mask from its SCL (L2A), read window by window; None without SCL."""
     try:
         reader.read_on_grid("SCL", Window(0, 0, 1, 1), categorical=True)  # is there SCL?
     except InvalidProductError as exc:
-        if "no asset for band SCL" not in str(exc):
-            raise
-        item = reader.item
-        if is_l1c(item) and has_toa_bands(item):
-            return (cloudmask_from_toa(item, height, width, l1c_resolution_m),
-                    toa_cloud_source(l1c_resolution_m))
-        log.warning("%s: no SCL and not the bands of s2cloudless (%s): no cloud mask",
-                    item.id, ", ".join(TOA_CLOUD_BANDS))
-        return None, None
+        if "no asset for band SCL" in str(exc):
+            return None
+        raise
     mask = np.zeros((height, width), dtype=np.uint8)
     for w in windows(height, width, size):
         rows, cols = w.toslices()
         mask[rows, cols] = cloudmask_from_scl(reader.read_on_grid("SCL", w, categorical=True))
-    return mask, SCL_SOURCE
+    return mask
 
 
 def _write_assets(out: _Outputs, source: pystac.Item, staging: Path,

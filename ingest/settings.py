@@ -79,6 +79,10 @@ class IngestSettings(BaseSettings):
         "60 is the resolution of its cirrus and water-vapour bands; 20 is finer and about 9x "
         "slower; Sentinel Hub runs it at 160.",
     )
+    l1c_haze_removal: bool = Field(
+        default=True, description="Subtract each band's haze (dark-object subtraction) from "
+        "L1C products before the land-cover model, which was made for surface reflectance.",
+    )
     polygon_min_area_m2: float = Field(
         default=10_000.0, ge=0, description="Regions smaller than this are merged into their "
         "neighbours before vectorising (CLC's own minimum mapping unit is 25 ha).",

@@ -20,12 +20,13 @@ from catalog_schemas import cloudmask as cm
 from inference import s2cloudless
 from inference.settings import InferenceSettings
 from ingest import cloudmask_toa
-from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
+from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c, scattering_haze
 from ingest.pgstac_db import pgstac_session
-from ingest.pipeline import process_product
+from ingest.pipeline import prepare_product, process_product
 from ingest.readers import load_product
 from ingest.samples import generate_scene, make_sample_product
 from ingest.samples.product import truth_folder
+from ingest.samples.spectra import BAND_NAMES, TOA_PATH
 from ingest.settings import IngestSettings
 
 DAY = date(2024, 7, 1)
@@ -155,6 +156,44 @@ def test_which_products_get_it(product: Path, tmp_path: Path) -> None:
     assert not has_toa_bands(l1c)
 
 
+def test_haze_is_the_generators_path_reflectance(product: Path) -> None:
+    haze = cloudmask_toa._coarse(load_product(str(product)), SIZE, SIZE, 60).haze
+    for band, path in zip(BAND_NAMES, TOA_PATH, strict=True):
+        assert haze[band] == pytest.approx(path, abs=0.008), band
+    assert haze["B02"] > haze["B03"] > haze["B04"] > haze["B08"] > haze["B11"]  # scattering
+
+
+def test_scattering_model() -> None:
+    rayleigh = scattering_haze(0.04, 0.04 * (0.665 / 0.49) ** -4)
+    assert rayleigh["B08"] == pytest.approx(0.04 * (0.842 / 0.49) ** -4)
+    assert rayleigh["B02"] == pytest.approx(0.04)
+    # A red hazier than blue (n < 0.5) is held at the hazy end of the model; no blue, no haze.
+    assert scattering_haze(0.02, 0.03)["B04"] == pytest.approx(0.02 * (0.665 / 0.49) ** -0.5)
+    assert set(scattering_haze(0.0, 0.01).values()) == {0.0}
+
+
+def test_haze_removal_gives_the_land_cover_of_l2a(product: Path, tmp_path: Path) -> None:
+    with rasterio.open(truth_folder(product) / "truth_landcover.tif") as src:
+        landcover_truth = src.read(1)
+    with rasterio.open(truth_folder(product) / "truth_cloudmask.tif") as src:
+        clear = src.read(1) == cm.CLEAR
+    agreement = {}
+    for removal in (True, False):
+        home = tmp_path / f"home-{removal}"
+        prepared = prepare_product(
+            str(product), ingest=IngestSettings(_env_file=None, home=home,
+                                                l1c_haze_removal=removal),
+            inference=InferenceSettings(_env_file=None, model_repository=home / "m"))
+        with rasterio.open(prepared.item["assets"]["landcover"]["href"]) as src:
+            landcover = src.read(1)
+        seen = clear & (landcover > 0)
+        agreement[removal] = (landcover[seen] == landcover_truth[seen]).mean()
+        lineage = prepared.item["properties"]["processing:lineage"]
+        assert ("haze removed by dark-object subtraction" in lineage) == removal
+    assert agreement[True] > 0.995  # the model reads (about) surface reflectance
+    assert agreement[False] < 0.95  # top of atmosphere: coniferous forest taken for pasture
+
+
 def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth: np.ndarray,
                                          tmp_path: Path, pgstac_dsn: str) -> None:
     home = tmp_path / "home"
@@ -175,9 +214,9 @@ def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth:
     obscured = np.isin(truth, cm.OBSCURED).mean() * 100
     assert item["properties"]["eo:cloud_cover"] == pytest.approx(obscured, abs=5)
     assert item["properties"]["eo:cloud_cover"] == pytest.approx(100 * hidden.mean(), abs=1e-3)
-    assert item["properties"]["processing:lineage"].endswith(
-        "; clouds from s2cloudless 1.7.3 (pixel_s2_cloud_detector_lightGBM_v0.1.txt) at 60 m "
-        "with an NDSI snow test")
+    assert ("; clouds from s2cloudless 1.7.3 (pixel_s2_cloud_detector_lightGBM_v0.1.txt) at 60 m "
+            "with an NDSI snow test and shadows cast from the sun; haze removed by dark-object "
+            "subtraction") in item["properties"]["processing:lineage"]
 
 
 def test_generated_l1c_bands_look_like_l1c(product: Path) -> None:
