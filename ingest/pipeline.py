@@ -34,16 +34,10 @@ from inference.settings import InferenceSettings
 from inference.windows import ProgressLog, WindowReader, windows
 from ingest.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
 from ingest.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
-from ingest.cloudmask_toa import (
-    has_toa_bands,
-    haze_lineage,
-    haze_removed,
-    is_l1c,
-    l1c_cloudmask,
-    toa_cloud_source,
-)
+from ingest.cloudmask_toa import has_toa_bands, is_l1c, l1c_cloudmask, toa_cloud_source
 from ingest.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
 from ingest.errors import InvalidProductError
+from ingest.haze import haze_lineage, haze_removed
 from ingest.pausepoints import pause_point
 from ingest.publish import describe, new_run_id, staging_folder
 from ingest.quicklook import write_thumbnail

@@ -20,7 +20,9 @@ from catalog_schemas import cloudmask as cm
 from inference import s2cloudless
 from inference.settings import InferenceSettings
 from ingest import cloudmask_toa
-from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c, scattering_haze
+from ingest.cloud_shadows import cast_shadows, sun_angles
+from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
+from ingest.haze import scattering_haze
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import prepare_product, process_product
 from ingest.readers import load_product
@@ -128,7 +130,8 @@ def test_strips_give_the_whole_image_answer(product: Path, mask: np.ndarray,
         return np.repeat(np.repeat(a, factor, 0), factor, 1)[:SIZE, :SIZE]
 
     expected = np.where(whole, cm.CLOUD, cm.CLEAR)
-    shadow = cloudmask_toa._shadows(coarse, cloudmask_toa.sun_angles(item), 60)
+    shadow = cast_shadows(coarse.probability > s2cloudless.THRESHOLD, coarse.dark,
+                          sun_angles(item), 60)
     expected[on_10m(shadow) & ~whole] = cm.SHADOW
     expected[on_10m(coarse.snow)] = cm.SNOW
     np.testing.assert_array_equal(mask, expected)
