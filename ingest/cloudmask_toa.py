@@ -76,7 +76,7 @@ def has_toa_bands(item: pystac.Item) -> bool:
 
 
 @dataclass(frozen=True)
-class _Coarse:
+class Coarse:
     """What the product says at the working resolution."""
 
     probability: np.ndarray  # float32 cloud probability (0 where snow or invalid)
@@ -109,6 +109,14 @@ def l1c_cloudmask(item: pystac.Item, height: int, width: int,
     if sun is None:
         log.info("%s: no sun angles (view:sun_elevation, view:sun_azimuth): no shadows",
                  item.id)
+    return L1CMask(fine_mask(coarse, sun, resolution_m, height, width), coarse.haze)
+
+
+def fine_mask(coarse: Coarse, sun: tuple[float, float] | None, resolution_m: float,
+              height: int, width: int) -> np.ndarray:
+    """The (height, width) 10 m mask from the working resolution's classes; shadows if
+    ``sun`` (zenith, azimuth) is known."""
+    if sun is None:
         shadow = np.zeros_like(coarse.snow)
     else:
         shadow = cast_shadows(coarse.probability > s2cloudless.THRESHOLD, coarse.dark, sun,
@@ -117,10 +125,54 @@ def l1c_cloudmask(item: pystac.Item, height: int, width: int,
     for start in range(0, height, STRIP_ROWS):
         stop = min(start + STRIP_ROWS, height)
         mask[start:stop] = _strip(coarse, shadow, start, stop, height, width)
-    return L1CMask(mask, coarse.haze)
+    return mask
 
 
-def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> _Coarse:
+@dataclass(frozen=True)
+class CoarseClasses:
+    """One strip at the working resolution, classified."""
+
+    probability: np.ndarray  # float32 cloud probability (0 where snow or invalid)
+    snow: np.ndarray  # bool
+    dark: np.ndarray  # bool: dark enough for a shadow, not water, not snow
+    sky: np.ndarray  # bool: clear ground away from edges, the haze's dark-object candidates
+
+
+def classify(toa: np.ndarray, valid: np.ndarray) -> CoarseClasses:
+    """Classes of ``toa`` ([len(BANDS), h, w] reflectance in :data:`BANDS` order) at the
+    working resolution."""
+    index = {band: i for i, band in enumerate(BANDS)}
+    b03, b08, b11 = toa[index["B03"]], toa[index["B08"]], toa[index["B11"]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndsi = (b03 - b11) / (b03 + b11)
+        ndwi = (b03 - b08) / (b03 + b08)
+    snow = valid & (ndsi > NDSI_SNOW) & (b08 > NIR_SNOW)
+    todo = valid & ~snow
+    probability = np.zeros(valid.shape, dtype=np.float32)
+    pixels = np.moveaxis(toa[[index[b] for b in s2cloudless.BANDS]], 0, -1)[todo]
+    if pixels.size:
+        probability[todo] = s2cloudless.probabilities(pixels, s2cloudless.EARLY_STOP_MARGIN)
+    dark = todo & (b08 + b11 < DARK_NIR_SWIR) & (ndwi < WATER_NDWI)
+    # Candidate dark objects: clear ground, not snow, not what may be a shadow; away from
+    # edges, around which JP2's reduced resolutions ring.
+    sky = todo & ~dark & (probability <= s2cloudless.THRESHOLD)
+    sky = ndimage.binary_erosion(sky, iterations=HAZE_EDGE_PX, border_value=1)
+    return CoarseClasses(probability, snow, dark, sky)
+
+
+def coarse_from_arrays(toa: np.ndarray, valid: np.ndarray, factor: int) -> Coarse:
+    """:class:`Coarse` of a whole image already at the working resolution (tests, benches)."""
+    classes = classify(toa, valid)
+    return Coarse(classes.probability, classes.snow, classes.dark, factor,
+                  haze_from_histograms(_histograms(toa, classes.sky)))
+
+
+def _histograms(toa: np.ndarray, sky: np.ndarray) -> dict[str, np.ndarray]:
+    return {band: np.histogram(toa[BANDS.index(band)][sky], HAZE_BINS)[0]
+            for band in HAZE_ANCHORS}
+
+
+def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> Coarse:
     with open_product(item, list(BANDS)) as reader:
         if (reader.grid.height, reader.grid.width) != (height, width):
             raise InvalidProductError(f"{item.id}: the cloud bands' grid is {reader.grid.width}x"
@@ -130,36 +182,21 @@ def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> _C
         probability = np.zeros((rows, cols), dtype=np.float32)
         snow = np.zeros((rows, cols), dtype=bool)
         dark = np.zeros((rows, cols), dtype=bool)
-        index = {band: i for i, band in enumerate(BANDS)}
-        booster_bands = [index[b] for b in s2cloudless.BANDS]
         histograms = {band: np.zeros(HAZE_BINS.size - 1, np.int64) for band in HAZE_ANCHORS}
         for top in range(0, rows, COARSE_STRIP_ROWS):
             n = min(COARSE_STRIP_ROWS, rows - top)
             window = Window(0, top * factor, width, min(n * factor, height - top * factor))
             toa, valid = reader.read(window, shape=(n, cols))
-            b03, b08, b11 = toa[index["B03"]], toa[index["B08"]], toa[index["B11"]]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ndsi = (b03 - b11) / (b03 + b11)
-                ndwi = (b03 - b08) / (b03 + b08)
-            is_snow = valid & (ndsi > NDSI_SNOW) & (b08 > NIR_SNOW)
-            todo = valid & ~is_snow
-            pixels = np.moveaxis(toa[booster_bands], 0, -1)[todo]
-            if pixels.size:
-                probability[top:top + n][todo] = s2cloudless.probabilities(
-                    pixels, s2cloudless.EARLY_STOP_MARGIN)
-            snow[top:top + n] = is_snow
-            is_dark = todo & (b08 + b11 < DARK_NIR_SWIR) & (ndwi < WATER_NDWI)
-            dark[top:top + n] = is_dark
-            # Candidate dark objects: clear ground, not snow, not what may be a shadow.
-            sky = todo & ~is_dark & (probability[top:top + n] <= s2cloudless.THRESHOLD)
-            # Away from edges: JP2's reduced resolutions ring around sharp contrasts.
-            sky = ndimage.binary_erosion(sky, iterations=HAZE_EDGE_PX, border_value=1)
-            for band in HAZE_ANCHORS:
-                histograms[band] += np.histogram(toa[index[band]][sky], HAZE_BINS)[0]
-    return _Coarse(probability, snow, dark, factor, haze_from_histograms(histograms))
+            classes = classify(toa, valid)
+            probability[top:top + n] = classes.probability
+            snow[top:top + n] = classes.snow
+            dark[top:top + n] = classes.dark
+            for band, counts in _histograms(toa, classes.sky).items():
+                histograms[band] += counts
+    return Coarse(probability, snow, dark, factor, haze_from_histograms(histograms))
 
 
-def _strip(coarse: _Coarse, shadow: np.ndarray, start: int, stop: int, height: int,
+def _strip(coarse: Coarse, shadow: np.ndarray, start: int, stop: int, height: int,
            width: int) -> np.ndarray:
     """Rows ``start:stop`` of the 10 m mask."""
     factor, probability = coarse.factor, coarse.probability

@@ -35,6 +35,8 @@ DAY = date(2024, 7, 1)
 SIZE = 768
 SEED = 11  # a scene with a glacier parcel: snow that s2cloudless alone calls cloud
 CLOUDY = (cm.CLOUD, cm.THIN_CLOUD)
+# A real 13-band L1C image with s2cloudless's own mask (`make install`, s2cloudless 1.2.2 sdist).
+REAL_SCENE = Path(__file__).parents[2] / ".earthsig/testdata/s2cloudless/input_arrays.npz"
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +246,31 @@ def cloudmask_toa_alpha(scene) -> np.ndarray:  # noqa: ANN001 - the scene's 60 m
     n = -(-alpha.shape[0] // 3)
     padded = np.pad(alpha, ((0, 3 * n - alpha.shape[0]), (0, 3 * n - alpha.shape[1])), "edge")
     return padded.reshape(n, 3, n, 3).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize(("factor", "least_agreement", "least_iou"), [(1, 0.995, 0.99),
+                                                                       (6, 0.94, 0.88)])
+def test_real_l1c_pixels_agree_with_s2cloudless(factor: int, least_agreement: float,
+                                                least_iou: float) -> None:
+    """s2cloudless's own real L1C test scene (made by `make install`): our mask, worked out at
+    1 and 6 pixels per working pixel, against s2cloudless's reference mask of every pixel."""
+    if not REAL_SCENE.exists():
+        pytest.fail(f"{REAL_SCENE} is missing: run `make install` (s2cloudless test data)")
+    with np.load(REAL_SCENE) as data:
+        image, reference = data["s2_im"][0], data["cl_mask"][0].astype(bool)
+    height, width = reference.shape
+    toa = np.moveaxis(image[..., [s2cloudless.L1C_ORDER.index(b) for b in cloudmask_toa.BANDS]],
+                      -1, 0)
+    rows, cols = -(-height // factor), -(-width // factor)
+    padded = np.pad(toa, ((0, 0), (0, rows * factor - height), (0, cols * factor - width)),
+                    mode="edge")
+    coarse_toa = padded.reshape(len(toa), rows, factor, cols, factor).mean(axis=(2, 4),
+                                                                           dtype=np.float32)
+    coarse = cloudmask_toa.coarse_from_arrays(coarse_toa, np.ones((rows, cols), bool), factor)
+    mask = cloudmask_toa.fine_mask(coarse, None, factor * 10, height, width)
+    found = mask == cm.CLOUD
+    assert (found == reference).mean() > least_agreement
+    assert _iou(found, reference) > least_iou
+    assert ((mask == cm.SNOW) & reference).mean() < 0.002  # the snow test spares real clouds
+    haze = coarse.haze  # real top-of-atmosphere haze: strongest in the blue
+    assert 0.05 < haze["B02"] < 0.12 and haze["B02"] > haze["B03"] > haze["B04"] > haze["B08"] > 0
