@@ -120,7 +120,7 @@ def create_app(
         store_url = (tile_store or TileStoreSettings()).tile_store_url
         if store_url:
             api.app.add_middleware(TileChangesMiddleware, url=store_url,
-                                   prefix=settings.prefix_path)
+                                   prefix=settings.prefix_path, key_header=auth.key_header)
     require_search_objects(api.add_route_dependencies, settings.prefix_path)
     add_error_handlers(api.app)
     replace_health(api.app, settings.prefix_path)

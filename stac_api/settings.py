@@ -112,7 +112,7 @@ class TileStoreSettings(BaseSettings):
 
     tile_store_url: str = Field(
         default="", description="Redis of the tiler's tile store; writes through the API "
-        "mark every stored tile changed there. Empty: no store.",
+        "mark the stored tiles they change there (collection writes: all). Empty: no store.",
     )
 
 

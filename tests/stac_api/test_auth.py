@@ -9,13 +9,22 @@ import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pyproj import Transformer
 
-from catalog_schemas.tile_generations import NAMESPACE_SQL, catalog_key
+from catalog_schemas.tile_generations import (
+    CELL_MAXZOOM,
+    NAMESPACE_SQL,
+    WMQ,
+    catalog_key,
+    cell_key,
+    item_key,
+)
 from stac_api.app import create_app
 from stac_api.auth import write_scopes
 from stac_api.errors import WritesWithoutKeysError
 from stac_api.settings import AuthSettings, PostgresSettings, Settings, TileStoreSettings
-from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, landcover_item
+from stac_api.tile_changes import ItemWrite, item_write
+from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, UTM_31N, landcover_item
 
 KEY = "k3y-for-tests"
 WRITES = Settings(_env_file=None, enable_transactions_extensions=True)
@@ -101,30 +110,72 @@ def test_reads_stay_public_with_writes_on(writable: TestClient) -> None:
     assert [c for c in conformance if "transaction" in c]
 
 
-def test_successful_writes_mark_every_stored_tile_changed(catalog_dsn: str,
-                                                          pg_env: dict[str, str],
-                                                          redis_url: str) -> None:
+def _cell_at(x: float, y: float) -> tuple[int, int, int]:
+    """The z12 map cell over a point of UTM 31N."""
+    lon, lat = Transformer.from_crs(UTM_31N, "EPSG:4326", always_xy=True).transform(x, y)
+    tile = WMQ.tile(lon, lat, CELL_MAXZOOM)
+    return tile.z, tile.x, tile.y
+
+
+def test_successful_writes_mark_the_tiles_they_change(catalog_dsn: str, pg_env: dict[str, str],
+                                                      redis_url: str) -> None:
     pg = PostgresSettings(_env_file=None, **{k.lower(): v for k, v in pg_env.items()})
     auth = AuthSettings(_env_file=None, keys=[KEY])
     store = TileStoreSettings(_env_file=None, tile_store_url=redis_url)
     with psycopg.connect(catalog_dsn) as conn:
         namespace = conn.execute(NAMESPACE_SQL).fetchone()[0]
     tokens = redis.Redis.from_url(redis_url)
+    # Cells only one of the two sample tiles covers (31TEJ west of 31TFJ; they overlap 10 km).
+    west = cell_key(namespace, *_cell_at(520_000, 4_850_000))
+    east = cell_key(namespace, *_cell_at(690_000, 4_850_000))
+    keys = {"catalog": catalog_key(namespace), "west": west, "east": east,
+            "item": item_key(namespace, "landcover", "new-item"),
+            "other": item_key(namespace, "landcover", PROVENCE.item_id)}
 
-    def token() -> bytes | None:
-        return tokens.get(catalog_key(namespace))
+    def now() -> dict[str, bytes | None]:
+        return {name: tokens.get(key) for name, key in keys.items()}
+
+    def changed(before: dict[str, bytes | None]) -> set[str]:
+        after = now()
+        return {name for name in keys if after[name] != before[name]}
 
     item = landcover_item(MONTPELLIER).to_dict()
     item["id"] = "new-item"
     url = "/collections/landcover/items"
+    key = {"X-API-Key": KEY}
     with TestClient(create_app(WRITES, pg, auth=auth, tile_store=store)) as client:
+        start = now()
         assert client.post(url, json=item).status_code == 401  # refused: nothing marked
+        assert client.post(url, json=item, headers={"X-API-Key": "wrong"}).status_code == 403
         assert client.post("/search", json={"limit": 1}).status_code == 200  # a read
-        assert token() is None
-        assert client.post(url, json=item, headers={"X-API-Key": KEY}).status_code == 201
-        created = token()
-        assert created is not None
-        assert client.delete(f"{url}/nope", headers={"X-API-Key": KEY}).status_code == 404
-        assert token() == created
-        assert client.delete(f"{url}/new-item", headers={"X-API-Key": KEY}).status_code == 200
-        assert token() not in (None, created)
+        assert changed(start) == set()
+        assert client.post(url, json=item, headers=key).status_code == 201
+        assert changed(start) == {"item", "west"}  # the item and the cells under it only
+        before = now()
+        moved = {**landcover_item(PROVENCE).to_dict(), "id": "new-item"}
+        assert client.put(f"{url}/new-item", json=moved, headers=key).status_code == 200
+        assert changed(before) == {"item", "west", "east"}  # where it was and where it is
+        before = now()
+        assert client.delete(f"{url}/nope", headers=key).status_code == 404
+        assert changed(before) == set()
+        assert client.delete(f"{url}/new-item", headers=key).status_code == 200
+        assert changed(before) == {"item", "east"}  # where it was
+        before = now()
+        bulk = {"items": {"new-item": item}, "method": "insert"}
+        assert client.post("/collections/landcover/bulk_items", json=bulk,
+                           headers=key).status_code == 200
+        assert changed(before) == {"item", "west"}
+        before = now()
+        collection = client.get("/collections/landcover").json()
+        assert client.put("/collections/landcover", json=collection,
+                          headers=key).status_code == 200
+        assert changed(before) == {"catalog"}  # its default render may have changed
+
+
+def test_writes_the_middleware_cannot_place_mark_the_catalog() -> None:
+    assert item_write("/collections/c/items", "", b"not json") is None
+    assert item_write("/collections/c", "", b"{}") is None
+    assert item_write("/collections/c/items/a%2Fb", "", b"") == ItemWrite("c", ("a/b",))
+    assert item_write("/api/collections/c/items", "/api",
+                      b'{"type": "FeatureCollection", "features": [{"id": "x"}, {"id": "y"}]}'
+                      ) == ItemWrite("c", ("x", "y"))
