@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,7 @@ class _Outputs:
     crs: object
     transform: object
     lineage_notes: tuple[str, ...] = ()  # how the cloud mask was made..., for the item
+    from_toa: bool = False  # the cloud mask came from s2cloudless (L1C)
 
 
 @contextmanager
@@ -168,8 +170,9 @@ def prepare_product(
 
     item = landcover_item(
         source=source, source_href=source.get_self_href() or href,
-        model=ModelInfo(spec.name, spec.version, framework="ONNX Runtime",
-                        href=str(model.mlm_path), software=_software_versions()),
+        model=ModelInfo(spec.name, spec.version, framework=spec.framework,
+                        href=str(model.mlm_path),
+                        software=software_versions(inference, masked_from_toa=out.from_toa)),
         files=files, grid=out.grid, statistics=statistics, lineage_notes=out.lineage_notes,
     )
     return Prepared(item=item.to_dict(include_self_link=False), run=run, item_path=item_path,
@@ -213,14 +216,23 @@ def _statistics(out: _Outputs, source: pystac.Item) -> dict[str, object]:
     return statistics
 
 
-def _software_versions() -> dict[str, str]:
-    """What made the pixels, for ``processing:software``."""
-    import onnxruntime
+def software_versions(inference: InferenceSettings, *, masked_from_toa: bool = False
+                      ) -> dict[str, str]:
+    """What made the pixels, for ``processing:software``: the model's runtime as the settings
+    chose it (ONNX Runtime in process, or a Triton server through tritonclient), the raster
+    stack, and s2cloudless's LightGBM for L1C cloud masks."""
     import rasterio
     import rio_cogeo
 
-    return {"onnxruntime": onnxruntime.__version__, "gdal": rasterio.__gdal_version__,
-            "rasterio": rasterio.__version__, "rio-cogeo": rio_cogeo.__version__}
+    software = {"gdal": rasterio.__gdal_version__, "rasterio": rasterio.__version__,
+                "rio-cogeo": rio_cogeo.__version__}
+    if inference.backend == "triton":
+        software["tritonclient"] = version("tritonclient")
+    else:
+        software["onnxruntime"] = version("onnxruntime")
+    if masked_from_toa:
+        software.update(s2cloudless=version("s2cloudless"), lightgbm=version("lightgbm"))
+    return software
 
 
 def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSettings,
@@ -270,7 +282,7 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
     return _Outputs(classes, confidence, cloud,
                     Grid(epsg=epsg, shape=(grid.height, grid.width),
                          transform=tuple(grid.transform)[:6]),
-                    grid.crs, grid.transform, notes)
+                    grid.crs, grid.transform, notes, l1c is not None)
 
 
 def _masked_from_toa(item: pystac.Item) -> bool:

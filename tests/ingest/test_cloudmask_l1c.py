@@ -222,6 +222,7 @@ def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth:
     assert ("; clouds from s2cloudless 1.7.3 (pixel_s2_cloud_detector_lightGBM_v0.1.txt) at 60 m "
             "with an NDSI snow test and shadows cast from the sun; haze removed by dark-object "
             "subtraction") in item["properties"]["processing:lineage"]
+    assert {"s2cloudless", "lightgbm"} <= set(item["properties"]["processing:software"])
 
 
 def test_generated_l1c_bands_look_like_l1c(product: Path) -> None:

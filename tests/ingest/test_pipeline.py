@@ -177,6 +177,8 @@ def test_item_validates_and_round_trips(published: Published, product: Path) -> 
         "clouds from the product's scene classification (SCL)")
     assert props["mlm:name"] == "clc-spectral" and props["earthsig:model"] == "clc-spectral:1"
     assert set(props["processing:software"]) >= {"earthsignature", "onnxruntime", "gdal"}
+    assert "tritonclient" not in props["processing:software"]
+    assert props["mlm:framework"] == "ONNX"  # the model's format; the runtime is software
     assert props["processing:level"] == "L3"
     assert EOExtension.ext(item).cloud_cover == props["eo:cloud_cover"]
     model_link = [ln for ln in item.links if ln.title == "Model clc-spectral:1"]
@@ -295,3 +297,11 @@ def test_new_model_version_adds_an_item_beside_the_old(product: Path, tmp_path: 
                                                                   "clc-spectral:7"]
     for item in items:  # both served, each with its own files
         assert all(Path(a["href"]).exists() for a in item["assets"].values())
+
+
+def test_software_names_the_runtime_the_settings_chose() -> None:
+    triton = pipeline.software_versions(InferenceSettings(_env_file=None, backend="triton"))
+    assert "tritonclient" in triton and "onnxruntime" not in triton
+    embedded = pipeline.software_versions(InferenceSettings(_env_file=None),
+                                          masked_from_toa=True)
+    assert {"onnxruntime", "s2cloudless", "lightgbm", "gdal"} <= set(embedded)
