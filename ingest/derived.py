@@ -21,11 +21,12 @@ from psycopg_pool import PoolTimeout
 from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 
-from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, PARTITION_TRUNC
 from catalog_schemas.items import PublishedFile
 from ingest.errors import InvalidProductError, TransientError
 from ingest.pgstac_db import pgstac_session
 from ingest.publish import describe, new_run_id, staging_folder
+from ingest.register import partition_by_month, registration_lock
 from ingest.settings import IngestSettings
 from ingest.store import asset_store
 from ingest.tile_changes import mark_tiles_changed
@@ -88,7 +89,8 @@ def landcover_items_of_tile(tile: str, *, start: date | None = None, end: date |
 
 def _definition(collection: pystac.Collection) -> tuple[dict, str]:
     doc = collection.to_dict(include_self_link=False)
-    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps([doc, PARTITION_TRUNC], sort_keys=True).encode()
+                            ).hexdigest()[:16]
     doc[DEFINITION_KEY] = digest
     return doc, digest
 
@@ -101,6 +103,7 @@ def _ensure_collection(db: PgstacDB, collection: pystac.Collection) -> bool:
     if stored and stored[0][0] == digest:
         return False
     Loader(db=db).load_collections([doc], Methods.upsert)
+    partition_by_month(db, doc["id"])  # as landcover: searches carry date windows
     return True
 
 
@@ -109,13 +112,14 @@ def upsert_items(collection: pystac.Collection, items: list[pystac.Item], dsn: s
     mark their tiles changed in the tile store, if any."""
     try:
         with pgstac_session(dsn) as db:
-            redefined = _ensure_collection(db, collection)
-            docs = [i.to_dict(include_self_link=False) for i in items]
-            Loader(db=db).load_items(docs, Methods.upsert)
-            list(db.query("UPDATE collections SET content = content || "
-                          "jsonb_build_object('extent', collection_extent(%(id)s, true)) "
-                          "WHERE id = %(id)s AND collection_extent(%(id)s, true) IS NOT NULL "
-                          "RETURNING id", {"id": collection.id}))
+            with registration_lock(db):  # month partitions are created by the first item
+                redefined = _ensure_collection(db, collection)
+                docs = [i.to_dict(include_self_link=False) for i in items]
+                Loader(db=db).load_items(docs, Methods.upsert)
+                list(db.query("UPDATE collections SET content = content || "
+                              "jsonb_build_object('extent', collection_extent(%(id)s, true)) "
+                              "WHERE id = %(id)s AND collection_extent(%(id)s, true) IS NOT "
+                              "NULL RETURNING id", {"id": collection.id}))
             mark_tiles_changed(db, docs, catalog=redefined)
     except (OperationalError, PoolTimeout) as exc:
         raise TransientError(f"pgstac unavailable while registering into {collection.id}: "

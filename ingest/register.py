@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pystac
 from psycopg import OperationalError
@@ -12,7 +14,11 @@ from psycopg_pool import PoolTimeout
 from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 
-from catalog_schemas.collections import LANDCOVER_PARTITION_TRUNC, landcover_collection
+from catalog_schemas.collections import (
+    LANDCOVER_PARTITION_TRUNC,
+    PARTITION_TRUNC,
+    landcover_collection,
+)
 from catalog_schemas.queryables import landcover_queryables
 from ingest.errors import TransientError
 from ingest.pgstac_db import pgstac_session
@@ -72,11 +78,30 @@ def ensure_collection(db: PgstacDB) -> bool:
     if stored and stored[0][0] == digest:
         return False
     Loader(db=db).load_collections([collection], Methods.upsert)
-    # pgstac's collections trigger repartitions on a change: free for a new collection, a
-    # one-off rewrite of the items for one created before partitioning (minutes per million).
-    list(db.query(PARTITION, {"trunc": LANDCOVER_PARTITION_TRUNC, "id": collection["id"]}))
+    partition_by_month(db, collection["id"])
     register_queryables(db.connect(), collection["id"])
     return True
+
+
+@contextmanager
+def registration_lock(db: PgstacDB) -> Iterator[None]:
+    """One registration at a time, across workers and hosts.
+
+    pgstac creates a month's partition on the first item of that month, and two writers doing
+    it at once fail ("cannot ALTER TABLE ... being used by active queries"). A session lock:
+    it outlives pypgstac's transactions and goes with the connection if the writer dies.
+    """
+    list(db.query("SELECT pg_advisory_lock(hashtext('earthsig:register'))"))
+    try:
+        yield
+    finally:
+        list(db.query("SELECT pg_advisory_unlock(hashtext('earthsig:register'))"))
+
+
+def partition_by_month(db: PgstacDB, collection_id: str) -> None:
+    """Partition ``collection_id``'s items by month (pgstac repartitions on a change: free for a
+    new collection, a one-off rewrite of its items for an older one)."""
+    list(db.query(PARTITION, {"trunc": PARTITION_TRUNC, "id": collection_id}))
 
 
 def run_of(item: dict) -> str | None:
@@ -98,12 +123,7 @@ def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | Non
     """
     try:
         with pgstac_session(dsn) as db:
-            # One registration at a time: pgstac creates a month's partition on the first item
-            # of that month, and two workers doing it at once fail ("cannot ALTER TABLE ...
-            # being used by active queries"). A session lock: it outlives pypgstac's
-            # transactions and goes with the connection if the worker dies.
-            list(db.query("SELECT pg_advisory_lock(hashtext('earthsig:register'))"))
-            try:
+            with registration_lock(db):
                 redefined = ensure_collection(db)
                 doc = item.to_dict(include_self_link=False)
                 registered = next(iter(db.query(REGISTERED, [item.id, item.collection_id])),
@@ -116,8 +136,6 @@ def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | Non
                 else:
                     Loader(db=db).load_items([doc], Methods.upsert)
                     list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
-            finally:
-                list(db.query("SELECT pg_advisory_unlock(hashtext('earthsig:register'))"))
             if redefined or not superseded:
                 mark_tiles_changed(db, [] if superseded else [doc], catalog=redefined,
                                    settings=settings)

@@ -33,6 +33,7 @@ from infra.postgres import libpq_env
 from ingest import changes
 from ingest.cloudmask import cloudmask_from_scl
 from ingest.derived import get_item
+from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
 from ingest.samples import generate_scene, make_sample_product
 from ingest.samples.changes import Conversion
@@ -177,6 +178,9 @@ def test_change_item_lineage_and_fields(scenes: Scenes, pair: changes.ChangeResu
     assert props["end_datetime"].startswith("2024-07-01")
     assert props[ch.MODEL] == MODEL and props[ch.TILE] == TILE and props[ch.MODE] == "pair"
     assert props["processing:level"] == "L4" and "processing:lineage" in props
+    with pgstac_session(scenes.dsn) as db:  # partitioned by month, as landcover
+        assert [r[0] for r in db.query("SELECT partition_trunc FROM collections WHERE id = %s",
+                                       [ch.CHANGES_COLLECTION_ID])] == ["month"]
     classes = ClassificationExtension.ext(stored.assets[ch.CHANGE_ASSET]).classes
     by_value = {c.value: c for c in classes}
     assert by_value[FOREST * 100 + BURNT].description == "Broad-leaved forest -> Burnt areas"
