@@ -85,6 +85,10 @@ CLIENT_FAULTS: tuple[ClientFault, ...] = (
     ClientFault(CPLE_AppDefinedError, _message_starts("Cannot invert geotransform"),
                 "the bbox is empty or inverted (minx < maxx and miny < maxy are needed)"),
     ClientFault(BackendError, _caused_by(pg.DataError), "pgstac cannot read this search"),
+    # pgstac refuses a search with both a `query` and a `filter` by RAISE (P0001), which
+    # titiler-pgstac's search registration lets through as it is.
+    ClientFault(pg.RaiseException, _message_starts("Can only use either query or filter"),
+                "use either query or filter in one search, not both"),
     # titiler-pgstac's PgSTACSearch.validate_spatial reads info.data["bbox"], absent when the
     # bbox itself failed validation: a KeyError escapes pydantic.
     ClientFault(KeyError, _raised_in("titiler/pgstac/model.py", "validate_spatial"),

@@ -35,6 +35,7 @@ def _tile(path: str) -> str:
 
 
 POINT = f"point/{WATER_SPOT.lon},{WATER_SPOT.lat}"
+BOTH_QUERY, BOTH_FILTER = '{"eo:cloud_cover": {"gte": 95}}', "collection='landcover'"
 # (what, URL under a served tiler, status, words of the answer)
 CASES: list[tuple[str, Callable[[ServedTiler], str], int, str]] = [
     ("band the file lacks", lambda t: _cog(t, "statistics?bidx=3"), 400, "band"),
@@ -64,6 +65,10 @@ CASES: list[tuple[str, Callable[[ServedTiler], str], int, str]] = [
      400, "zoom level"),
     ("bbox of absurd coordinates", lambda t: _cog(t, "bbox/1e16,5e16,5e15,2e294.tif"), 400,
      "bbox"),
+    ("a mosaic search with both query and filter",
+     lambda t: f"{t.url}/collections/landcover/tiles?"
+               f"query={quote(BOTH_QUERY)}&filter={quote(BOTH_FILTER)}", 400,
+     "either query or filter"),
 ]
 
 
