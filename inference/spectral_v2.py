@@ -22,6 +22,8 @@ and sparse vegetation is a little green over a bright background. Version 1 stay
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import onnx
 
 from inference.spectral import (
@@ -44,25 +46,24 @@ LEAF_CLASSES = (335, 512, 112, 333, 331, 332, 211, 231, 312, 311)
 SPARSE = 333
 
 
-def _leaves(g: _Graph) -> list[tuple[int, str]]:
-    blue, green, red, nir = (g.band(i) for i in range(4))
-    index = {
-        "bright": g.op("Div", g.op("Add", g.op("Add", blue, green), red), g.const(3.0)),
-        "ndwi": g.ratio(green, nir),
-        "ndvi": g.ratio(nir, red),
-        "yellow": g.ratio(red, blue),
-        "nir": nir,
-    }
+Split = Callable[[str, tuple[str, float, float]], tuple[str, str]]
+
+
+def splitter(g: _Graph, index: dict[str, str]) -> Split:
+    """A soft split of ``parent`` by a rule (index name, threshold, steepness) over ``index``:
+    (parent and below the threshold, parent and above it)."""
 
     def split(parent: str, rule: tuple[str, float, float]) -> tuple[str, str]:
-        """(parent and below the threshold, parent and above it)."""
         name, threshold, steepness = rule
         above = g.above(index[name], threshold, steepness)
         return g.op("Mul", parent, g.not_(above)), g.op("Mul", parent, above)
 
-    everything = g.const(1.0)
-    rest, snow = split(everything, SNOW)
-    land, water = split(rest, WATER)
+    return split
+
+
+def land_leaves(g: _Graph, split: Split, land: str) -> dict[int, str]:
+    """Version 2's tree below snow and water: ``land`` shared out over the bare, sparse and
+    vegetated leaves (version 3 grows it on what its burnt leaf leaves)."""
     bare, veg = split(land, URBAN)
     urban, bright_bare = split(bare, DARK)
     rock_or_sand, sparse_low = split(bright_bare, SPARSE_BARE)
@@ -72,13 +73,27 @@ def _leaves(g: _Graph) -> list[tuple[int, str]]:
     pasture, forest = split(greenery, PASTURE)
     conifer, broad = split(forest, CONIFER)
     sparse = g.op("Add", sparse_low, sparse_high)
-    return [(335, snow), (512, water), (112, urban), (SPARSE, sparse), (331, sand),
-            (332, rock), (211, arable), (231, pasture), (312, conifer), (311, broad)]
+    return {112: urban, SPARSE: sparse, 331: sand, 332: rock, 211: arable, 231: pasture,
+            312: conifer, 311: broad}
+
+
+def _leaves(g: _Graph) -> dict[int, str]:
+    blue, green, red, nir = (g.band(i) for i in range(4))
+    split = splitter(g, {
+        "bright": g.op("Div", g.op("Add", g.op("Add", blue, green), red), g.const(3.0)),
+        "ndwi": g.ratio(green, nir),
+        "ndvi": g.ratio(nir, red),
+        "yellow": g.ratio(red, blue),
+        "nir": nir,
+    })
+    rest, snow = split(g.const(1.0), SNOW)
+    land, water = split(rest, WATER)
+    return {335: snow, 512: water, **land_leaves(g, split, land)}
 
 
 def build_spectral_v2_model(*, all_clc_channels: bool = False) -> onnx.ModelProto:
     """``reflectance`` [N, 4, H, W] -> ``probabilities`` [N, 10, H, W], the channels those of
     :data:`OUTPUT_CLASSES` (``spectral.finish_graph``)."""
     g = _Graph()
-    return finish_graph(g, dict(_leaves(g)), "clc_spectral_v2",
+    return finish_graph(g, _leaves(g), "clc_spectral_v2",
                         all_clc_channels=all_clc_channels)

@@ -33,19 +33,15 @@ import onnx
 from onnx import TensorProto, helper
 
 from inference.spectral import (
-    ARABLE,
-    CONIFER,
     INPUT_NAME,
     OPSET,
     OUTPUT_CLASSES,
     OUTPUT_NAME,
-    PASTURE,
     SNOW,
-    URBAN,
     WATER,
     _Graph,
 )
-from inference.spectral_v2 import DARK, SAND, SPARSE, SPARSE_BARE, SPARSE_GREEN
+from inference.spectral_v2 import DARK, land_leaves, splitter
 
 INPUT_BANDS = ("B02", "B03", "B04", "B08", "B12")
 BURNT = 334
@@ -59,38 +55,20 @@ V3_OUTPUT_CLASSES = sorted([*OUTPUT_CLASSES, BURNT])
 
 def _leaves(g: _Graph) -> dict[int, str]:
     blue, green, red, nir, swir22 = (g.band(i) for i in range(len(INPUT_BANDS)))
-    index = {
+    split = splitter(g, {
         "bright": g.op("Div", g.op("Add", g.op("Add", blue, green), red), g.const(3.0)),
         "ndwi": g.ratio(green, nir),
         "ndvi": g.ratio(nir, red),
         "nbr": g.ratio(nir, swir22),
         "yellow": g.ratio(red, blue),
         "nir": nir,
-    }
-
-    def split(parent: str, rule: tuple[str, float, float]) -> tuple[str, str]:
-        """(parent and below the threshold, parent and above it)."""
-        name, threshold, steepness = rule
-        above = g.above(index[name], threshold, steepness)
-        return g.op("Mul", parent, g.not_(above)), g.op("Mul", parent, above)
-
+    })
     rest, snow = split(g.const(1.0), SNOW)
     land, water = split(rest, WATER)
     low_nbr, _ = split(land, BURN_NBR)
     burnt, _ = split(low_nbr, BURN_DARK)
     unburnt = g.op("Sub", land, burnt)
-    # Version 2's tree from here on, on what the burnt leaf left.
-    bare, veg = split(unburnt, URBAN)
-    urban, bright_bare = split(bare, DARK)
-    rock_or_sand, sparse_low = split(bright_bare, SPARSE_BARE)
-    rock, sand = split(rock_or_sand, SAND)
-    cropland, greenery = split(veg, ARABLE)
-    arable, sparse_high = split(cropland, SPARSE_GREEN)
-    pasture, forest = split(greenery, PASTURE)
-    conifer, broad = split(forest, CONIFER)
-    sparse = g.op("Add", sparse_low, sparse_high)
-    return {335: snow, 512: water, BURNT: burnt, 112: urban, SPARSE: sparse, 331: sand,
-            332: rock, 211: arable, 231: pasture, 312: conifer, 311: broad}
+    return {335: snow, 512: water, BURNT: burnt, **land_leaves(g, split, unburnt)}
 
 
 def build_spectral_v3_model() -> onnx.ModelProto:

@@ -1,5 +1,6 @@
 """The spectral reference model, run by the embedded backend from the repository's file."""
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from rasterio.windows import Window
 from catalog_schemas import clc
 from inference.backends import OnnxRuntimeBackend
 from inference.errors import ModelNotFoundError
+from inference.reference import build
 from inference.repository import ModelRepository
 from tests.inference.conftest import TritonFixture
 
@@ -293,3 +295,18 @@ def test_triton_serves_versions_of_different_channel_counts(triton: TritonFixtur
         assert served.shape == (3, n_classes, 24, 40) == local.shape
         assert len(model.spec.output_classes) == n_classes
         np.testing.assert_allclose(served, local, atol=1e-6)
+
+
+# Published reference models: items name them by version, so a version's graph must never
+# change (a change is a new version). Pinned when version 3's tree was shared with version 2's.
+PUBLISHED_SHA256 = {
+    "1": "c3158b262aa4c0644c3c4dd3757e6329520f75203a1e75e4be45751c0c43399e",
+    "2": "c10a9f37a76a5a72833347946ed83757c7fbb8942fc85957abe998915f164f23",
+    "3": "7215ce51125276945e0016e0bbaf09b3398ce189ca85eda898ad2e6f50b1deb2",
+}
+
+
+@pytest.mark.parametrize("version", sorted(PUBLISHED_SHA256))
+def test_published_spectral_graphs_never_change(version: str) -> None:
+    _, model = build("clc-spectral", version)
+    assert hashlib.sha256(model.SerializeToString()).hexdigest() == PUBLISHED_SHA256[version]
