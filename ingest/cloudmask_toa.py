@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib.metadata import version
 
 import numpy as np
@@ -76,12 +76,30 @@ def has_toa_bands(item: pystac.Item) -> bool:
 
 
 @dataclass(frozen=True)
-class Coarse:
-    """What the product says at the working resolution."""
+class CoarseClasses:
+    """The working resolution's pixels (a strip or the whole product), classified."""
 
     probability: np.ndarray  # float32 cloud probability (0 where snow or invalid)
     snow: np.ndarray  # bool
     dark: np.ndarray  # bool: dark enough for a shadow, not water, not snow
+    sky: np.ndarray  # bool: clear ground away from edges, the haze's dark-object candidates
+
+    @classmethod
+    def empty(cls, rows: int, cols: int) -> CoarseClasses:
+        return cls(np.zeros((rows, cols), np.float32), *(np.zeros((rows, cols), bool)
+                                                          for _ in range(3)))
+
+    def put(self, top: int, strip: CoarseClasses) -> None:
+        """Copy ``strip``'s classes into rows ``top:`` of these."""
+        for mine, theirs in zip(_fields(self), _fields(strip), strict=True):
+            mine[top:top + len(theirs)] = theirs
+
+
+@dataclass(frozen=True)
+class Coarse:
+    """What the product says at the working resolution."""
+
+    classes: CoarseClasses  # of the whole product
     factor: int  # 10 m pixels per coarse pixel
     haze: dict[str, float]  # band -> path reflectance to subtract (dark-object subtraction)
 
@@ -117,10 +135,10 @@ def fine_mask(coarse: Coarse, sun: tuple[float, float] | None, resolution_m: flo
     """The (height, width) 10 m mask from the working resolution's classes; shadows if
     ``sun`` (zenith, azimuth) is known."""
     if sun is None:
-        shadow = np.zeros_like(coarse.snow)
+        shadow = np.zeros_like(coarse.classes.snow)
     else:
-        shadow = cast_shadows(coarse.probability > s2cloudless.THRESHOLD, coarse.dark, sun,
-                              resolution_m)
+        shadow = cast_shadows(coarse.classes.probability > s2cloudless.THRESHOLD,
+                              coarse.classes.dark, sun, resolution_m)
     mask = np.empty((height, width), dtype=np.uint8)
     for start in range(0, height, STRIP_ROWS):
         stop = min(start + STRIP_ROWS, height)
@@ -128,14 +146,8 @@ def fine_mask(coarse: Coarse, sun: tuple[float, float] | None, resolution_m: flo
     return mask
 
 
-@dataclass(frozen=True)
-class CoarseClasses:
-    """One strip at the working resolution, classified."""
-
-    probability: np.ndarray  # float32 cloud probability (0 where snow or invalid)
-    snow: np.ndarray  # bool
-    dark: np.ndarray  # bool: dark enough for a shadow, not water, not snow
-    sky: np.ndarray  # bool: clear ground away from edges, the haze's dark-object candidates
+def _fields(classes: CoarseClasses) -> list[np.ndarray]:
+    return [getattr(classes, f.name) for f in fields(classes)]
 
 
 def classify(toa: np.ndarray, valid: np.ndarray) -> CoarseClasses:
@@ -163,8 +175,7 @@ def classify(toa: np.ndarray, valid: np.ndarray) -> CoarseClasses:
 def coarse_from_arrays(toa: np.ndarray, valid: np.ndarray, factor: int) -> Coarse:
     """:class:`Coarse` of a whole image already at the working resolution (tests, benches)."""
     classes = classify(toa, valid)
-    return Coarse(classes.probability, classes.snow, classes.dark, factor,
-                  haze_from_histograms(_histograms(toa, classes.sky)))
+    return Coarse(classes, factor, haze_from_histograms(_histograms(toa, classes.sky)))
 
 
 def _histograms(toa: np.ndarray, sky: np.ndarray) -> dict[str, np.ndarray]:
@@ -179,27 +190,23 @@ def _coarse(item: pystac.Item, height: int, width: int, resolution_m: int) -> Co
                                       f"{reader.grid.height} px, the product's {width}x{height}")
         factor = round(resolution_m / abs(reader.grid.transform.a))
         rows, cols = math.ceil(height / factor), math.ceil(width / factor)
-        probability = np.zeros((rows, cols), dtype=np.float32)
-        snow = np.zeros((rows, cols), dtype=bool)
-        dark = np.zeros((rows, cols), dtype=bool)
+        whole = CoarseClasses.empty(rows, cols)
         histograms = {band: np.zeros(HAZE_BINS.size - 1, np.int64) for band in HAZE_ANCHORS}
         for top in range(0, rows, COARSE_STRIP_ROWS):
             n = min(COARSE_STRIP_ROWS, rows - top)
             window = Window(0, top * factor, width, min(n * factor, height - top * factor))
             toa, valid = reader.read(window, shape=(n, cols))
             classes = classify(toa, valid)
-            probability[top:top + n] = classes.probability
-            snow[top:top + n] = classes.snow
-            dark[top:top + n] = classes.dark
+            whole.put(top, classes)
             for band, counts in _histograms(toa, classes.sky).items():
                 histograms[band] += counts
-    return Coarse(probability, snow, dark, factor, haze_from_histograms(histograms))
+    return Coarse(whole, factor, haze_from_histograms(histograms))
 
 
 def _strip(coarse: Coarse, shadow: np.ndarray, start: int, stop: int, height: int,
            width: int) -> np.ndarray:
     """Rows ``start:stop`` of the 10 m mask."""
-    factor, probability = coarse.factor, coarse.probability
+    factor, probability = coarse.factor, coarse.classes.probability
     lo, hi = max(start - HALO, 0), min(stop + HALO, height)
     # Coarse rows under lo:hi, one more each side so the interpolation between pixel centres
     # sees the same neighbours as on the whole image.
@@ -211,5 +218,5 @@ def _strip(coarse: Coarse, shadow: np.ndarray, start: int, stop: int, height: in
     out = np.where(cloud, cm.CLOUD, cm.CLEAR).astype(np.uint8)
     under = np.ix_(np.arange(start, stop) // factor, np.arange(width) // factor)
     out[shadow[under] & ~cloud] = cm.SHADOW
-    out[coarse.snow[under]] = cm.SNOW
+    out[coarse.classes.snow[under]] = cm.SNOW
     return out

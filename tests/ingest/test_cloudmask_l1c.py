@@ -125,17 +125,17 @@ def test_strips_give_the_whole_image_answer(product: Path, mask: np.ndarray,
     item = load_product(str(product))
     coarse = cloudmask_toa._coarse(item, SIZE, SIZE, 60)
     factor = coarse.factor
-    fine = ndimage.zoom(coarse.probability, factor, order=1, grid_mode=True, mode="nearest")
+    fine = ndimage.zoom(coarse.classes.probability, factor, order=1, grid_mode=True, mode="nearest")
     whole = s2cloudless.cloud_mask(fine[:SIZE, :SIZE]).astype(bool)
 
     def on_10m(a: np.ndarray) -> np.ndarray:
         return np.repeat(np.repeat(a, factor, 0), factor, 1)[:SIZE, :SIZE]
 
     expected = np.where(whole, cm.CLOUD, cm.CLEAR)
-    shadow = cast_shadows(coarse.probability > s2cloudless.THRESHOLD, coarse.dark,
+    shadow = cast_shadows(coarse.classes.probability > s2cloudless.THRESHOLD, coarse.classes.dark,
                           sun_angles(item), 60)
     expected[on_10m(shadow) & ~whole] = cm.SHADOW
-    expected[on_10m(coarse.snow)] = cm.SNOW
+    expected[on_10m(coarse.classes.snow)] = cm.SNOW
     np.testing.assert_array_equal(mask, expected)
     monkeypatch.setattr(cloudmask_toa, "STRIP_ROWS", 97)  # strips not aligned to anything
     # Coarse strips keep whole blocks of the JP2s' own reduced resolutions (GDAL reads those
