@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
@@ -153,6 +154,8 @@ def _sweep(connection: Redis, queue_prefix: str, grace_s: float) -> list[Strande
             try:
                 status = job.get_status(refresh=False).value
                 _requeue(job, connection)
+            except StopRequested:  # the worker's SIGTERM: its warm shutdown must go on
+                raise
             except Exception:  # a repair must never take the worker down with it
                 log.exception("could not put job %s back on queue %s", job.id, job.origin)
                 continue

@@ -17,7 +17,7 @@ import time
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
@@ -85,7 +85,9 @@ class PipelineWorker(Worker):
             recover_abandoned(queue)
         try:
             sweep_chains(self.connection, self.queue_prefix)
-        except RedisConnectionError:
+        except (RedisConnectionError, StopRequested):
+            # StopRequested is RQ's answer to a SIGTERM arriving during the sweep: swallowed,
+            # the worker would miss its warm shutdown and run on.
             raise
         except Exception:  # the sweep is a safety net; a bug in it must not stop the worker
             log.exception("sweeping the open chains failed")
