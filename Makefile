@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python -m tests.bench.queue
 	$(BIN)/python -m tests.bench.readers --size $(BENCH_READ_SIZE) --rss-sizes $(BENCH_RSS_SIZES)
 	$(BIN)/python -m tests.bench.models
+	$(BIN)/python -m tests.bench.dynamicworld
 	$(BIN)/python -m tests.bench.serving
 	command -v wrk >/dev/null || { $(TILER_SUDO) apt-get update -q && $(TILER_SUDO) apt-get install -y -q wrk; }
 	$(BIN)/python -m tests.bench.serving --client wrk

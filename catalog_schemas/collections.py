@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pystac
@@ -30,8 +31,10 @@ LANDCOVER_PARTITION_TRUNC = PARTITION_TRUNC
 EUROPE_BBOX = [-32.0, 27.0, 45.0, 72.0]
 
 
-def classification_classes() -> list[dict]:
-    """The classification extension's ``classification:classes`` for the landcover asset."""
+def classification_classes(codes: Iterable[int] | None = None) -> list[dict]:
+    """The classification extension's ``classification:classes`` for the landcover asset:
+    the CLC classes of ``codes`` (level-3 codes; all 44 when None), in grid-code order."""
+    wanted = None if codes is None else {int(c) for c in codes}
     return [
         {
             "value": c.grid_code,
@@ -40,6 +43,7 @@ def classification_classes() -> list[dict]:
             "color_hint": c.hex_color,
         }
         for c in clc.clc_classes()
+        if wanted is None or c.clc_code in wanted
     ]
 
 

@@ -61,6 +61,12 @@ class ModelInfo:
     framework: str
     href: str | None = None  # the model's metadata document, for the derived_from link
     software: dict[str, str] = field(default_factory=dict)  # runtime name -> version
+    # CLC level-3 codes the model can write: the item's classification:classes (None: all 44)
+    classes: tuple[int, ...] | None = None
+    # Where the model's weights come from, as its MLM document says (pretrained models).
+    license: str | None = None
+    attribution: str | None = None
+    citation: str | None = None
 
     @property
     def ref(self) -> str:
@@ -92,6 +98,9 @@ def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime)
         "mlm:tasks": ["semantic-segmentation"],
         "mlm:architecture": model.name,
     }
+    for key in ("license", "attribution", "citation"):
+        if getattr(model, key):
+            props[f"earthsig:model_{key}"] = getattr(model, key)
     for key in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square", "grid:code",
                 "s2:processing_baseline"):
         if key in source.properties:
@@ -139,6 +148,10 @@ def landcover_item(
         asset = ASSET_BUILDERS[key](published.href)
         item.add_asset(key, asset)  # extensions need the asset's owner
         EXTENSION_SETTERS.get(key, _no_extension)(asset, grid)
+        if key == LANDCOVER_ASSET and model.classes is not None:
+            # Only what this model can write: category search and legends offer nothing else.
+            ClassificationExtension.ext(asset).classes = [
+                Classification.create(**c) for c in classification_classes(model.classes)]
         file_ext = FileExtension.ext(asset, add_if_missing=True)
         file_ext.size = published.size
         file_ext.checksum = published.checksum

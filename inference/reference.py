@@ -2,9 +2,11 @@
 
 ``clc-spectral`` 1 is the skeleton's rule model, 2 its refinement (``spectral_v2``), 3 adds
 burnt areas from SWIR (``spectral_v3``: five input bands, eleven classes);
-``cloud-scl`` maps L2A's scene classification onto the cloud-mask classes as an ONNX lookup,
-so Triton serves it like any other model. The ``ukis-csmask-*`` and ``s2cloudless`` models are
-taken from their installed packages (``packaged.py``): buildable only where those are installed.
+``clc-dynamicworld`` is Google's Dynamic World network (committed as ONNX) mapped onto CLC
+(``dynamicworld``); ``cloud-scl`` maps L2A's scene classification onto the cloud-mask classes
+as an ONNX lookup, so Triton serves it like any other model. The ``ukis-csmask-*`` and
+``s2cloudless`` models are taken from their installed packages (``packaged.py``): buildable
+only where those are installed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from catalog_schemas import cloudmask as cm
-from inference import packaged, spectral, spectral_v2, spectral_v3
+from inference import dynamicworld, packaged, spectral, spectral_v2, spectral_v3
 from inference.errors import ModelNotFoundError
 from inference.spec import CLOUDMASK, ModelSpec
 
@@ -107,6 +109,8 @@ def _cloud_scl_1() -> tuple[ModelSpec, onnx.ModelProto]:
 
 BUILDERS: dict[str, dict[str, Builder]] = {
     "clc-spectral": {"1": _clc_spectral_1, "2": _clc_spectral_2, "3": _clc_spectral_3},
+    # Dynamic World's network, committed as converted ONNX (inference/pretrained/dynamicworld).
+    dynamicworld.NAME: {"1": dynamicworld.build},
     "cloud-scl": {"1": _cloud_scl_1},
     **{f"ukis-csmask-{v}": {"1": partial(packaged.ukis_csmask, v)}
        for v in packaged.UKIS_VARIANTS},

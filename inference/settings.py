@@ -17,7 +17,11 @@ class InferenceSettings(BaseSettings):
         default=Path(".earthsig/models"),
         description="Model repository in Triton's layout (<model>/<version>/model.onnx).",
     )
-    default_model: str = Field(default="clc-spectral", description="Model used when none named.")
+    default_model: str = Field(
+        default="clc-dynamicworld",
+        description="Land-cover model used when none named: clc-dynamicworld (Dynamic World, "
+                    "trained on real Sentinel-2 scenes) or clc-spectral (the fast rule "
+                    "baseline).")
     active_versions: dict[str, str] = Field(
         default_factory=dict,
         description='Active version per model, JSON: {"clc-spectral": "1"}; else the highest.')

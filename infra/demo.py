@@ -29,6 +29,8 @@ def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict
     try:
         samples = stack.home / "samples"
         hrefs = [_sample(tile, day, size, samples) for tile, day in DEMO_PRODUCTS]
+        real = _real_product(samples)
+        hrefs += [real] if real else []
         assert state.redis is not None
         connection = Redis.from_url(state.redis.url)
         jobs = [enqueue_product(href, None, connection=connection) for href in hrefs]
@@ -54,8 +56,26 @@ def _sample(tile: str, day: date, size: int, out: Path) -> str:
     return str(make_sample_product(tile, day, size, out))
 
 
+def _real_product(out: Path) -> str | None:
+    """Real Sentinel-2 pixels: BigEarthNet's T33UUP patches (2017-06-13, Bavaria and Austria)
+    stitched on the tile grid, from the fixture `make install` unpacks; None without it."""
+    from ingest.samples.bigearthnet import DEFAULT_ROOT, BigEarthNetDataError
+    from ingest.samples.bigearthnet_product import build_product
+
+    try:
+        return str(build_product(out / "bigearthnet", root=DEFAULT_ROOT))
+    except BigEarthNetDataError as exc:
+        log.warning("no real product in the demo: %s", exc)
+        return None
+
+
 def _print_urls(urls: dict[str, str], path: Path) -> None:
-    print("\nEarthSignature is up (generated sample products, not real Sentinel-2 data):")
+    from inference.settings import InferenceSettings
+
+    print(f"\nEarthSignature is up: land cover by {InferenceSettings().default_model} of three "
+          "generated sample products (T31TCJ, T31TDJ: made-up spectra, not real data) and "
+          "of real Sentinel-2 pixels (BigEarthNet patches of T33UUP, 2017-06-13, near "
+          "Salzburg: zoom to 12.84 E, 47.96 N):")
     print(f"  STAC API      {urls['stac_api']}")
     print(f"  tiler         {urls['tiler']}")
     print(f"  XYZ (QGIS)    {urls['xyz']}")

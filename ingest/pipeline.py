@@ -32,10 +32,14 @@ from catalog_schemas.items import (
 from inference.repository import ModelRepository, ResolvedModel
 from inference.run import run_model
 from inference.settings import InferenceSettings
+from inference.spec import ModelSpec
 from inference.windows import ProgressLog, WindowReader, windows
 from ingest.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
 from ingest.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
 from ingest.cloudmask_toa import has_toa_bands, is_l1c, l1c_cloudmask, toa_cloud_source
+from ingest.coastline import REFINEMENT as COASTLINE_REFINEMENT
+from ingest.coastline import SOURCE as COASTLINE_SOURCE
+from ingest.coastline import refine_water
 from ingest.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
 from ingest.errors import InvalidProductError
 from ingest.haze import haze_lineage, haze_removed
@@ -48,6 +52,7 @@ from ingest.seed import seed_item
 from ingest.settings import IngestSettings
 from ingest.stats import landcover_stats
 from ingest.store import asset_store
+from ingest.toa_emulation import emulation_lineage, path_reflectance, toa_emulated
 from ingest.vectors import vectorise, write_polygons
 
 log = logging.getLogger(__name__)
@@ -172,7 +177,10 @@ def prepare_product(
         source=source, source_href=source.get_self_href() or href,
         model=ModelInfo(spec.name, spec.version, framework=spec.framework,
                         href=str(model.mlm_path),
-                        software=software_versions(inference, masked_from_toa=out.from_toa)),
+                        software=software_versions(inference, masked_from_toa=out.from_toa),
+                        classes=reachable_classes(spec),
+                        **{k: spec.hyperparameters.get(k)
+                           for k in ("license", "attribution", "citation")}),
         files=files, grid=out.grid, statistics=statistics, lineage_notes=out.lineage_notes,
     )
     return Prepared(item=item.to_dict(include_self_link=False), run=run, item_path=item_path,
@@ -242,16 +250,22 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
         grid = reader.grid
         l1c, notes = None, ()
         window_reader: WindowReader = reader.read
+        wants_toa = takes_toa(model.spec)
         if _masked_from_toa(source):
             # One pass over the product at a coarse resolution gives the clouds and each
-            # band's haze, which comes off what the land-cover model reads.
+            # band's haze, which comes off what a model made for surface reflectance reads.
             with _step("cloudmask", source.id, timings):
                 l1c = l1c_cloudmask(source, grid.height, grid.width,
                                     ingest.l1c_cloud_resolution_m)
             notes = (f"clouds from {toa_cloud_source(ingest.l1c_cloud_resolution_m)}",)
-            if ingest.l1c_haze_removal:
+            if ingest.l1c_haze_removal and not wants_toa:
                 window_reader = haze_removed(reader.read, [l1c.haze.get(b, 0.0) for b in bands])
                 notes = (*notes, haze_lineage(l1c.haze, bands))
+        if wants_toa and not is_l1c(source):
+            # A model trained on L1C reads an L2A product with the atmosphere put back.
+            path = path_reflectance(bands)
+            window_reader = toa_emulated(window_reader, path)
+            notes = (*notes, emulation_lineage(bands, path))
         read = _TimedReader(window_reader)
         with _step("read+infer", source.id, timings):
             seg = run_model(read, grid.height, grid.width, model, inference,
@@ -263,8 +277,13 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
             with _step("cloudmask", source.id, timings):
                 cloud = _scl_cloudmask(reader, grid.height, grid.width, inference.window_size)
             if cloud is not None:
-                notes = (f"clouds from {SCL_SOURCE}",)
+                notes = (f"clouds from {SCL_SOURCE}", *notes)
     classes, confidence = seg.classes, seg.confidence
+    if COASTLINE_REFINEMENT in model.spec.hyperparameters.get("refinements", {}):
+        with _step("coastline", source.id, timings):
+            marine = refine_water(classes, model.spec.hyperparameters, grid.crs,
+                                  grid.transform)
+        notes = (*notes, f"water at sea ({marine} px) from {COASTLINE_SOURCE}")
     if l1c is not None:
         # The SCL marks invalid pixels itself; the L1C mask, made coarser, cannot: it has
         # nothing to say where the bands had no valid pixel.
@@ -283,6 +302,21 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
                     Grid(epsg=epsg, shape=(grid.height, grid.width),
                          transform=tuple(grid.transform)[:6]),
                     grid.crs, grid.transform, notes, l1c is not None)
+
+
+
+
+def reachable_classes(spec: ModelSpec) -> tuple[int, ...]:
+    """The CLC codes the model can write: its MLM's ``reachable_classes`` where it says (a
+    model may carry channels it never wins, or that only a refinement writes), else every
+    output channel's."""
+    return tuple(int(c) for c in spec.hyperparameters.get("reachable_classes",
+                                                           spec.output_classes))
+
+
+def takes_toa(spec: ModelSpec) -> bool:
+    """The model was trained on top-of-atmosphere (L1C) reflectance (its MLM says so)."""
+    return spec.input_units.startswith("top-of-atmosphere")
 
 
 def _masked_from_toa(item: pystac.Item) -> bool:

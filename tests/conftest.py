@@ -23,6 +23,12 @@ from infra.postgres import dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack, StackState
 
+# The suite's pipeline, catalog and tiler tests run the fast rule model, whose classes on the
+# generated products are known; the real model (clc-dynamicworld, the service's default) has
+# its own tests on real pixels (tests/inference/test_dynamicworld.py,
+# tests/e2e/test_dynamicworld_chain.py), which name it. Workers started by tests inherit this.
+os.environ.setdefault("EARTHSIG_INFERENCE_DEFAULT_MODEL", "clc-spectral")
+
 SLOT = int(os.environ.get("EARTHSIG_TEST_SLOT", "0"))
 TEMPLATE_DB = "earthsig_test_template" + (f"_{SLOT}" if SLOT else "")
 REDIS_DBS = (1 + 2 * SLOT, 2 + 2 * SLOT)  # Redis has 16 databases: slots 0-6

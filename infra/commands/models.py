@@ -66,6 +66,60 @@ def models_show(ref: str, as_json: bool) -> None:
         click.echo(f"  class     {c['value']:3}  {c['name']:14} {c['description']}")
 
 
+@models.command("tune-atmosphere")
+@click.argument("ref", default="clc-dynamicworld")
+def models_tune_atmosphere(ref: str) -> None:
+    """Choose the TOA emulation's path reflectance for REF on one BigEarthNet source.
+
+    Scores a grid of blue/red path reflectances on configilm's BENv2 patches (the choice) and
+    on every other source (reported only); ingest/toa_emulation.py holds the chosen pair.
+    """
+    from inference.settings import InferenceSettings
+    from ingest import bigearthnet_eval as ben
+    from ingest.samples.real_patches import RealPatchDataError
+
+    try:
+        rows, best = ben.tune_atmosphere(_repo().resolve(ref), InferenceSettings())
+    except (RealPatchDataError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("\n".join(ben.tuning_report(rows, best)))
+
+
+@models.command("import-dynamic-world")
+@click.argument("saved_model", type=click.Path(exists=True, file_okay=False))
+@click.option("--scene", type=click.Path(exists=True, dir_okay=False),
+              default=".earthsig/testdata/s2cloudless/input_arrays.npz", show_default=True,
+              help="s2cloudless's real L1C scene: the pixels TensorFlow and ONNX are compared on.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Where the network, licence and fixture go (default: inference/pretrained/"
+                   "dynamicworld, the committed copy).")
+def models_import_dynamic_world(saved_model: str, scene: str, out: str | None) -> None:
+    """Convert Dynamic World's SAVED_MODEL (google/dynamicworld's model/forward) to ONNX.
+
+    Needs the extra `pip install -e '.[dynamicworld-import]'` (TensorFlow, tf2onnx). Checks the
+    ONNX network against TensorFlow on real L1C pixels and writes it with the source's LICENSE
+    and NOTICE; `earthsig models build` then wraps it as clc-dynamicworld.
+    """
+    from inference import dynamicworld as dw
+    from inference import dynamicworld_import as imp
+
+    try:
+        full, crops, digest = imp.import_dynamic_world(
+            Path(saved_model), Path(scene), out=Path(out) if out else dw.PRETRAINED)
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(
+            f"{exc}: the import needs pip install -e '.[dynamicworld-import]'") from exc
+    except imp.ImportError_ as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"ONNX vs TensorFlow on the real L1C scene: arg-max agreement "
+               f"{100 * full.agreement:.2f} % of {full.pixels} px, largest probability "
+               f"difference {full.max_prob_diff:.4f}")
+    click.echo(f"fixture crops: agreement {100 * crops.agreement:.2f} % of {crops.pixels} px")
+    click.echo(f"network sha256 {digest}" + (
+        "" if digest == dw.NETWORK_SHA256 else
+        f" (differs from the pinned {dw.NETWORK_SHA256}: update NETWORK_SHA256 after checking)"))
+
+
 @models.command("eval")
 @click.argument("ref")
 @click.option("--scene", "scene", type=click.Path(exists=True, file_okay=False),
@@ -73,7 +127,17 @@ def models_show(ref: str, as_json: bool) -> None:
 @click.option("--generate", "size", type=int,
               help="Generate a labelled sample of SIZE x SIZE pixels and use it.")
 @click.option("--bigearthnet", is_flag=True,
-              help="Score against the real BigEarthNet v2 patches of T33UUP (patch labels).")
+              help="Score against every real labelled BigEarthNet patch (patch labels), "
+                   "beside the constant baselines.")
+@click.option("--compare", multiple=True,
+              help="With --bigearthnet: also score this model (repeatable).")
+@click.option("--path-blue", type=float, default=None,
+              help="With --bigearthnet: blue path reflectance of the TOA emulation "
+                   "(default: the pipeline's).")
+@click.option("--path-red", type=float, default=None,
+              help="With --bigearthnet: red path reflectance of the TOA emulation.")
+@click.option("--by-source/--no-by-source", default=True, show_default=True,
+              help="With --bigearthnet: also the tuning source and the held-out ones apart.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of --generate.")
 @click.option("--cloud-cover", type=float, default=10.0, show_default=True,
               help="Cloud cover of --generate, percent.")
@@ -83,11 +147,14 @@ def models_show(ref: str, as_json: bool) -> None:
               help="With --labels: also score this model and print the gain of REF over it.")
 def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool, seed: int,
                 cloud_cover: float, labels: str | None = None,
-                baseline: str | None = None) -> None:
+                baseline: str | None = None, compare: tuple[str, ...] = (),
+                path_blue: float | None = None, path_red: float | None = None,
+                by_source: bool = True) -> None:
     """Per-class IoU, mean IoU and pixel accuracy of REF against a labelled scene.
 
-    With --bigearthnet: patch-level figures on real pixels (dominant class among the labels,
-    labelled share, per-label recall).
+    With --bigearthnet: patch-level figures on every real labelled BigEarthNet patch
+    (example F1 and dominant-class hit at CLC levels 1 and 2, 95 % intervals, land/sea,
+    summer/winter) beside the constant baselines.
     """
     import tempfile
 
@@ -104,20 +171,34 @@ def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool
         _eval_labels(model, Path(labels), baseline)
         return
     if bigearthnet:
-        from ingest import bigearthnet_eval
-        from ingest.samples.bigearthnet import BigEarthNetDataError
-
-        try:
-            patch_level = bigearthnet_eval.evaluate_bigearthnet(model, InferenceSettings())
-        except (BigEarthNetDataError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from exc
-        click.echo("\n".join(bigearthnet_eval.report(patch_level)))
+        _eval_bigearthnet([model, *(_repo().resolve(r) for r in compare)],
+                          path_blue, path_red, by_source)
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(scene) if scene else generate_labelled_product(
             size, Path(tmp), seed=seed, cloud_cover=cloud_cover)  # type: ignore[arg-type]
         result = evaluate_scene(folder, model, InferenceSettings())
     click.echo("\n".join(report(result)))
+
+
+def _eval_bigearthnet(models: list, path_blue: float | None, path_red: float | None,
+                      by_source: bool) -> None:
+    from inference.settings import InferenceSettings
+    from ingest import bigearthnet_eval as ben
+    from ingest.samples.real_patches import RealPatchDataError
+
+    defaults = ben.Atmosphere()
+    atmosphere = ben.Atmosphere(defaults.blue if path_blue is None else path_blue,
+                                defaults.red if path_red is None else path_red)
+    try:
+        patches, predictions = ben.evaluate_models(models, InferenceSettings(),
+                                                   atmosphere=atmosphere)
+    except (RealPatchDataError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if any(ben.takes_toa(m) for m in models):
+        click.echo(f"TOA emulation of the L2A patches: path reflectance blue "
+                   f"{atmosphere.blue}, red {atmosphere.red} (lambda^-n between them)")
+    click.echo("\n".join(ben.report(patches, predictions, split_by_source=by_source)))
 
 
 def _eval_labels(model: object, root: object, baseline: str | None) -> None:

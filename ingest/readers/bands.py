@@ -3,8 +3,8 @@
 Every layout (earth-search COGs, SAFE L2A, SAFE L1C, folder or zip) becomes a ``pystac.Item``
 whose band assets point at files GDAL can open and carry ``raster:bands`` scale, offset and
 nodata; this reader only ever sees such an item. Bands may differ in resolution: the finest
-requested band defines the grid and coarser ones (20 m B11/B12, SCL) are resampled onto it as
-they are read, so no band is ever held whole in memory.
+requested band defines the grid and coarser ones (the 20 m red edges B05-B07, B11, B12, SCL)
+are resampled onto it as they are read, so no band is ever held whole in memory.
 """
 
 from __future__ import annotations

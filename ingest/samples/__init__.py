@@ -2,7 +2,8 @@
 
 Nothing can be downloaded here, so tests and demos need products that look and read like real
 ones. ``make_sample_product`` writes one into ``out_dir/<product id>/``, laid out like an item of
-earth-search v1's ``sentinel-2-l2a`` collection: one COG per band (``B02.tif`` ... ``SCL.tif``)
+earth-search v1's ``sentinel-2-l2a`` collection: one COG per band (``B02.tif`` ... ``SCL.tif``;
+B02-B08, B11, B12 - the nine bands Dynamic World reads - each at its native 10 or 20 m)
 and a STAC item JSON with relative asset hrefs and the usual ``eo``/``proj``/``raster``/``mgrs``/
 ``grid``/``s2`` fields. Beside the bands, ``truth_landcover.tif`` holds the land cover the pixels
 were drawn from (CORINE Land Cover grid codes) as the item's ``truth`` asset. Every item carries
@@ -21,10 +22,12 @@ values. What is made up: everything the pixels show.
   always added: each keeps a disk of 152 px across (less only below ~500 px) so that tests
   always find interior pixels of both. Labels are drawn on the 20 m grid, so every 20 m pixel
   is pure.
-- Reflectance: a per-class summer signature (``SIGNATURES``), scaled per parcel by a brightness
-  factor (+-10 %) and a per-band factor (+-2 %), times per-pixel Gaussian noise (2.5 %). The
-  signatures keep brightness, NDWI and NDVI well clear of the thresholds of the spectral
-  reference model (see ``tests/ingest/test_samples.py``).
+- Reflectance: a per-class summer signature (``SIGNATURES``: B02, B03, B04, B08, B11, B12; the
+  red edge B05-B07 derived from its red and NIR by ``spectra.red_edge``, rising like leaves'
+  for vegetation, a straight line from red to NIR for the rest; ``SPECTRA`` holds all nine),
+  scaled per parcel by a brightness factor (+-10 %) and a per-band factor (+-2 %), times
+  per-pixel Gaussian noise (2.5 %). The signatures keep brightness, NDWI and NDVI well clear of
+  the thresholds of the spectral reference model (see ``tests/ingest/test_samples.py``).
 - Clouds (``cloud_cover`` > 0, in percent): smooth noise thresholded to the wanted share,
   blended over the surface with a soft edge; SCL 9, 8 and 10 by decreasing opacity. Thick clouds
   cast shadows (SCL 3, surface darkened) displaced away from the sun. The truth stays the land
@@ -55,11 +58,15 @@ from ingest.samples.spectra import (
     DN_OFFSET,
     DN_SCALE,
     PIXEL_NOISE,
+    RED_EDGE_BANDS,
     REGION_BAND_JITTER,
     REGION_BRIGHTNESS,
+    SIGNATURE_BANDS,
     SIGNATURES,
+    SPECTRA,
     Scl,
     SpectralBand,
+    red_edge,
     reflectance_from_dn,
 )
 from ingest.samples.stac import SCL_ASSET, TRUTH_ASSET, TRUTH_FILE
@@ -76,10 +83,13 @@ __all__ = [
     "DN_SCALE",
     "MAX_SIZE",
     "PIXEL_NOISE",
+    "RED_EDGE_BANDS",
     "REGION_BAND_JITTER",
     "REGION_BRIGHTNESS",
     "SCL_ASSET",
     "SIGNATURES",
+    "SIGNATURE_BANDS",
+    "SPECTRA",
     "TRUTH_ASSET",
     "TRUTH_FILE",
     "SampleScene",
@@ -90,5 +100,6 @@ __all__ = [
     "make_sample_product",
     "platform_of",
     "product_id_of",
+    "red_edge",
     "reflectance_from_dn",
 ]

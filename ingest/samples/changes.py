@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.samples.spectra import CLASSES, SIGNATURES, Scl
+from ingest.samples.spectra import CLASSES, SIGNATURES, SPECTRA, Scl, spectrum
 
-# B02, B03, B04, B08, B11, B12 surface reflectance of classes reachable only by a conversion.
+# B02, B03, B04, B08, B11, B12 surface reflectance of classes reachable only by a conversion
+# (``SIGNATURES``' columns; the red edge is derived alike, by ``spectra.red_edge``).
 CONVERSION_SIGNATURES: dict[int, tuple[float, ...]] = {
     334: (0.03, 0.04, 0.06, 0.08, 0.17, 0.20),  # burnt areas
 }
 CONVERSION_SCL: dict[int, Scl] = {334: Scl.NOT_VEGETATED}
+CONVERSION_SPECTRA: dict[int, tuple[float, ...]] = {
+    c: spectrum(s) for c, s in CONVERSION_SIGNATURES.items()}
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ class Conversion:
         return mask
 
     def signature(self, band_index: int) -> float:
-        return {**SIGNATURES, **CONVERSION_SIGNATURES}[self.to_class][band_index]
+        """Surface reflectance of ``to_class`` in ``spectra.BANDS[band_index]``."""
+        return {**SPECTRA, **CONVERSION_SPECTRA}[self.to_class][band_index]
 
     def scl(self) -> Scl:
         from ingest.samples.spectra import CLASS_SCL

@@ -12,7 +12,9 @@ from ingest.samples.arrays import block_reduce, by_rows
 from ingest.samples.noise import ValueNoise
 from ingest.samples.spectra import BASE_RESOLUTION, Scl
 
-CLOUD_REFLECTANCE = (0.62, 0.60, 0.60, 0.62, 0.45, 0.32)
+# What a thick cloud reflects in each of ``spectra.BANDS`` (B02, B03, B04, B05, B06, B07, B08,
+# B11, B12): nearly white in the visible and NIR, darker in the SWIR.
+CLOUD_REFLECTANCE = (0.62, 0.60, 0.60, 0.61, 0.61, 0.62, 0.62, 0.45, 0.32)
 CLOUD_OCTAVES = ((640.0, 1.0), (200.0, 0.5), (64.0, 0.25))
 CLOUD_EDGE = 0.3  # noise units from the cloud's edge to full opacity
 CLOUD_MEDIUM, CLOUD_HIGH = 0.3, 0.6  # opacity thresholds of SCL 8 and 9; below: SCL 10

@@ -8,7 +8,14 @@ import numpy as np
 
 from ingest.samples.arrays import by_rows
 from ingest.samples.noise import SeedGrid, ValueNoise, Warp
-from ingest.samples.spectra import BANDS, CLASSES, REGION_BAND_JITTER, REGION_BRIGHTNESS
+from ingest.samples.spectra import (
+    BAND_NAMES,
+    CLASSES,
+    RED_EDGE_BANDS,
+    REGION_BAND_JITTER,
+    REGION_BRIGHTNESS,
+    SIGNATURE_BANDS,
+)
 
 # Landscapes: (share of landscape cells, class mix of their parcels).
 LANDSCAPES: tuple[tuple[float, dict[int, float]], ...] = (
@@ -119,6 +126,13 @@ def _anchors(rng: np.random.Generator, extent: float, warp: Warp,
 
 
 def _parcel_gains(rng: np.random.Generator, count: int) -> np.ndarray:
+    """(parcels, bands) factors in ``BANDS`` order: a brightness per parcel times a jitter per
+    parcel and band. The red edges' jitter is drawn after the others', so that adding those
+    bands left every earlier draw, and the other bands' pixels, as they were."""
     brightness = rng.uniform(1 - REGION_BRIGHTNESS, 1 + REGION_BRIGHTNESS, (count, 1))
-    per_band = rng.uniform(1 - REGION_BAND_JITTER, 1 + REGION_BAND_JITTER, (count, len(BANDS)))
+    per_band = np.empty((count, len(BAND_NAMES)))
+    for bands in (SIGNATURE_BANDS, RED_EDGE_BANDS):
+        columns = [BAND_NAMES.index(b) for b in bands]
+        per_band[:, columns] = rng.uniform(1 - REGION_BAND_JITTER, 1 + REGION_BAND_JITTER,
+                                           (count, len(bands)))
     return (brightness * per_band).astype(np.float32)

@@ -1,12 +1,12 @@
 """Writing a generated product in ESA's SAFE layout (L2A or L1C), as a folder or a zip.
 
-L2A: ``GRANULE/<granule>/IMG_DATA/R10m/<tile>_<time>_B02_10m.jp2`` ... and ``R20m`` (B11, B12,
-SCL, and 20 m copies of B02-B04 as real products carry them); L1C:
+L2A: ``GRANULE/<granule>/IMG_DATA/R10m/<tile>_<time>_B02_10m.jp2`` ... and ``R20m`` (the red
+edges B05-B07, B11, B12, SCL, and 20 m copies of B02-B04 as real products carry them); L1C:
 ``GRANULE/<granule>/IMG_DATA/<tile>_<time>_B02.jp2`` with top-of-atmosphere DNs, each band at
 its native resolution. JP2s are written losslessly by GDAL's JP2OpenJPEG driver, with their
-georeferencing. L2A products carry the six bands the land-cover models read; L1C products also
-the five more s2cloudless reads (B01, B05, B8A, B09, B10: 11 of a real product's 13, without
-the red edges B06 and B07). The granule's ``MTD_TL.xml`` carries only its identity, CRS and
+georeferencing. L2A products carry the nine bands the land-cover models read (``BANDS``: B02-B08
+and B11, B12); L1C products also the four more s2cloudless reads (B01, B8A, B09, B10): all 13
+of a real product. The granule's ``MTD_TL.xml`` carries only its identity, CRS and
 mean sun angles (those the generator cast its cloud shadows with); ``manifest.safe`` is not
 written: readers take everything else from the product metadata file and the JP2s. The ground
 truth goes beside the product, in ``<product id>.truth/``.

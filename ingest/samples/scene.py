@@ -30,7 +30,7 @@ from ingest.samples.spectra import (
     CLASSES,
     DN_OFFSET,
     PIXEL_NOISE,
-    SIGNATURES,
+    SPECTRA,
     TOA_BAND_NAMES,
     TOA_BANDS,
     TOA_PATH,
@@ -40,8 +40,11 @@ from ingest.samples.spectra import (
 
 MAX_SIZE = 10980
 
-# New streams go last: spawned streams are numbered, so the earlier ones stay as they were.
-_STREAMS = ("landcover", "clouds", "datetime", *BAND_NAMES, *TOA_BAND_NAMES)
+# Spawned streams are numbered, so this order is fixed for good and new streams go last: the
+# earlier ones, and every product generated before, stay as they were. (B05 was drawn for L1C
+# only before the red edges joined the surface bands; it keeps its stream.)
+_STREAMS = ("landcover", "clouds", "datetime", "B02", "B03", "B04", "B08", "B11", "B12",
+            "B01", "B05", "B8A", "B09", "B10", "B06", "B07")
 
 
 def generate_scene(
@@ -143,9 +146,9 @@ class SampleScene:
 
     def reflectance(self, band: str, *, toa: bool = False) -> np.ndarray:
         """float32 reflectance of ``band`` (``B02``...) at its own resolution, surface (L2A)
-        or top of atmosphere (L1C: plus ``TOA_PATH``); the same on every call. The five bands
-        only L1C products carry here (``TOA_BANDS``: B01, B05, B8A, B09, B10) exist only at
-        the top of the atmosphere."""
+        or top of atmosphere (L1C: plus ``TOA_PATH``); the same on every call. The four bands
+        only L1C products carry here (``TOA_BANDS``: B01, B8A, B09, B10) exist only at the top
+        of the atmosphere."""
         if band in TOA_BAND_NAMES:
             if not toa:
                 raise ValueError(f"band {band} is drawn only at the top of the atmosphere (L1C)")
@@ -176,8 +179,9 @@ class SampleScene:
         return mask
 
     def _surface(self, band_index: int) -> np.ndarray:
-        """(n20, n20) float32 reflectance of each 20 m pixel's parcel, before noise and clouds."""
-        signature = np.array([SIGNATURES[c][band_index] for c in CLASSES], dtype=np.float32)
+        """(n20, n20) float32 reflectance of each 20 m pixel's parcel, before noise and clouds
+        (``band_index`` into ``BANDS``)."""
+        signature = np.array([SPECTRA[c][band_index] for c in CLASSES], dtype=np.float32)
         per_parcel = signature[self.land.parcel_class] * self.land.parcel_gain[:, band_index]
         surface = per_parcel[self.land.labels]
         for conversion, mask in self._converted():
@@ -190,9 +194,8 @@ class SampleScene:
         """float32 top-of-atmosphere reflectance of one of ``TOA_BANDS`` at its resolution."""
         rng = np.random.default_rng(self.streams[spec.band.name])
         surface = np.zeros((self.land.labels.shape), dtype=np.float32)
-        for index, weight in enumerate(spec.mix):
-            if weight:
-                surface += np.float32(weight) * self._surface(index)
+        for band, weight in spec.mix:
+            surface += np.float32(weight) * self._surface(BAND_NAMES.index(band))
         _add_noise(surface, rng)
         if self.clouds is not None:
             surface *= 1 - np.float32(SHADOW_DIMMING) * self.clouds.shadow20

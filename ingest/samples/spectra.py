@@ -36,10 +36,18 @@ class SpectralBand:
         return f"{self.name}.tif"
 
 
+# The bands of every generated product, by wavelength: the nine Dynamic World reads. L1C
+# products also carry the four of ``TOA_BANDS``. Each band is defined here once.
 BANDS = (
     SpectralBand("B02", "blue", "blue", 0.49, 0.098, 10, "Blue (band 2) - 10m"),
     SpectralBand("B03", "green", "green", 0.56, 0.045, 10, "Green (band 3) - 10m"),
     SpectralBand("B04", "red", "red", 0.665, 0.038, 10, "Red (band 4) - 10m"),
+    SpectralBand("B05", "rededge1", "rededge", 0.704, 0.019, 20,
+                 "Vegetation red edge 1 (band 5) - 20m"),
+    SpectralBand("B06", "rededge2", "rededge", 0.74, 0.018, 20,
+                 "Vegetation red edge 2 (band 6) - 20m"),
+    SpectralBand("B07", "rededge3", "rededge", 0.783, 0.028, 20,
+                 "Vegetation red edge 3 (band 7) - 20m"),
     SpectralBand("B08", "nir", "nir", 0.842, 0.145, 10, "NIR 1 (band 8) - 10m"),
     SpectralBand("B11", "swir16", "swir16", 1.61, 0.143, 20, "SWIR 1.6μm (band 11) - 20m"),
     SpectralBand("B12", "swir22", "swir22", 2.19, 0.242, 20, "SWIR 2.2μm (band 12) - 20m"),
@@ -66,6 +74,10 @@ class Scl(IntEnum):
 
 CLOUD_SCL = (Scl.CLOUD_MEDIUM_PROBABILITY, Scl.CLOUD_HIGH_PROBABILITY, Scl.THIN_CIRRUS)
 
+# The bands ``SIGNATURES`` give, in the order of their columns; the red edges are derived.
+SIGNATURE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+RED_EDGE_BANDS = ("B05", "B06", "B07")
+
 # Surface reflectance B02, B03, B04, B08, B11, B12 of each generated CLC class (summer values).
 # Chosen so that brightness, NDWI, NDVI and B08 stay well inside their class's interval of the
 # reference model's rules even at the extremes of the variation below.
@@ -88,24 +100,66 @@ REGION_BAND_JITTER = 0.02  # +- per parcel and band
 PIXEL_NOISE = 0.025  # relative standard deviation per pixel and band
 
 
+# The red edge (B05, B06, B07) of a signature, from its red (B04) and NIR (B08): each band lies
+# a fraction t of the way from red to NIR, t = (1 - v) * straight + v * leaf, where
+# - straight is the band's wavelength position between B04 (665 nm) and B08 (842 nm): a
+#   straight line from red to NIR, as bare soil, built-up land and snow show (nearly flat), and
+#   water (falling, its NIR below its red);
+# - leaf is the red edge of green leaves: B05 still near the red (chlorophyll absorbs), B06
+#   most of the way up the edge, B07 nearly on the NIR plateau. Rounded down a little from the
+#   real BigEarthNet pixels of T33UUP in June (``bigearthnet_product``; NDVI > 0.8, medians:
+#   0.16, 0.77, 0.96), not fitted;
+# - v, how green the signature is, rises linearly with its NDVI from 0 at RED_EDGE_NDVI[0]
+#   to 1 at RED_EDGE_NDVI[1].
+# Of the generated classes, forests and pastures get the leaf shape, the others the line.
+RED_EDGE_LEAF = (0.15, 0.70, 0.93)
+RED_EDGE_NDVI = (0.45, 0.70)
+
+
+def red_edge(red: float, nir: float) -> tuple[float, float, float]:
+    """Surface reflectance B05, B06, B07 of a signature with ``red`` (B04) and ``nir`` (B08)."""
+    wavelength = {b.name: b.center_wavelength for b in BANDS}
+    low, high = RED_EDGE_NDVI
+    ndvi = (nir - red) / (nir + red)
+    green = min(max((ndvi - low) / (high - low), 0.0), 1.0)
+    edge = []
+    for band, leaf in zip(RED_EDGE_BANDS, RED_EDGE_LEAF, strict=True):
+        straight = (wavelength[band] - wavelength["B04"]) / (wavelength["B08"] - wavelength["B04"])
+        edge.append(red + ((1 - green) * straight + green * leaf) * (nir - red))
+    return edge[0], edge[1], edge[2]
+
+
+def spectrum(signature: tuple[float, ...]) -> tuple[float, ...]:
+    """Surface reflectance of every one of ``BANDS`` (in its order) from a six-band signature
+    (``SIGNATURE_BANDS``), the red edge derived by :func:`red_edge`."""
+    values = dict(zip(SIGNATURE_BANDS, signature, strict=True))
+    values.update(zip(RED_EDGE_BANDS, red_edge(values["B04"], values["B08"]), strict=True))
+    return tuple(values[b.name] for b in BANDS)
+
+
+# Every generated class's surface reflectance in ``BANDS`` order.
+SPECTRA: dict[int, tuple[float, ...]] = {c: spectrum(s) for c, s in SIGNATURES.items()}
+
+
 # A crude atmosphere for L1C: top-of-atmosphere = surface + this path reflectance per band
-# (B02, B03, B04, B08, B11, B12), strongest in the blue like haze. Made up, not a radiative model.
-TOA_PATH = (0.035, 0.025, 0.015, 0.008, 0.004, 0.002)
+# (``BANDS`` order: B02, B03, B04, B05, B06, B07, B08, B11, B12), strongest in the blue like
+# haze and falling with wavelength. Made up, not a radiative model.
+TOA_PATH = (0.035, 0.025, 0.015, 0.012, 0.011, 0.010, 0.008, 0.004, 0.002)
 
 
 @dataclass(frozen=True)
 class ToaBand:
-    """A band only L1C products carry here: the other five bands s2cloudless reads.
+    """A band only L1C products carry here: the four more s2cloudless reads.
 
-    Its surface reflectance is interpolated from the drawn bands' surfaces (``mix``: weights
-    of B02, B03, B04, B08, B11, B12), so parcels, land-cover changes and their brightness carry
-    over; at the top of the atmosphere the surface is seen through ``transmittance`` (water
-    vapour at 945 nm, almost nothing at 1375 nm where only high clouds show), plus ``path``;
-    a thick cloud reflects ``cloud``. Made-up values of the right order, not a radiative model.
+    Its surface reflectance is mixed from other bands' surfaces (``mix``: (band, weight)
+    pairs), so parcels, land-cover changes and their brightness carry over; at the top of the
+    atmosphere the surface is seen through ``transmittance`` (water vapour at 945 nm, almost
+    nothing at 1375 nm where only high clouds show), plus ``path``; a thick cloud reflects
+    ``cloud``. Made-up values of the right order, not a radiative model.
     """
 
     band: SpectralBand
-    mix: tuple[float, ...]
+    mix: tuple[tuple[str, float], ...]
     transmittance: float
     path: float
     cloud: float
@@ -114,18 +168,15 @@ class ToaBand:
 TOA_BANDS = (
     ToaBand(SpectralBand("B01", "coastal", "coastal", 0.443, 0.027, 60,
                          "Coastal aerosol (band 1) - 60m"),
-            (1.05, 0.0, 0.0, 0.0, 0.0, 0.0), 1.0, 0.055, 0.64),
-    ToaBand(SpectralBand("B05", "rededge1", "rededge", 0.704, 0.019, 20,
-                         "Vegetation red edge 1 (band 5) - 20m"),
-            (0.0, 0.0, 0.75, 0.2, 0.0, 0.0), 1.0, 0.012, 0.61),
+            (("B02", 1.05),), 1.0, 0.055, 0.64),
     ToaBand(SpectralBand("B8A", "nir08", "nir08", 0.865, 0.033, 20, "NIR 2 (band 8A) - 20m"),
-            (0.0, 0.0, 0.0, 1.03, 0.0, 0.0), 1.0, 0.006, 0.62),
+            (("B08", 1.03),), 1.0, 0.006, 0.62),
     ToaBand(SpectralBand("B09", "nir09", "nir09", 0.945, 0.026, 60,
                          "Water vapour (band 9) - 60m"),
-            (0.0, 0.0, 0.0, 0.98, 0.0, 0.0), 0.45, 0.002, 0.40),
+            (("B08", 0.98),), 0.45, 0.002, 0.40),
     ToaBand(SpectralBand("B10", "cirrus", "cirrus", 1.375, 0.075, 60,
                          "SWIR cirrus (band 10) - 60m"),
-            (0.0, 0.0, 0.0, 0.0, 0.5, 0.5), 0.01, 0.0015, 0.12),
+            (("B11", 0.5), ("B12", 0.5)), 0.01, 0.0015, 0.12),
 )
 TOA_BAND_NAMES = tuple(t.band.name for t in TOA_BANDS)
 # Processing baselines: 04.00 (January 2022) introduced the -1000 DN offset.

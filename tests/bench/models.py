@@ -1,6 +1,7 @@
 """``make bench`` (models): windows/s and Mpx/s per model, backend and batch size.
 
-Models: ``clc-spectral`` (both shipped versions) and the original's U-Net (``clc-unet``
+Models: ``clc-spectral`` (both shipped versions), ``clc-dynamicworld`` (the default: Dynamic
+World's network with its normalisation and CLC mapping) and the original's U-Net (``clc-unet``
 architecture, width 64, depth 4, 44 CLC classes, untrained: speed does not depend on the
 weights). Backends: embedded ONNX Runtime in this process (the baseline, measured in the same
 run) and a real Triton server (the nvidia-pytriton ``tritonserver``, Python backend running
@@ -66,11 +67,13 @@ def products_per_day(windows_per_s: float) -> float:
 
 
 def bench_repository(root: Path, width: int, depth: int) -> list[ResolvedModel]:
-    """clc-spectral 1 and 2, and an untrained clc-unet of the original's size."""
+    """clc-spectral 1 and 2, clc-dynamicworld, and an untrained clc-unet of the original's
+    size."""
     from inference.training import Checkpoint, export
 
     repo = ModelRepository(root, max_batch_size=16)
     models = [repo.build_reference("clc-spectral", v) for v in ("1", "2")]
+    models.append(repo.build_reference("clc-dynamicworld", "1"))
     codes = [c.clc_code for c in clc.clc_classes()]  # the original's 44-class head
     untrained = Checkpoint(codes, [0.0] * 4, [0.5] * 4, [0.2] * 4, width, depth)
     models.append(export(untrained, repo, "clc-unet", window_size=WINDOW))
@@ -134,7 +137,8 @@ def main() -> None:
     parser.add_argument("--unet-depth", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0,
                         help="ONNX Runtime threads, in process and in the server (0: all)")
-    parser.add_argument("--models", default="clc-spectral:1,clc-spectral:2,clc-unet:1")
+    parser.add_argument("--models",
+                        default="clc-spectral:1,clc-spectral:2,clc-dynamicworld:1,clc-unet:1")
     parser.add_argument("--arena", action="store_true",
                         help="keep ONNX Runtime's memory arena (in process and in the server); "
                              "off by default: with it a batch of 16 U-Net windows holds ~5 GB "
@@ -160,8 +164,8 @@ def main() -> None:
             for model in models:
                 if model.spec.ref not in wanted:
                     continue
-                unet = model.spec.name == "clc-unet"
-                windows = args.unet_windows if unet else args.spectral_windows
+                network = model.spec.name in ("clc-unet", "clc-dynamicworld")
+                windows = args.unet_windows if network else args.spectral_windows
                 figures += measure(model, url, batches, windows, args.threads, args.arena)
         finally:
             stop(server)

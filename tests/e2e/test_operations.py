@@ -69,23 +69,24 @@ def test_daily_discovery_job_then_backfill(ops: dict, monkeypatch: pytest.Monkey
     assert len(_items(ops)) == len(EUROPE_CLEAR) + 1
 
 
-def test_reprocess_with_a_new_version_then_retire_the_old(ops: dict) -> None:
+def test_reprocess_with_a_new_model_then_retire_the_old(ops: dict) -> None:
+    # What an operator does once: move a catalog made by the rule model to the real one.
     before = _items(ops)
     assert set(before.values()) == {"clc-spectral:1"}
-    queued = reprocess("clc-spectral:2", connection=ops["redis"], dsn=ops["dsn"],
+    queued = reprocess("clc-dynamicworld:1", connection=ops["redis"], dsn=ops["dsn"],
                        ingest=ops["ingest"], inference=ops["inference"])
     assert len(queued) == len(before)
     _work(ops)
     after = _items(ops)
-    assert sorted(after.values()) == ["clc-spectral:1"] * len(before) + \
-        ["clc-spectral:2"] * len(before)  # the old version stays served beside the new
+    assert sorted(after.values()) == ["clc-dynamicworld:1"] * len(before) + \
+        ["clc-spectral:1"] * len(before)  # the old model stays served beside the new
 
     removed = retire("clc-spectral:1", dsn=ops["dsn"], ingest=ops["ingest"])
     assert sorted(removed) == sorted(before)
-    assert set(_items(ops).values()) == {"clc-spectral:2"}
+    assert set(_items(ops).values()) == {"clc-dynamicworld:1"}
     assets = ops["home"] / "assets" / "landcover"
     assert sorted(p.name for p in assets.iterdir()) == sorted(
-        i for i, m in after.items() if m == "clc-spectral:2")
+        i for i, m in after.items() if m == "clc-dynamicworld:1")
 
 
 def test_scheduler_registers_the_daily_discovery(ops: dict, tmp_path: Path) -> None:

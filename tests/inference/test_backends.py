@@ -88,7 +88,8 @@ def test_client_is_recreated_after_fork(triton: TritonFixture) -> None:
     assert np.array_equal(backend.predict(batch), expected)  # the parent's channel still works
 
 
-@pytest.mark.parametrize("ref", ["ukis-csmask-4b-l2a:1", "s2cloudless:1", "clc-spectral:2"])
+@pytest.mark.parametrize("ref", ["ukis-csmask-4b-l2a:1", "s2cloudless:1", "clc-spectral:2",
+                                 "clc-dynamicworld:1"])
 def test_triton_serves_the_packaged_and_new_models(triton: TritonFixture, ref: str) -> None:
     model = triton.repo.resolve(ref)
     spec = model.spec

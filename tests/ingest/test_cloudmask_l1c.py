@@ -228,8 +228,8 @@ def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth:
 def test_generated_l1c_bands_look_like_l1c(product: Path) -> None:
     scene = generate_scene("T32TLS", DAY, SIZE, seed=SEED, cloud_cover=25)
     files = {p.stem.rsplit("_", 1)[-1]: p for p in product.glob("GRANULE/*/IMG_DATA/*.jp2")}
-    assert set(files) == {"B01", "B02", "B03", "B04", "B05", "B08", "B8A", "B09", "B10", "B11",
-                          "B12"}
+    assert set(files) == {"B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09",
+                          "B10", "B11", "B12"}
     for band, resolution in (("B01", 60), ("B05", 20), ("B09", 60), ("B10", 60)):
         with rasterio.open(files[band]) as src:
             assert src.res == (resolution, resolution) and src.width == -(-SIZE * 10 // resolution)

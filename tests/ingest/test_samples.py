@@ -40,11 +40,13 @@ DATE = dt.date(2024, 7, 1)
 SIZE = 512
 PRODUCT_ID = "S2A_31TCJ_20240701_0_L2A"
 ASSET_FILES = {
-    "blue": "B02.tif", "green": "B03.tif", "red": "B04.tif", "nir": "B08.tif",
+    "blue": "B02.tif", "green": "B03.tif", "red": "B04.tif", "rededge1": "B05.tif",
+    "rededge2": "B06.tif", "rededge3": "B07.tif", "nir": "B08.tif",
     "swir16": "B11.tif", "swir22": "B12.tif", "scl": "SCL.tif", "truth": TRUTH_FILE,
     "truth_cloudmask": "truth_cloudmask.tif",
 }
-RESOLUTION = {"B02": 10, "B03": 10, "B04": 10, "B08": 10, "B11": 20, "B12": 20, "SCL": 20,
+RESOLUTION = {"B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20, "B08": 10,
+              "B11": 20, "B12": 20, "SCL": 20,
               "truth_landcover": 10, "truth_cloudmask": 10}
 CLEAR_SCL = (Scl.VEGETATION, Scl.NOT_VEGETATED, Scl.WATER, Scl.SNOW)
 WATER, BROADLEAF = clc.grid_code_of(512), clc.grid_code_of(311)

@@ -1,0 +1,260 @@
+"""Dynamic World (Brown et al. 2022) as the land-cover model ``clc-dynamicworld``.
+
+Dynamic World is Google's 10 m Sentinel-2 segmentation network, trained on 24,000 expert
+annotated real scenes worldwide (Scientific Data 9, 251, doi 10.1038/s41597-022-01307-4). Its
+TensorFlow SavedModel (github.com/google/dynamicworld, Apache-2.0) is converted once to ONNX by
+``earthsig models import-dynamic-world`` (``inference/dynamicworld_import.py``, the only code
+that needs TensorFlow) and the converted network is committed in ``inference/pretrained/`` with
+its licence and attribution. The network itself takes the notebook's normalised L1C values
+(NHWC) and answers logits of nine classes.
+
+This module wraps that network into the model the pipeline runs (NCHW reflectance in, one
+probability per CLC class out), with everything the notebook does in the graph, so any ONNX
+runtime (ONNX Runtime in process, Triton) reproduces it from the MLM document alone:
+
+    x  = max(reflectance, 0) * 10000                      (DN of the L1C product)
+    x  = sigmoid(5 * (log(x * 0.005 + 1) - p30) / p70 - 1)  (the notebook's exp(.)/(exp(.)+1))
+    p  = softmax(network(x))                              (nine Dynamic World classes)
+    out[c] = sum of p over the Dynamic World classes mapped to CLC class c
+
+The network was trained on top-of-atmosphere reflectance (L1C); the pipeline feeds L1C
+products as they are and L2A products with the path reflectance added back
+(``ingest/toa_emulation.py``); ``input_units`` in the MLM document says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from inference.errors import ModelNotFoundError
+from inference.spec import ModelSpec
+
+NAME = "clc-dynamicworld"
+PRETRAINED = Path(__file__).parent / "pretrained" / "dynamicworld"
+NETWORK_FILE = PRETRAINED / "forward.onnx"
+# sha256 of the committed network: the import command prints it; the builder refuses others.
+NETWORK_SHA256 = "b9335e22901fe287672ef24f068fdac1a35bf82f207cb27bab40afe95704657d"
+SOURCE_REPOSITORY = "https://github.com/google/dynamicworld"
+SOURCE_COMMIT = "0dd288fae5fb5291d988e5ea3c12eb91df481ec5"
+LICENCE = "Apache-2.0"
+ATTRIBUTION = ("This code is produced for the Dynamic World Project by Google in partnership "
+               "with National Geographic and the World Resources Institute.")
+CITATION = ("Brown, C.F., Brumby, S.P., Guzder-Williams, B. et al. Dynamic World, Near real-time "
+            "global 10 m land use land cover mapping. Sci Data 9, 251 (2022). "
+            "https://doi.org/10.1038/s41597-022-01307-4")
+DOI = "10.1038/s41597-022-01307-4"
+
+BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B11", "B12")
+# Per band (p30, p70) of log(DN * 0.005 + 1) "across a diverse set of surface conditions",
+# from the repository's single_image_runner.ipynb; the notebook divides by p70 (not by
+# p70 - p30), and so does this model.
+NORM_PERCENTILES = np.array([
+    [1.7417268007636313, 2.023298706048351],
+    [1.7261204997060209, 2.038905204308012],
+    [1.6798346251414997, 2.179592821212937],
+    [1.7734969472909623, 2.2890068333026603],
+    [2.289154079164943, 2.6171674549378166],
+    [2.382939712192371, 2.773418590375327],
+    [2.3828939530384052, 2.7578332604178284],
+    [2.1952484264967844, 2.789092484314204],
+    [1.554812948247501, 2.4140534947492487]], dtype=np.float64)
+DN_PER_REFLECTANCE = 10000.0
+
+CLASSES = ("water", "trees", "grass", "flooded_vegetation", "crops", "shrub_and_scrub",
+           "built", "bare", "snow_and_ice")
+
+
+@dataclass(frozen=True)
+class ClassMapping:
+    """Dynamic World class -> one CLC level-3 code, and why that code."""
+
+    dw_class: str
+    clc_code: int
+    reason: str
+
+
+# One CLC code per Dynamic World class (docs/models.md discusses each). Water is mapped to
+# inland water bodies here; the pipeline's coastline refinement moves water at sea to 523.
+MAPPING = (
+    ClassMapping("water", 512, "water bodies; at sea 523 (coastline refinement)"),
+    ClassMapping("trees", 311, "forest; DW does not tell broad-leaved from coniferous"),
+    ClassMapping("grass", 231, "most managed grass in Europe is pasture (CLC 231)"),
+    ClassMapping("flooded_vegetation", 411, "inland marshes"),
+    ClassMapping("crops", 211, "non-irrigated arable land, Europe's commonest crop class"),
+    ClassMapping("shrub_and_scrub", 324, "transitional woodland-shrub"),
+    ClassMapping("built", 112, "discontinuous urban fabric, the commonest built class"),
+    ClassMapping("bare", 333, "sparsely vegetated areas"),
+    ClassMapping("snow_and_ice", 335, "glaciers and perpetual snow"),
+)
+MARINE_CODE = 523  # sea and ocean: what water at sea becomes (ingest/coastline.py)
+# The refinement the pipeline applies after the network: water outside the coastline is sea
+# (ingest/coastline.py reads this name from the MLM document).
+COASTLINE = "coastline-marine-water"
+
+
+def output_codes(mapping: tuple[ClassMapping, ...] = MAPPING) -> list[int]:
+    """The CLC code of each output channel: each mapped code once (in Dynamic World's class
+    order), then the marine code the coastline refinement can write."""
+    codes: list[int] = []
+    for m in mapping:
+        if m.clc_code not in codes:
+            codes.append(m.clc_code)
+    if MARINE_CODE not in codes:
+        codes.append(MARINE_CODE)
+    return codes
+
+
+def mapping_matrix(mapping: tuple[ClassMapping, ...] = MAPPING) -> np.ndarray:
+    """[9, channels] 0/1 matrix: Dynamic World class -> output channel."""
+    codes = output_codes(mapping)
+    matrix = np.zeros((len(CLASSES), len(codes)), np.float32)
+    for m in mapping:
+        matrix[CLASSES.index(m.dw_class), codes.index(m.clc_code)] = 1.0
+    return matrix
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@cache
+def network() -> onnx.ModelProto:
+    """The committed, converted network (checked against its pinned hash)."""
+    if not NETWORK_FILE.exists():
+        raise ModelNotFoundError(
+            f"{NETWORK_FILE} is missing: run `earthsig models import-dynamic-world`")
+    digest = file_sha256(NETWORK_FILE)
+    if digest != NETWORK_SHA256:
+        raise ModelNotFoundError(
+            f"{NETWORK_FILE} has sha256 {digest}, expected {NETWORK_SHA256}: not the converted "
+            "network this code was checked with")
+    return onnx.load(str(NETWORK_FILE))
+
+
+def wrap(net: onnx.ModelProto, mapping: tuple[ClassMapping, ...] = MAPPING, *,
+         fast_mish: bool = True) -> onnx.ModelProto:
+    """The pipeline's model: NCHW reflectance -> per-CLC-class probabilities (NCHW).
+
+    ``fast_mish=False`` keeps the network's own Softplus and Tanh (the benchmark's baseline).
+    """
+    net_in, net_out = net.graph.input[0].name, net.graph.output[0].name
+    p30 = NORM_PERCENTILES[:, 0].reshape(1, -1, 1, 1)
+    p70 = NORM_PERCENTILES[:, 1].reshape(1, -1, 1, 1)
+    # sigmoid(5 * (log(50 * max(x, 0) + 1) - p30) / p70 - 1) = sigmoid(a * log(..) + b)
+    a, b = 5.0 / p70, -5.0 * p30 / p70 - 1.0
+    consts = {
+        "zero": np.array(0.0, np.float32),
+        "dn_factor": np.array(DN_PER_REFLECTANCE * 0.005, np.float32),
+        "one": np.array(1.0, np.float32),
+        "norm_a": a.astype(np.float32), "norm_b": b.astype(np.float32),
+        "class_to_clc": mapping_matrix(mapping),
+    }
+    pre = [
+        helper.make_node("Max", ["reflectance", "zero"], ["x_pos"]),
+        helper.make_node("Mul", ["x_pos", "dn_factor"], ["x_scaled"]),
+        helper.make_node("Add", ["x_scaled", "one"], ["x_plus1"]),
+        helper.make_node("Log", ["x_plus1"], ["x_log"]),
+        helper.make_node("Mul", ["x_log", "norm_a"], ["x_lin"]),
+        helper.make_node("Add", ["x_lin", "norm_b"], ["x_affine"]),
+        helper.make_node("Sigmoid", ["x_affine"], ["x_norm"]),
+        helper.make_node("Transpose", ["x_norm"], [net_in], perm=[0, 2, 3, 1]),
+    ]
+    post = [
+        helper.make_node("Softmax", [net_out], ["dw_probabilities"], axis=-1),
+        helper.make_node("MatMul", ["dw_probabilities", "class_to_clc"], ["clc_nhwc"]),
+        helper.make_node("Transpose", ["clc_nhwc"], ["probabilities"], perm=[0, 3, 1, 2]),
+    ]
+    n_out = len(output_codes(mapping))
+    body, mish_consts = _fast_mish(net.graph) if fast_mish else (list(net.graph.node), {})
+    consts.update(mish_consts)
+    graph = helper.make_graph(
+        [*pre, *body, *post], "clc_dynamicworld",
+        [helper.make_tensor_value_info("reflectance", TensorProto.FLOAT,
+                                       ["N", len(BANDS), "H", "W"])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
+                                       ["N", n_out, "H", "W"])],
+        initializer=[*net.graph.initializer,
+                     *(numpy_helper.from_array(v, k) for k, v in consts.items())])
+    model = helper.make_model(graph, opset_imports=list(net.opset_import),
+                              producer_name="earthsignature")
+    model.ir_version = net.ir_version
+    onnx.checker.check_model(model)
+    return model
+
+
+# tanh(softplus(x)) = n / (n + 2) with n = e^x (e^x + 2); above x = 20 it is 1 in float32,
+# and clamping there keeps e^2x finite.
+MISH_CLAMP = 20.0
+
+
+def _fast_mish(graph: onnx.GraphProto) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
+    """The network's nodes with every ``Tanh(Softplus(x))`` (Mish's gate) as Exp and
+    arithmetic: ONNX Runtime's Softplus kernel is scalar and took two thirds of the run time
+    (profiled on 512 px windows); the rational form is the same function to float rounding
+    (tests/inference/test_dynamicworld.py compares both graphs)."""
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    replaced: dict[int, list[onnx.NodeProto]] = {}
+    dropped: set[int] = set()
+    for node in graph.node:
+        users = readers.get(node.output[0], [])
+        if node.op_type != "Softplus" or len(users) != 1 or users[0].op_type != "Tanh":
+            continue
+        tanh, x, p = users[0], node.input[0], node.output[0]
+        replaced[id(node)] = [
+            helper.make_node("Min", [x, "mish_clamp"], [f"{p}/clamped"]),
+            helper.make_node("Exp", [f"{p}/clamped"], [f"{p}/e"]),
+            helper.make_node("Add", [f"{p}/e", "mish_two"], [f"{p}/e2"]),
+            helper.make_node("Mul", [f"{p}/e", f"{p}/e2"], [f"{p}/n"]),
+            helper.make_node("Add", [f"{p}/n", "mish_two"], [f"{p}/n2"]),
+            helper.make_node("Div", [f"{p}/n", f"{p}/n2"], list(tanh.output)),
+        ]
+        dropped.add(id(tanh))
+    body: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if id(node) in dropped:
+            continue
+        body.extend(replaced.get(id(node), [node]))
+    return body, {"mish_clamp": np.array(MISH_CLAMP, np.float32),
+                  "mish_two": np.array(2.0, np.float32)}
+
+
+def spec() -> ModelSpec:
+    codes = output_codes()
+    return ModelSpec(
+        name=NAME, version="1", input_name="reflectance", output_name="probabilities",
+        input_bands=list(BANDS), output_classes=codes, window_size=512,
+        input_units="top-of-atmosphere reflectance",
+        architecture="fully convolutional network (Dynamic World, Brown et al. 2022)",
+        description="Dynamic World's 9 classes (trained on 24,000 annotated real Sentinel-2 "
+                    "L1C scenes) mapped onto CLC: " + ", ".join(
+                        f"{m.dw_class} {m.clc_code}" for m in MAPPING)
+                    + f"; water at sea {MARINE_CODE}",
+        hyperparameters={
+            "source": f"{SOURCE_REPOSITORY} model/forward at {SOURCE_COMMIT}",
+            "license": LICENCE, "attribution": ATTRIBUTION, "citation": CITATION,
+            "doi": DOI, "network_sha256": NETWORK_SHA256,
+            "dynamicworld_classes": list(CLASSES),
+            "clc_mapping": {m.dw_class: m.clc_code for m in MAPPING},
+            "reachable_classes": codes,
+            "refinements": {COASTLINE: {"inland": 512, "marine": MARINE_CODE}},
+            "preprocessing": "x = max(reflectance, 0) * 10000; x = log(x * 0.005 + 1); "
+                             "x = (x - p30) / p70; x = exp(5x - 1) / (exp(5x - 1) + 1) "
+                             "(in the graph)",
+            "norm_percentiles": NORM_PERCENTILES.tolist(),
+        },
+        created="2022-06-09T00:00:00Z",
+    )
+
+
+def build() -> tuple[ModelSpec, onnx.ModelProto]:
+    return spec(), wrap(network())
