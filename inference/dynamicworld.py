@@ -99,21 +99,46 @@ MARINE_CODE = 523  # sea and ocean: what water at sea becomes (ingest/coastline.
 COASTLINE = "coastline-marine-water"
 
 
-def output_codes(mapping: tuple[ClassMapping, ...] = MAPPING) -> list[int]:
+@dataclass(frozen=True)
+class ForestSplit:
+    """Trees whose SWIR-1 reflectance is below ``threshold`` are coniferous, the rest
+    broad-leaved: needle canopies are dark at 1.6 um (real BigEarthNet stands: median B11
+    0.03-0.08 under conifers, 0.13-0.18 under broad leaves). Chosen on one source by
+    ``earthsig models tune-forest`` (docs/models.md)."""
+
+    band: str = "B11"
+    threshold: float = 0.10
+    below: int = 312  # coniferous forest
+    above: int = 311  # broad-leaved forest (the trees class's own code)
+    # Sigmoid slope per unit of reflectance: steep, so the trees' whole probability goes to one
+    # type (0.0005 from the threshold: 99.3 %) and the split never changes which of Dynamic
+    # World's classes wins a pixel.
+    slope: float = 10000.0
+
+
+FOREST_SPLIT = ForestSplit()
+
+
+def output_codes(mapping: tuple[ClassMapping, ...] = MAPPING,
+                 split: ForestSplit | None = FOREST_SPLIT) -> list[int]:
     """The CLC code of each output channel: each mapped code once (in Dynamic World's class
-    order), then the marine code the coastline refinement can write."""
+    order), the forest split's second code after the trees code, then the marine code the
+    coastline refinement can write."""
     codes: list[int] = []
     for m in mapping:
         if m.clc_code not in codes:
             codes.append(m.clc_code)
+        if split and m.clc_code == split.above and split.below not in codes:
+            codes.append(split.below)
     if MARINE_CODE not in codes:
         codes.append(MARINE_CODE)
     return codes
 
 
-def mapping_matrix(mapping: tuple[ClassMapping, ...] = MAPPING) -> np.ndarray:
-    """[9, channels] 0/1 matrix: Dynamic World class -> output channel."""
-    codes = output_codes(mapping)
+def mapping_matrix(mapping: tuple[ClassMapping, ...] = MAPPING,
+                   split: ForestSplit | None = FOREST_SPLIT) -> np.ndarray:
+    """[9, channels] 0/1 matrix: Dynamic World class -> output channel (before the split)."""
+    codes = output_codes(mapping, split)
     matrix = np.zeros((len(CLASSES), len(codes)), np.float32)
     for m in mapping:
         matrix[CLASSES.index(m.dw_class), codes.index(m.clc_code)] = 1.0
@@ -139,9 +164,11 @@ def network() -> onnx.ModelProto:
 
 
 def wrap(net: onnx.ModelProto, mapping: tuple[ClassMapping, ...] = MAPPING, *,
-         fast_mish: bool = True) -> onnx.ModelProto:
+         split: ForestSplit | None = FOREST_SPLIT, fast_mish: bool = True) -> onnx.ModelProto:
     """The pipeline's model: NCHW reflectance -> per-CLC-class probabilities (NCHW).
 
+    ``split``: the trees' probability moves from ``split.above`` to ``split.below`` by
+    ``sigmoid(slope * (threshold - band))`` (None: all trees stay ``above``).
     ``fast_mish=False`` keeps the network's own Softplus and Tanh (the benchmark's baseline).
     """
     net_in, net_out = net.graph.input[0].name, net.graph.output[0].name
@@ -154,7 +181,7 @@ def wrap(net: onnx.ModelProto, mapping: tuple[ClassMapping, ...] = MAPPING, *,
         "dn_factor": np.array(DN_PER_REFLECTANCE * 0.005, np.float32),
         "one": np.array(1.0, np.float32),
         "norm_a": a.astype(np.float32), "norm_b": b.astype(np.float32),
-        "class_to_clc": mapping_matrix(mapping),
+        "class_to_clc": mapping_matrix(mapping, split),
     }
     pre = [
         helper.make_node("Max", ["reflectance", "zero"], ["x_pos"]),
@@ -168,10 +195,12 @@ def wrap(net: onnx.ModelProto, mapping: tuple[ClassMapping, ...] = MAPPING, *,
     ]
     post = [
         helper.make_node("Softmax", [net_out], ["dw_probabilities"], axis=-1),
-        helper.make_node("MatMul", ["dw_probabilities", "class_to_clc"], ["clc_nhwc"]),
+        helper.make_node("MatMul", ["dw_probabilities", "class_to_clc"],
+                         ["clc_mapped" if split else "clc_nhwc"]),
+        *(_forest_split_nodes(split, output_codes(mapping, split), consts) if split else []),
         helper.make_node("Transpose", ["clc_nhwc"], ["probabilities"], perm=[0, 3, 1, 2]),
     ]
-    n_out = len(output_codes(mapping))
+    n_out = len(output_codes(mapping, split))
     body, mish_consts = _fast_mish(net.graph) if fast_mish else (list(net.graph.node), {})
     consts.update(mish_consts)
     graph = helper.make_graph(
@@ -187,6 +216,37 @@ def wrap(net: onnx.ModelProto, mapping: tuple[ClassMapping, ...] = MAPPING, *,
     model.ir_version = net.ir_version
     onnx.checker.check_model(model)
     return model
+
+
+def _forest_split_nodes(split: ForestSplit, codes: list[int], consts: dict[str, np.ndarray]
+                        ) -> list[onnx.NodeProto]:
+    """clc_nhwc = clc_mapped + trees * w * (e_below - e_above), w = sigmoid(slope * (t - band))
+    read from the model's input (the reflectance it was given)."""
+    band, above = BANDS.index(split.band), codes.index(split.above)
+    move = np.zeros(len(codes), np.float32)
+    move[above], move[codes.index(split.below)] = -1.0, 1.0
+    consts.update({
+        "split_band": np.array([band], np.int64), "split_band_end": np.array([band + 1], np.int64),
+        "split_axis1": np.array([1], np.int64), "split_axis3": np.array([3], np.int64),
+        "split_trees": np.array([above], np.int64),
+        "split_trees_end": np.array([above + 1], np.int64),
+        "split_neg_slope": np.array(-split.slope, np.float32),
+        "split_offset": np.array(split.slope * split.threshold, np.float32),
+        "split_move": move,
+    })
+    return [
+        helper.make_node("Slice", ["reflectance", "split_band", "split_band_end", "split_axis1"],
+                         ["split_x"]),  # [N, 1, H, W]
+        helper.make_node("Transpose", ["split_x"], ["split_x_nhwc"], perm=[0, 2, 3, 1]),
+        helper.make_node("Mul", ["split_x_nhwc", "split_neg_slope"], ["split_scaled"]),
+        helper.make_node("Add", ["split_scaled", "split_offset"], ["split_logit"]),
+        helper.make_node("Sigmoid", ["split_logit"], ["split_w"]),
+        helper.make_node("Slice", ["clc_mapped", "split_trees", "split_trees_end", "split_axis3"],
+                         ["split_p_trees"]),  # [N, H, W, 1]
+        helper.make_node("Mul", ["split_p_trees", "split_w"], ["split_p_moved"]),
+        helper.make_node("Mul", ["split_p_moved", "split_move"], ["split_delta"]),
+        helper.make_node("Add", ["clc_mapped", "split_delta"], ["clc_nhwc"]),
+    ]
 
 
 # tanh(softplus(x)) = n / (n + 2) with n = e^x (e^x + 2); above x = 20 it is 1 in float32,
@@ -228,8 +288,8 @@ def _fast_mish(graph: onnx.GraphProto) -> tuple[list[onnx.NodeProto], dict[str, 
                   "mish_two": np.array(2.0, np.float32)}
 
 
-def spec() -> ModelSpec:
-    codes = output_codes()
+def spec(split: ForestSplit | None = FOREST_SPLIT) -> ModelSpec:
+    codes = output_codes(split=split)
     return ModelSpec(
         name=NAME, version="1", input_name="reflectance", output_name="probabilities",
         input_bands=list(BANDS), output_classes=codes, window_size=512,
@@ -238,13 +298,15 @@ def spec() -> ModelSpec:
         description="Dynamic World's 9 classes (trained on 24,000 annotated real Sentinel-2 "
                     "L1C scenes) mapped onto CLC: " + ", ".join(
                         f"{m.dw_class} {m.clc_code}" for m in MAPPING)
-                    + f"; water at sea {MARINE_CODE}",
+                    + (f" ({split.below} where {split.band} < {split.threshold})"
+                       if split else "") + f"; water at sea {MARINE_CODE}",
         hyperparameters={
             "source": f"{SOURCE_REPOSITORY} model/forward at {SOURCE_COMMIT}",
             "license": LICENCE, "attribution": ATTRIBUTION, "citation": CITATION,
             "doi": DOI, "network_sha256": NETWORK_SHA256,
             "dynamicworld_classes": list(CLASSES),
             "clc_mapping": {m.dw_class: m.clc_code for m in MAPPING},
+            "forest_split": vars(split) if split else None,
             "reachable_classes": codes,
             "refinements": {COASTLINE: {"inland": 512, "marine": MARINE_CODE}},
             "preprocessing": "x = max(reflectance, 0) * 10000; x = log(x * 0.005 + 1); "
@@ -256,5 +318,5 @@ def spec() -> ModelSpec:
     )
 
 
-def build() -> tuple[ModelSpec, onnx.ModelProto]:
-    return spec(), wrap(network())
+def build(split: ForestSplit | None = FOREST_SPLIT) -> tuple[ModelSpec, onnx.ModelProto]:
+    return spec(split), wrap(network(), split=split)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from affine import Affine
@@ -125,6 +126,100 @@ def tuning_report(rows: list[TuningRow], best: TuningRow) -> list[str]:
     return lines
 
 
+# Forest type: patches labelled with exactly one of these (and not mixed forest, 313), where
+# the model finds forest on at least FOUND_SHARE of the patch: is its commonest forest type
+# the labelled one?
+FOREST_TYPES = (311, 312)
+MIXED_FOREST = 313
+FOREST_CODES = (311, 312, 313)
+TUNING_THRESHOLDS = (0.06, 0.07, 0.08, 0.09, 0.10, 0.11, 0.12, 0.13, 0.14)
+
+
+def forest_type(predictions: dict[str, np.ndarray], patches: Sequence[RealPatch]
+                ) -> tuple[int, int]:
+    """(patches whose commonest predicted forest type is the labelled one, patches scored)."""
+    right = scored = 0
+    for patch in patches:
+        labelled = [c for c in FOREST_TYPES if c in patch.labels_clc]
+        if len(labelled) != 1 or MIXED_FOREST in patch.labels_clc:
+            continue
+        classes = predictions[patch.id]
+        classified = classes[classes > 0]
+        forest = classified[np.isin(classified, FOREST_CODES)]
+        if classified.size == 0 or forest.size < patch_eval.FOUND_SHARE * classified.size:
+            continue
+        codes, counts = np.unique(forest, return_counts=True)
+        scored += 1
+        right += int(codes[counts.argmax()] == labelled[0])
+    return right, scored
+
+
+def forest_type_lines(predictions: dict[str, dict[str, np.ndarray]],
+                      patches: Sequence[RealPatch]) -> list[str]:
+    lines = []
+    for name, by_id in predictions.items():
+        right, scored = forest_type(by_id, patches)
+        broad = forest_type({p.id: np.where(np.isin(by_id[p.id], FOREST_CODES), 311,
+                                            by_id[p.id]) for p in patches}, patches)
+        lines.append(f"{name}: forest type right in {right} of {scored} patches labelled "
+                     f"broad-leaved or coniferous with forest found (calling all its forest "
+                     f"broad-leaved: {broad[0]} of {broad[1]})")
+    return lines
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    threshold: float | None
+    tuning: tuple[int, int]
+    held_out: tuple[int, int]
+    tuning_l2: float
+    held_out_l2: float
+
+
+def tune_forest(settings: InferenceSettings, patches: Sequence[RealPatch] | None = None,
+                work: Path | None = None) -> tuple[list[ForestRow], ForestRow]:
+    """clc-dynamicworld with each SWIR-1 threshold of the forest split (and none), scored on
+    the tuning source and the held-out ones; chosen: the most forest types right on the tuning
+    source (ties: the best level-2 F1 there, then the middle of the tied thresholds)."""
+    import tempfile
+
+    from inference import dynamicworld as dw
+
+    patches = list(patches) if patches is not None else load_patches()
+    tuning = [p for p in patches if p.source == TUNING_SOURCE]
+    held_out = [p for p in patches if p.source != TUNING_SOURCE]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="earthsig-forest-", dir=work) as tmp:
+        for threshold in (None, *TUNING_THRESHOLDS):
+            split = dw.ForestSplit(threshold=threshold) if threshold is not None else None
+            spec, graph = dw.build(split)
+            path = Path(tmp) / f"{threshold}.onnx"
+            path.write_bytes(graph.SerializeToString())
+            pred = predict_patches(ResolvedModel(spec, path), settings, patches)
+            l2 = {name: patch_eval.evaluate(name, {p.id: pred[p.id] for p in group}, group
+                                            ).f1(2).mean
+                  for name, group in (("tuning", tuning), ("held out", held_out))}
+            rows.append(ForestRow(threshold, forest_type(pred, tuning),
+                                  forest_type(pred, held_out), l2["tuning"], l2["held out"]))
+    top = max((r.tuning[0], round(r.tuning_l2, 6)) for r in rows)
+    tied = [r for r in rows if (r.tuning[0], round(r.tuning_l2, 6)) == top]
+    return rows, tied[(len(tied) - 1) // 2]
+
+
+def forest_report(rows: list[ForestRow], best: ForestRow) -> list[str]:
+    lines = [f"forest split (SWIR-1 B11 below the threshold: coniferous): chosen on "
+             f"{TUNING_SOURCE} by forest types right; held-out figures are reported, never "
+             "used to choose",
+             f"{'B11 <':>6}  {'tuning right':>12} {'tuning L2':>9}  {'held right':>10} "
+             f"{'held L2':>7}"]
+    for r in rows:
+        mark = "  <- chosen" if r is best else ""
+        t = "none" if r.threshold is None else f"{r.threshold:.2f}"
+        lines.append(f"{t:>6}  {r.tuning[0]:>6} of {r.tuning[1]:<3} {r.tuning_l2:9.3f}  "
+                     f"{r.held_out[0]:>4} of {r.held_out[1]:<3} {r.held_out_l2:7.3f}{mark}")
+    return lines
+
+
 def _grid_to_clc() -> np.ndarray:
     from catalog_schemas import clc
 
@@ -165,6 +260,7 @@ def report(patches: Sequence[RealPatch], predictions: dict[str, dict[str, np.nda
         results.update(patch_eval.baselines(group))
         lines += ["", f"== {title}: {len(group)} patches, {sum(p.sea for p in group)} sea"]
         lines += patch_eval.report_lines(results)
+        lines += forest_type_lines(predictions, group)
     return lines
 
 

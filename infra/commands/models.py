@@ -85,6 +85,24 @@ def models_tune_atmosphere(ref: str) -> None:
     click.echo("\n".join(ben.tuning_report(rows, best)))
 
 
+@models.command("tune-forest")
+def models_tune_forest() -> None:
+    """Choose clc-dynamicworld's forest split (SWIR-1 threshold) on one BigEarthNet source.
+
+    Scores each threshold on configilm's BENv2 patches (the choice) and every other source
+    (reported only); inference/dynamicworld.py holds the chosen one (FOREST_SPLIT).
+    """
+    from inference.settings import InferenceSettings
+    from ingest import bigearthnet_eval as ben
+    from ingest.samples.real_patches import RealPatchDataError
+
+    try:
+        rows, best = ben.tune_forest(InferenceSettings())
+    except (RealPatchDataError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("\n".join(ben.forest_report(rows, best)))
+
+
 @models.command("import-dynamic-world")
 @click.argument("saved_model", type=click.Path(exists=True, file_okay=False))
 @click.option("--scene", type=click.Path(exists=True, dir_okay=False),

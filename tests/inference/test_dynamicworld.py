@@ -68,10 +68,21 @@ def test_wrapped_model_is_network_on_normalised_bands_mapped_to_clc() -> None:
     wrapped = _session(dw.wrap(dw.network()))
     probs = wrapped.run(None, {"reflectance": crop.transpose(2, 0, 1)[None]})[0][0]
     net = imp.onnx_probabilities(dw.network(), [crop])[0]  # [h, w, 9], numpy normalisation
-    expected = (net @ dw.mapping_matrix()).transpose(2, 0, 1)
-    assert probs.shape == (len(dw.output_codes()), 48, 48)
-    np.testing.assert_allclose(probs, expected, atol=2e-4)
+    codes = dw.output_codes()
+    expected = net @ dw.mapping_matrix()  # trees all on 311 so far
+    # The forest split: trees over dark SWIR-1 are coniferous (312), the rest broad-leaved.
+    swir = crop[..., dw.BANDS.index("B11")]
+    conifer = swir < dw.FOREST_SPLIT.threshold
+    trees = expected[..., codes.index(311)].copy()
+    expected[..., codes.index(311)] = np.where(conifer, 0.0, trees)
+    expected[..., codes.index(312)] = np.where(conifer, trees, 0.0)
+    expected = expected.transpose(2, 0, 1)
+    clear_of_threshold = np.abs(swir - dw.FOREST_SPLIT.threshold) > 1e-3
+    assert probs.shape == (len(codes), 48, 48)
+    np.testing.assert_allclose(probs[:, clear_of_threshold], expected[:, clear_of_threshold],
+                               atol=2e-4)
     np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-5)
+    assert conifer.any() and (~conifer).any()  # both sides of the split are exercised
     # Band order matters: the same pixels with blue and SWIR-2 swapped are another answer.
     swapped = crop[..., [8, 1, 2, 3, 4, 5, 6, 7, 0]].transpose(2, 0, 1)[None]
     other = wrapped.run(None, {"reflectance": swapped})[0][0]
@@ -79,11 +90,14 @@ def test_wrapped_model_is_network_on_normalised_bands_mapped_to_clc() -> None:
 
 
 def test_mapping_table() -> None:
-    assert dw.output_codes() == [512, 311, 231, 411, 211, 324, 112, 333, 335, 523]
+    codes = dw.output_codes()
+    assert codes == [512, 311, 312, 231, 411, 211, 324, 112, 333, 335, 523]
+    assert dw.output_codes(split=None) == [512, 311, 231, 411, 211, 324, 112, 333, 335, 523]
     matrix = dw.mapping_matrix()
-    assert matrix.shape == (9, 10)
+    assert matrix.shape == (9, 11)
     assert (matrix.sum(axis=1) == 1).all()  # every Dynamic World class lands on one code
-    assert matrix[:, -1].sum() == 0  # 523 only from the coastline refinement
+    assert matrix[:, codes.index(523)].sum() == 0  # 523 only from the coastline refinement
+    assert matrix[:, codes.index(312)].sum() == 0  # 312 only from the forest split
     by_class = {m.dw_class: m.clc_code for m in dw.MAPPING}
     assert by_class == {"water": 512, "trees": 311, "grass": 231, "flooded_vegetation": 411,
                         "crops": 211, "shrub_and_scrub": 324, "built": 112, "bare": 333,
