@@ -43,6 +43,12 @@ class Atmosphere:
     red: float = STANDARD_PATH_RED
 
 
+def split_by_source(patches: Sequence[RealPatch]) -> tuple[list[RealPatch], list[RealPatch]]:
+    """(the tuning source's patches, every other source's): choices are made on the first."""
+    return ([p for p in patches if p.source == TUNING_SOURCE],
+            [p for p in patches if p.source != TUNING_SOURCE])
+
+
 def takes_toa(model: ResolvedModel) -> bool:
     return model.spec.input_units.startswith("top-of-atmosphere")
 
@@ -93,8 +99,7 @@ def tune_atmosphere(model: ResolvedModel, settings: InferenceSettings,
     """Every grid point scored on the tuning source and on the held-out sources; the chosen
     one: the best level-2 F1 on the tuning source (ties: level-1 F1, then the weaker path)."""
     patches = list(patches) if patches is not None else load_patches()
-    tuning = [p for p in patches if p.source == TUNING_SOURCE]
-    held_out = [p for p in patches if p.source != TUNING_SOURCE]
+    tuning, held_out = split_by_source(patches)
     rows = []
     for blue in TUNING_BLUES:
         for share in TUNING_RED_SHARES if blue else (0.5,):
@@ -186,8 +191,7 @@ def tune_forest(settings: InferenceSettings, patches: Sequence[RealPatch] | None
     from inference import dynamicworld as dw
 
     patches = list(patches) if patches is not None else load_patches()
-    tuning = [p for p in patches if p.source == TUNING_SOURCE]
-    held_out = [p for p in patches if p.source != TUNING_SOURCE]
+    tuning, held_out = split_by_source(patches)
     rows = []
     with tempfile.TemporaryDirectory(prefix="earthsig-forest-", dir=work) as tmp:
         for threshold in (None, *TUNING_THRESHOLDS):
@@ -241,14 +245,14 @@ def evaluate_models(models: Sequence[ResolvedModel], settings: InferenceSettings
 
 
 def report(patches: Sequence[RealPatch], predictions: dict[str, dict[str, np.ndarray]],
-           *, split_by_source: bool = True) -> list[str]:
+           *, by_source: bool = True) -> list[str]:
     """The tables: all patches, then the tuning source and the held-out sources apart."""
     groups = [("all patches", list(patches))]
-    if split_by_source:
-        groups += [(f"{TUNING_SOURCE} (the TOA path reflectance was chosen here)",
-                    [p for p in patches if p.source == TUNING_SOURCE]),
-                   (f"held out: every source but {TUNING_SOURCE}",
-                    [p for p in patches if p.source != TUNING_SOURCE])]
+    if by_source:
+        tuning, held_out = split_by_source(patches)
+        groups += [(f"{TUNING_SOURCE} (the TOA path reflectance and the forest split were "
+                    "chosen here)", tuning),
+                   (f"held out: every source but {TUNING_SOURCE}", held_out)]
     lines = [_summary(patches)]
     for title, group in groups:
         if not group:

@@ -216,7 +216,7 @@ def _eval_bigearthnet(models: list, path_blue: float | None, path_red: float | N
     if any(ben.takes_toa(m) for m in models):
         click.echo(f"TOA emulation of the L2A patches: path reflectance blue "
                    f"{atmosphere.blue}, red {atmosphere.red} (lambda^-n between them)")
-    click.echo("\n".join(ben.report(patches, predictions, split_by_source=by_source)))
+    click.echo("\n".join(ben.report(patches, predictions, by_source=by_source)))
 
 
 def _eval_labels(model: object, root: object, baseline: str | None) -> None:
