@@ -112,7 +112,7 @@ def create_app(
     _add_tilers(app, settings, roots, item_params)
     add_identify_routes(app, roots, item_params)
     add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
-    add_legend_routes(app)
+    add_legend_routes(app, settings.legend_cache_ttl)
     add_web_map(app, settings.web_modules, settings.basemap_url)
     add_health_route(app, settings.healthz_timeout)
     codes = status_codes()

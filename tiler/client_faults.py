@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from psycopg import errors as pg
 from rasterio._err import CPLE_AppDefinedError  # not re-exported by rasterio.errors
+from rasterio.errors import WindowError
 from rio_tiler.errors import RioTilerError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -84,6 +85,10 @@ CLIENT_FAULTS: tuple[ClientFault, ...] = (
                 "the GeoJSON geometry is not valid"),
     ClientFault(CPLE_AppDefinedError, _message_starts("Cannot invert geotransform"),
                 "the bbox is empty or inverted (minx < maxx and miny < maxy are needed)"),
+    # Statistics of a feature take its geometry's own bbox, where it has one, as its bounds.
+    ClientFault(WindowError, _message_starts("Bounds and transform are inconsistent"),
+                "the geometry's bbox is empty or inverted (minx < maxx and miny < maxy are "
+                "needed)"),
     ClientFault(BackendError, _caused_by(pg.DataError), "pgstac cannot read this search"),
     # pgstac refuses a search with both a `query` and a `filter` by RAISE (P0001), which
     # titiler-pgstac's search registration lets through as it is.
@@ -103,9 +108,11 @@ def _detail(fault: ClientFault, exc: BaseException) -> str:
 
 def _handler(error: type[BaseException], status_codes: dict[type[Exception], int]) -> Callable:
     faults = [f for f in CLIENT_FAULTS if f.error is error]
-    # What upstream's map answers this type otherwise (None: the catch-all 500 handler).
-    fallback = (exception_handler_factory(status_codes[error], error)  # type: ignore[index]
-                if error in status_codes else None)
+    # What upstream's map answers this type (or the nearest base it maps, as Starlette would
+    # pick: RasterioError for WindowError) otherwise; None: the catch-all 500 handler.
+    mapped = next((c for c in error.__mro__ if c in status_codes and c is not Exception), None)
+    fallback = (exception_handler_factory(status_codes[mapped], mapped)  # type: ignore[index]
+                if mapped is not None else None)
 
     async def handle(request: Request, exc: Exception) -> Response:
         for fault in faults:

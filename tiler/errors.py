@@ -33,12 +33,22 @@ class WebMapNotInstalledError(TilerServiceError):
     """The web map's npm packages are missing (``make install`` was not run)."""
 
 
+class CollectionNotFoundError(TilerServiceError):
+    """A ``collection=`` naming no collection in pgstac."""
+
+
+class LegendFilterError(TilerServiceError):
+    """A legend filter that is malformed, names an unknown class, or does not apply."""
+
+
 TILER_STATUS_CODES: dict[type[Exception], int] = {
     DatasetNotAllowedError: status.HTTP_403_FORBIDDEN,
     AssetMissingError: status.HTTP_404_NOT_FOUND,
     ZoomNotServedError: status.HTTP_400_BAD_REQUEST,
     NothingHereError: status.HTTP_404_NOT_FOUND,
     WebMapNotInstalledError: status.HTTP_503_SERVICE_UNAVAILABLE,
+    CollectionNotFoundError: status.HTTP_404_NOT_FOUND,
+    LegendFilterError: status.HTTP_400_BAD_REQUEST,
 }
 
 

@@ -3,26 +3,43 @@
 The PNG is for clients that show an image next to a layer (QGIS's legend, a web page); the
 JSON is for clients that draw their own. Both come from ``catalog_schemas``, the same source
 as the colormaps, so a legend cannot disagree with the tiles.
+
+The ``clc`` legend lists all 44 CORINE classes unless filtered: ``classes=`` names CLC codes,
+``collection=`` keeps the classes the maps of that collection can contain (the union of the
+``classification:classes`` of its items' landcover assets, read from pgstac and cached for
+``legend_cache_ttl`` seconds). A legend must not promise a class no map can show.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import threading
+from collections.abc import Iterable
 from enum import StrEnum
-from functools import cache
+from functools import lru_cache
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from cachetools import TTLCache
+from fastapi import APIRouter, FastAPI, Query, Request
 from PIL import Image, ImageDraw, ImageFont
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from catalog_schemas import clc, cloudmask
-from catalog_schemas.collections import CLC_COLORMAP_NAME
+from catalog_schemas.collections import CLC_COLORMAP_NAME, LANDCOVER_ASSET
+from tiler.errors import CollectionNotFoundError, LegendFilterError
 
 CLOUDMASK_COLORMAP_NAME = "cloudmask"
 
 # PNG layout, in pixels.
 _ROW, _SWATCH, _PAD, _FONT_SIZE = 20, 14, 6, 12
+
+ALL_GRID_CODES = frozenset(c.grid_code for c in clc.clc_classes())
+_GRID_CODE_OF = {str(c.clc_code): c.grid_code for c in clc.clc_classes()}  # "311" -> 23
+_CODE = re.compile(r"[0-9]+")
 
 
 class LegendName(StrEnum):
@@ -46,11 +63,12 @@ class Legend(BaseModel):
     entries: list[LegendEntry]
 
 
-def _clc_legend() -> Legend:
+def _clc_legend(values: Iterable[int] | None) -> Legend:
+    wanted = ALL_GRID_CODES if values is None else frozenset(values)
     entries = [
         LegendEntry(value=c.grid_code, code=str(c.clc_code), name=c.name, level1=c.level1,
                     level2=c.level2, color=f"#{c.hex_color}", rgba=(*c.rgb, 255))
-        for c in clc.clc_classes()
+        for c in clc.clc_classes() if c.grid_code in wanted
     ]
     return Legend(colormap_name=CLC_COLORMAP_NAME, title="CORINE Land Cover", entries=entries)
 
@@ -64,15 +82,20 @@ def _cloudmask_legend() -> Legend:
     return Legend(colormap_name=CLOUDMASK_COLORMAP_NAME, title="Cloud mask", entries=entries)
 
 
-def legend(name: LegendName) -> Legend:
-    """The legend of a registered class colormap (nodata, which is transparent, left out)."""
-    return _clc_legend() if name is LegendName.clc else _cloudmask_legend()
+def legend(name: LegendName, values: Iterable[int] | None = None) -> Legend:
+    """The legend of a registered class colormap (nodata, which is transparent, left out);
+    ``values``: the CLC grid codes to keep (None: all), for ``clc`` only."""
+    return _clc_legend(values) if name is LegendName.clc else _cloudmask_legend()
 
 
-@cache
-def legend_png(name: LegendName) -> bytes:
+def legend_png(name: LegendName, values: Iterable[int] | None = None) -> bytes:
     """One row per class: a swatch in the tile colour, then code and name."""
-    doc = legend(name)
+    return _legend_png(name, None if values is None else frozenset(values))
+
+
+@lru_cache(maxsize=128)
+def _legend_png(name: LegendName, values: frozenset[int] | None) -> bytes:
+    doc = legend(name, values)
     font = ImageFont.load_default(size=_FONT_SIZE)
     labels = [f"{e.code}  {e.name}" for e in doc.entries]
     text_width = max(int(font.getlength(t)) for t in [doc.title, *labels])
@@ -91,18 +114,163 @@ def legend_png(name: LegendName) -> bytes:
     return out.getvalue()
 
 
-def add_legend_routes(app: FastAPI) -> None:
-    """``/legends/{name}`` (JSON) and ``/legends/{name}.png``."""
+def parse_clc_codes(text: str) -> frozenset[int]:
+    """The grid codes of ``311,512`` (CLC level-3 codes, comma separated); LegendFilterError
+    naming the first part that is not a CLC code."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise LegendFilterError("classes names no CLC code (e.g. classes=311,512)")
+    grid_codes = set()
+    for part in parts:
+        # Digits only: int() would also take "3_11", "+311" or "٣١١".
+        code = str(int(part)) if _CODE.fullmatch(part) else part
+        if code not in _GRID_CODE_OF:
+            raise LegendFilterError(
+                f"classes: {part!r} is not a CORINE Land Cover level-3 code (e.g. 311)")
+        grid_codes.add(_GRID_CODE_OF[code])
+    return frozenset(grid_codes)
+
+
+# The landcover asset's classes of every item, once per distinct value, as pgstac hydrates
+# them: an item stores only what differs from its collection's item_assets (the base item).
+_BASE_ASSET_SQL = "SELECT base_item->'assets'->%(asset)s FROM pgstac.collections WHERE id = %(id)s"
+_ITEM_CLASSES_SQL = """
+SELECT kind, pgstac.merge_jsonb(classes, %(base)s::jsonb) FROM (
+    SELECT DISTINCT jsonb_typeof(content->'assets'->%(asset)s) AS kind,
+                    content->'assets'->%(asset)s->'classification:classes' AS classes
+    FROM pgstac.items WHERE collection = %(id)s
+) AS stored
+"""
+
+
+def _grid_codes(classes: Any) -> frozenset[int]:
+    """The grid codes of a ``classification:classes`` list; all of them when it is missing or
+    unreadable (an older item: what its model could write is unknown)."""
+    if not isinstance(classes, list):
+        return ALL_GRID_CODES
+    values = [entry.get("value") if isinstance(entry, dict) else None for entry in classes]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return ALL_GRID_CODES
+    return ALL_GRID_CODES.intersection(values)
+
+
+def collection_grid_codes(pool: ConnectionPool, collection_id: str) -> frozenset[int]:
+    """The CLC grid codes the land-cover maps of a collection can contain: the union of its
+    items' landcover ``classification:classes`` (an item without them: all 44; an item without
+    a landcover asset: none). CollectionNotFoundError when pgstac has no such collection."""
+    params: dict[str, Any] = {"id": collection_id, "asset": LANDCOVER_ASSET}
+    with pool.connection() as conn:
+        found = conn.execute(_BASE_ASSET_SQL, params).fetchone()
+        if found is None:
+            raise CollectionNotFoundError(f"collection {collection_id!r} not found")
+        base_asset = found[0]
+        base = base_asset.get("classification:classes") if isinstance(base_asset, dict) else None
+        base_json = Jsonb(base) if base is not None else None
+        rows = conn.execute(_ITEM_CLASSES_SQL, {**params, "base": base_json}).fetchall()
+    codes: set[int] = set()
+    for kind, classes in rows:
+        # No asset stored: the item has the base item's (if any). A string: pgstac's marker of
+        # an asset the base item has and the item has not.
+        if kind == "object" or (kind is None and isinstance(base_asset, dict)):
+            codes |= _grid_codes(classes)
+    return frozenset(codes)
+
+
+class CollectionClasses:
+    """``collection_grid_codes`` per collection, kept ``ttl`` seconds (0: read every time).
+
+    A legend is asked for once per page or layer, not per tile, but reading it scans the
+    collection's items; a new model's classes show after at most ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float, maxsize: int = 256) -> None:
+        self.ttl = ttl
+        self._codes: TTLCache[str, frozenset[int]] | None = (
+            TTLCache(maxsize=maxsize, ttl=ttl) if ttl > 0 else None
+        )
+        self._lock = threading.Lock()  # TTLCache is not thread-safe; routes run in a pool
+
+    def get(self, pool: ConnectionPool, collection_id: str) -> frozenset[int]:
+        if self._codes is None:
+            return collection_grid_codes(pool, collection_id)
+        with self._lock:
+            codes = self._codes.get(collection_id)
+        if codes is None:
+            # Unknown collections raise and are not kept: a new one is found at once.
+            codes = collection_grid_codes(pool, collection_id)
+            with self._lock:
+                self._codes[collection_id] = codes
+        return codes
+
+
+def legend_values(
+    name: LegendName,
+    *,
+    classes: str | None = None,
+    collection: str | None = None,
+    pool: ConnectionPool | None = None,
+    cache: CollectionClasses | None = None,
+) -> frozenset[int] | None:
+    """The grid codes a filtered legend keeps (None: no filter, all): those of ``classes``
+    (CLC codes, comma separated) that the maps of ``collection`` can contain.
+
+    LegendFilterError (400) for a bad ``classes`` or a filter on another legend than ``clc``;
+    CollectionNotFoundError (404) for an unknown collection.
+    """
+    if name is not LegendName.clc:
+        if classes is not None or collection is not None:
+            raise LegendFilterError(f"collection and classes filter the {CLC_COLORMAP_NAME} "
+                                    f"legend only, not {name.value}")
+        return None
+    wanted = None if classes is None else parse_clc_codes(classes)
+    if collection is None:
+        return wanted
+    if pool is None:
+        raise ValueError("a collection filter needs the database pool")
+    in_collection = (cache.get(pool, collection) if cache is not None
+                     else collection_grid_codes(pool, collection))
+    return in_collection if wanted is None else wanted & in_collection
+
+
+CollectionQuery = Annotated[str | None, Query(
+    description="Only the classes the maps of this STAC collection can contain (the union of "
+                "its items' landcover `classification:classes`); `clc` legend only."
+)]
+ClassesQuery = Annotated[str | None, Query(
+    description="Only these CORINE level-3 codes, comma separated (e.g. `311,512`); combined "
+                "with `collection`, the classes in both. `clc` legend only."
+)]
+
+
+def add_legend_routes(app: FastAPI, cache_ttl: float = 60.0) -> None:
+    """``/legends/{name}`` (JSON) and ``/legends/{name}.png``, both with the filters of
+    ``legend_values`` (``collection=``, ``classes=``)."""
     router = APIRouter(prefix="/legends", tags=["Legends"])
+    cache = CollectionClasses(cache_ttl)
+    # What a collection can contain changes with the catalog: no hour-long proxy cache.
+    collection_cachecontrol = f"public, max-age={int(cache_ttl)}" if cache_ttl else "no-cache"
+
+    def headers(collection: str | None) -> dict[str, str]:
+        return {"Cache-Control": collection_cachecontrol} if collection is not None else {}
+
+    def values(request: Request, name: LegendName, collection: str | None,
+               classes: str | None) -> frozenset[int] | None:
+        return legend_values(name, classes=classes, collection=collection,
+                             pool=request.app.state.dbpool, cache=cache)
 
     # Registered first: ``{name}`` alone would also match ``clc.png``.
     @router.get("/{name}.png", response_class=Response,
                 responses={200: {"content": {"image/png": {}}}})
-    def legend_image(name: LegendName) -> Response:
-        return Response(legend_png(name), media_type="image/png")
+    def legend_image(request: Request, name: LegendName, collection: CollectionQuery = None,
+                     classes: ClassesQuery = None) -> Response:
+        image = legend_png(name, values(request, name, collection, classes))
+        return Response(image, media_type="image/png", headers=headers(collection))
 
     @router.get("/{name}", response_model=Legend)
-    def legend_json(name: LegendName) -> Legend:
-        return legend(name)
+    def legend_json(request: Request, response: Response, name: LegendName,
+                    collection: CollectionQuery = None, classes: ClassesQuery = None) -> Legend:
+        doc = legend(name, values(request, name, collection, classes))
+        response.headers.update(headers(collection))
+        return doc
 
     app.include_router(router)

@@ -98,6 +98,15 @@ class TilerSettings(BaseSettings):
             "request); an entry whose asset files are gone (item re-processed) is read again."
         ),
     )
+    legend_cache_ttl: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "Seconds the classes a collection's maps can contain (`/legends/clc?collection=`) "
+            "are reused before pgstac is read again (0: read on every request); also the "
+            "max-age of those legend responses."
+        ),
+    )
     tile_cache_ttl: float = Field(
         default=30.0,
         ge=0,

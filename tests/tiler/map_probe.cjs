@@ -44,6 +44,7 @@ async function main() {
     await settle(page);
     step('settled');
     result.collections = await page.$$eval('#collection option', (os) => os.map((o) => o.value));
+    await page.waitForSelector('#legend li');
     result.legend = await page.$$eval('#legend li', (lis) => lis.map((li) => li.textContent));
     result.point = await page.evaluate(({ lat, lon }) => window.earthsig.map
       .latLngToContainerPoint([lat, lon]), cfg);

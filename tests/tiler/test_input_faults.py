@@ -116,6 +116,18 @@ def test_a_geometry_with_a_3d_bbox_is_a_400(tiler: ServedTiler, route: str) -> N
     assert "bbox must be 2D" in response.json()["detail"]
 
 
+def test_a_geometry_with_an_inverted_bbox_is_a_400(tiler: ServedTiler) -> None:
+    # Statistics take a geometry's own bbox for its bounds: west > east is no window.
+    lon, lat = WATER_SPOT.lon, WATER_SPOT.lat
+    points = {"type": "MultiPoint", "bbox": [lon + 0.01, lat, lon, lat + 0.01],
+              "coordinates": [[lon, lat], [lon + 0.01, lat + 0.01]]}
+    response = httpx.post(_cog(tiler, "statistics") + "&bidx=1",
+                          json={"type": "Feature", "geometry": points, "properties": {}},
+                          timeout=60)
+    assert response.status_code == 400, response.text
+    assert "empty or inverted" in response.json()["detail"]
+
+
 def test_a_world_bbox_is_read_at_a_bounded_size(tiler: ServedTiler) -> None:
     """Without width, height or max_size upstream reads the bbox at the file's resolution:
     the world over a 10 m COG. The default max_size keeps it a small image."""

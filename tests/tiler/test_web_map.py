@@ -1,7 +1,9 @@
 """The web map at /map in a real headless Chromium, on a product the real pipeline processed.
 
 The page must load with no console error and no request leaving the tiler (offline, no CDN),
-draw the ground truth's CLC colour at a known spot, and identify the right class on click.
+draw the ground truth's CLC colour at a known spot, and identify the right class on click. Its
+legend lists only the classes the collection's maps can contain: here the union of the classes
+of the rule model that processed the product and of a second model's item elsewhere.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from catalog_schemas import clc
+from catalog_schemas.collections import LANDCOVER_ASSET, classification_classes
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.pipeline import process_product
@@ -26,6 +29,8 @@ from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
 from tests.servers import uvicorn_server
 from tests.spots import Spot, interior_spot
+from tests.tiler.landcover_data import item_dict, load, write_cog
+from tests.tiler.legends import served_classes
 from tests.tiles import decode_png
 from tiler.settings import WEB_DIR
 
@@ -33,6 +38,8 @@ PROBE = Path(__file__).with_name("map_probe.cjs")
 MODULES = WEB_DIR / "node_modules"
 WATER = 512
 MAP_BACKGROUND = (244, 244, 244)  # tiler/web/page/map.css
+# clc-dynamicworld's classes, listed by the second model's item.
+DYNAMICWORLD = (512, 311, 231, 411, 211, 324, 112, 333, 335, 523)
 
 
 def _chromium() -> str:
@@ -47,6 +54,19 @@ def _chromium() -> str:
 class Served:
     tiler: str
     spot: Spot
+    legend: list[str]  # the rows the legend must show
+
+
+def _item_of_another_model(cog: Path) -> dict:
+    """An item of the other model, far from the product (in Spain): it never draws here."""
+    item = item_dict(cog, "dynamicworld-elsewhere", datetime(2024, 7, 1, tzinfo=UTC))
+    west, south, east, north = -4.1, 40.0, -4.0, 40.1
+    item["bbox"] = [west, south, east, north]
+    item["geometry"]["coordinates"] = [[[west, south], [east, south], [east, north],
+                                        [west, north], [west, south]]]
+    item["assets"][LANDCOVER_ASSET]["classification:classes"] = (
+        classification_classes(DYNAMICWORLD))
+    return item
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +80,17 @@ def served(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str) -> 
         inference=InferenceSettings(_env_file=None, model_repository=home / "models"),
         dsn=module_pgstac_dsn,
     )
+    load(module_pgstac_dsn, [], [_item_of_another_model(write_cog(home / "elsewhere.tif"))])
     spot = interior_spot(product.parent / "truth_landcover.tif", clc.grid_code_of(WATER),
                          margin=40)
+    listed = served_classes(module_pgstac_dsn, "landcover")
+    assert len(listed) == 2 and all(listed), "both items list the classes of their model"
+    values = {c["value"] for classes in listed for c in classes}
+    legend = [f"{c.clc_code} {c.name}" for c in clc.clc_classes() if c.grid_code in values]
+    assert 10 < len(legend) < 44, legend  # the two models' classes overlap, not all 44
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_HOME": str(home)}
     with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as tiler:
-        yield Served(tiler, spot)
+        yield Served(tiler, spot, legend)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +117,12 @@ def test_the_page_loads_offline_without_console_errors(probe: dict) -> None:
     assert probe["errorsBeforeDate"] == []
     assert probe["foreign"] == []
     assert probe["collections"] == ["landcover"]
-    assert "512 Water bodies" in probe["legend"] and len(probe["legend"]) == 44
+
+
+def test_the_legend_lists_only_what_the_collection_can_contain(probe: dict,
+                                                               served: Served) -> None:
+    assert "512 Water bodies" in probe["legend"]
+    assert probe["legend"] == served.legend
 
 
 def test_tiles_show_the_ground_truth_colour_at_a_known_spot(probe: dict) -> None:

@@ -5,7 +5,7 @@
 
   const $ = (id) => document.getElementById(id);
   const map = L.map('map').setView([46.5, 2.5], 5);
-  const state = { layer: null, tilejson: null, legendName: null };
+  const state = { layer: null, tilejson: null, legendUrl: null };
   let resolveReady;
   // Tests (and curious users) wait on this: resolved once the first layer has drawn.
   window.earthsig = {
@@ -51,9 +51,14 @@
     showStatus(low ? `Zoom in to level ${tj.minzoom} or more to see the land cover.` : '');
   }
 
+  // The CLC legend lists only the classes the collection's maps can contain (what its
+  // models can write), not all 44.
   async function showLegend(name) {
-    if (name === state.legendName) return;
-    const legend = await getJSON(`legends/${encodeURIComponent(name)}`);
+    const params = new URLSearchParams();
+    if (name === 'clc') params.set('collection', $('collection').value);
+    const url = `legends/${encodeURIComponent(name)}?${params}`;
+    if (url === state.legendUrl) return;
+    const legend = await getJSON(url);
     $('legend-title').textContent = legend.title;
     $('legend').replaceChildren(...legend.entries.map((entry) => {
       const item = document.createElement('li');
@@ -63,7 +68,7 @@
       item.append(swatch, `${entry.code} ${entry.name}`);
       return item;
     }));
-    state.legendName = name;
+    state.legendUrl = url;
   }
 
   async function showCollection(fit) {
