@@ -1,0 +1,66 @@
+"""The arrows between the top-level packages point one way (docs/architecture.md).
+
+Serving (``stac_api``, ``tiler``) never imports the pipeline (``ingest``) or the model service
+(``inference``); ``inference`` never imports ``ingest``; ``catalog_schemas`` imports no other
+package of ours; only ``infra`` ties everything together. Every ``import`` statement counts,
+also those inside functions (imported lazily is imported all the same).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("catalog_schemas", "inference", "ingest", "stac_api", "tiler", "infra")
+# What each package may import besides itself.
+ALLOWED = {
+    "catalog_schemas": set(),
+    "inference": {"catalog_schemas"},
+    "ingest": {"catalog_schemas", "inference"},
+    "stac_api": {"catalog_schemas"},
+    "tiler": {"catalog_schemas"},
+    "infra": {"catalog_schemas", "inference", "ingest", "stac_api", "tiler"},
+}
+
+
+def imported_packages(source: str) -> set[str]:
+    """Our top-level packages that a module's source imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found |= {n.split(".")[0] for n in names if n.split(".")[0] in PACKAGES}
+    return found
+
+
+def violations(package: str, sources: dict[str, str]) -> list[str]:
+    """``"<file> imports <package>"`` for each import ``package``'s modules may not make."""
+    return [f"{name} imports {other}" for name, source in sorted(sources.items())
+            for other in sorted(imported_packages(source) - {package})
+            if other not in ALLOWED[package]]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_package_imports_only_what_it_may(package: str) -> None:
+    files = [f for f in sorted((ROOT / package).rglob("*.py")) if "node_modules" not in f.parts]
+    assert files
+    sources = {str(f.relative_to(ROOT)): f.read_text(encoding="utf-8") for f in files}
+    assert violations(package, sources) == []
+
+
+def test_the_contract_catches_a_serving_import_of_the_pipeline() -> None:
+    source = ("from catalog_schemas import clc\n"
+              "def f():\n    from ingest.pipeline import process_product\n"
+              "import inference.repository\n")
+    assert violations("tiler", {"tiler/probe.py": source}) == [
+        "tiler/probe.py imports inference", "tiler/probe.py imports ingest"]
+    assert violations("ingest", {"ingest/probe.py": source}) == []
+    assert violations("catalog_schemas", {"catalog_schemas/probe.py": source}) == [
+        "catalog_schemas/probe.py imports inference", "catalog_schemas/probe.py imports ingest"]
