@@ -4,7 +4,7 @@
     <root>/<patch_id>/<patch_id>_reference_map.tif   CLC level-3 codes (e.g. 512), 0 = none
 
 One folder per patch (BigEarthNet's are 120 x 120 px at 10 m); all patches the same size.
-``ingest.samples.patches.write_generated_patches`` cuts such patches from generated sample
+``samples.patches.write_generated_patches`` cuts such patches from generated sample
 scenes (not real data),
 for tests and demos.
 """

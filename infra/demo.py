@@ -13,7 +13,7 @@ from redis import Redis
 from infra.endpoints import endpoints, write_endpoints
 from infra.stack import COMPONENTS, Stack
 from ingest.queue import enqueue_product, wait_for
-from ingest.samples import make_sample_product
+from samples import make_sample_product
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def _sample(tile: str, day: date, size: int, out: Path) -> str:
 def _real_product(out: Path) -> str | None:
     """Real Sentinel-2 pixels: BigEarthNet's T33UUP patches (2017-06-13, Bavaria and Austria)
     stitched on the tile grid, from the fixture `make install` unpacks; None without it."""
-    from ingest.samples.bigearthnet import DEFAULT_ROOT, BigEarthNetDataError
-    from ingest.samples.bigearthnet_product import build_product
+    from samples.bigearthnet import DEFAULT_ROOT, BigEarthNetDataError
+    from samples.bigearthnet_product import build_product
 
     try:
         return str(build_product(out / "bigearthnet", root=DEFAULT_ROOT))

@@ -74,9 +74,9 @@ def models_tune_atmosphere(ref: str) -> None:
     Scores a grid of blue/red path reflectances on configilm's BENv2 patches (the choice) and
     on every other source (reported only); ingest/toa_emulation.py holds the chosen pair.
     """
+    from evaluation import bigearthnet as ben
     from inference.settings import InferenceSettings
-    from ingest import bigearthnet_eval as ben
-    from ingest.samples.real_patches import RealPatchDataError
+    from samples.real_patches import RealPatchDataError
 
     try:
         rows, best = ben.tune_atmosphere(_repo().resolve(ref), InferenceSettings())
@@ -92,9 +92,9 @@ def models_tune_forest() -> None:
     Scores each threshold on configilm's BENv2 patches (the choice) and every other source
     (reported only); inference/dynamicworld.py holds the chosen one (FOREST_SPLIT).
     """
+    from evaluation import bigearthnet as ben
     from inference.settings import InferenceSettings
-    from ingest import bigearthnet_eval as ben
-    from ingest.samples.real_patches import RealPatchDataError
+    from samples.real_patches import RealPatchDataError
 
     try:
         rows, best = ben.tune_forest(InferenceSettings())
@@ -176,8 +176,8 @@ def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool
     """
     import tempfile
 
+    from evaluation.scenes import evaluate_scene, generate_labelled_product, report
     from inference.settings import InferenceSettings
-    from ingest.scene_eval import evaluate_scene, generate_labelled_product, report
 
     if sum((scene is not None, size is not None, bigearthnet, labels is not None)) != 1:
         raise click.UsageError("give exactly one of --scene DIR, --generate SIZE, --bigearthnet"
@@ -201,9 +201,9 @@ def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool
 
 def _eval_bigearthnet(models: list, path_blue: float | None, path_red: float | None,
                       by_source: bool) -> None:
+    from evaluation import bigearthnet as ben
     from inference.settings import InferenceSettings
-    from ingest import bigearthnet_eval as ben
-    from ingest.samples.real_patches import RealPatchDataError
+    from samples.real_patches import RealPatchDataError
 
     defaults = ben.Atmosphere()
     atmosphere = ben.Atmosphere(defaults.blue if path_blue is None else path_blue,
@@ -220,9 +220,9 @@ def _eval_bigearthnet(models: list, path_blue: float | None, path_red: float | N
 
 
 def _eval_labels(model: object, root: object, baseline: str | None) -> None:
+    from evaluation.labels import evaluate_patches
+    from evaluation.scenes import SceneEvaluation, report
     from inference.settings import InferenceSettings
-    from ingest.label_eval import evaluate_patches
-    from ingest.scene_eval import SceneEvaluation, report
 
     settings = InferenceSettings()
     scores = {}
@@ -280,7 +280,7 @@ def models_patches(out: str, seeds: str, count: int, size: int) -> None:
     """Write BigEarthNet-style training patches cut from generated scenes (not real data)."""
     from pathlib import Path
 
-    from ingest.samples.patches import write_generated_patches
+    from samples.patches import write_generated_patches
 
     for seed in _codes(seeds):
         write_generated_patches(Path(out), count, size=size, seed=seed)

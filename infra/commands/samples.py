@@ -32,7 +32,7 @@ def samples_make(tile: str, day: datetime, size: int, out: Path, seed: int | Non
                  cloud_cover: float, level: str, layout: str, baseline: str,
                  as_zip: bool) -> None:
     """Write one generated Sentinel-2 product and its ground truth; print the path to open."""
-    from ingest.samples import make_sample_product
+    from samples import make_sample_product
 
     try:
         path = make_sample_product(tile, day.date(), size, out, seed=seed,

@@ -20,7 +20,7 @@ from catalog_schemas import clc, landcover_stats
 from catalog_schemas.collections import LANDCOVER_ASSET
 from catalog_schemas.items import Grid, ModelInfo, PublishedFile, landcover_item
 from ingest.discovery.aoi import load_aoi
-from ingest.s2grid import grid_file
+from samples.s2grid import grid_file
 
 START = datetime(2023, 1, 1, tzinfo=UTC)
 YEARS = 3

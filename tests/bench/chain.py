@@ -27,8 +27,8 @@ from infra.stack import CORE, Stack
 from ingest.cog import write_cog
 from ingest.pipeline import process_product
 from ingest.readers import load_product, open_product
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 
 BENCH_DB = "earthsig_bench"
 

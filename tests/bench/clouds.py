@@ -14,10 +14,10 @@ Ours: ``inference.s2cloudless.cloud_mask_at_20m`` - the same LightGBM booster, r
 2 x 2 block, the neighbourhood steps at 10 m; with all trees for every block, and with
 LightGBM's prediction early stopping (the default).
 
-Input: the generated L1C scene (``ingest.samples``, top-of-atmosphere reflectance) of the
+Input: the generated L1C scene (``samples``, top-of-atmosphere reflectance) of the
 requested size, clouds drawn over ``--cloud-cover`` percent, with the ten bands the model reads
 (B01, B09, B10 drawn at 60 m, B05, B8A, B11, B12 at 20 m, repeated onto the 10 m grid; the
-generator's made-up spectra, see ``ingest.samples.spectra.TOA_BANDS``). Both implementations
+generator's made-up spectra, see ``samples.spectra.TOA_BANDS``). Both implementations
 get the very same array.
 
 Then the pipeline's L1C cloud mask (``ingest.cloudmask_toa``: s2cloudless at 60 m and at 20 m
@@ -43,8 +43,8 @@ from catalog_schemas import cloudmask as cm
 from inference import s2cloudless
 from ingest.cloudmask_toa import cloudmask_from_toa
 from ingest.readers import load_product
-from ingest.samples import generate_scene, make_sample_product
-from ingest.samples.product import truth_folder
+from samples import generate_scene, make_sample_product
+from samples.product import truth_folder
 
 CACHE = Path(".earthsig/bench")
 REFERENCE_SITE = CACHE / "reference-site"

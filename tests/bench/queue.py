@@ -24,8 +24,8 @@ from infra.settings import StackSettings
 from infra.stack import CORE, Stack
 from ingest.pipeline import process_product
 from ingest.queue import enqueue_product, wait_for
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 
 BENCH_DB = "earthsig_bench_queue"
 REDIS_DB = 9

@@ -29,7 +29,7 @@ import rasterio
 from inference.windows import windows
 from ingest.readers import band_asset, load_product, open_product
 from ingest.readers.bands import absolute_href, gdal_path
-from ingest.samples import make_sample_product
+from samples import make_sample_product
 
 BANDS = ["B02", "B03", "B04", "B08", "B11", "B12"]
 WINDOW = 512  # the inference window (EARTHSIG_INFERENCE_WINDOW_SIZE's default)

@@ -61,10 +61,10 @@ from infra.postgres import dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
 from ingest.pipeline import process_product
-from ingest.samples import make_sample_product
 from ingest.seed import CONCURRENCY as CONCURRENCY_SEED
 from ingest.seed import seed_tiles, tile_paths
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 from tests.bench.wrk_load import WrkRound, wrk_round
 from tests.servers import uvicorn_server
 

@@ -1,7 +1,7 @@
 """``make bench`` (tile): one full Sentinel-2 tile through the chain, by stage, against the I/O
 floor measured in the same run.
 
-The product is generated once (L2A, earth-search COG layout, ``ingest.samples``) and cached in
+The product is generated once (L2A, earth-search COG layout, ``samples``) and cached in
 ``.earthsig/bench/`` (a full tile takes minutes to draw), so reruns measure only the chain.
 
 - chain: ``prepare_product`` then ``register_prepared`` with ``clc-spectral`` on the embedded
@@ -49,7 +49,7 @@ def cached_product(size: int, cloud_cover: float) -> str:
     marker = folder / "href.txt"
     if marker.exists():
         return marker.read_text()
-    from ingest.samples import make_sample_product
+    from samples import make_sample_product
 
     partial = folder.with_name(folder.name + ".part")
     shutil.rmtree(partial, ignore_errors=True)

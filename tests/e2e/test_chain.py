@@ -28,8 +28,8 @@ from catalog_schemas import clc
 from catalog_schemas.validation import validate_item
 from infra.endpoints import endpoints
 from infra.postgres import libpq_env
-from ingest.samples import make_sample_product
 from ingest.stages import Stage, job_id
+from samples import make_sample_product
 from tests.servers import uvicorn_server
 from tests.spots import interior_spot
 from tests.tiles import colour_at, decode_png, rgba_at, tile_of, tile_url

@@ -15,11 +15,11 @@ import rasterio
 from pystac_client import Client
 
 from catalog_schemas import clc
+from evaluation import patch_scores
 from inference import dynamicworld as dw
 from infra.postgres import libpq_env
-from ingest import patch_eval
-from ingest.samples.bigearthnet import DEFAULT_ROOT
-from ingest.samples.bigearthnet_product import build_product, patch_window, region_patches
+from samples.bigearthnet import DEFAULT_ROOT
+from samples.bigearthnet_product import build_product, patch_window, region_patches
 from tests.servers import uvicorn_server
 
 ROOT = Path(__file__).parents[2] / DEFAULT_ROOT
@@ -68,14 +68,14 @@ def test_worker_publishes_the_real_models_land_cover(tmp_path: Path, pgstac_dsn:
     # Real pixels, real answers, scored as `earthsig models eval --bigearthnet` scores them
     # (measured: F1 0.91 at CLC level 1 and 0.76 at level 2; always-311 gets 0.51 and 0.45).
     patches = region_patches(ROOT)
-    truths = [patch_eval.PatchTruth(f"{p.x}_{p.y}", frozenset(p.clc_codes)) for p in patches]
+    truths = [patch_scores.PatchTruth(f"{p.x}_{p.y}", frozenset(p.clc_codes)) for p in patches]
     to_clc = np.zeros(256, np.int32)
     for c in clc.clc_classes():
         to_clc[c.grid_code] = c.clc_code
     predictions = {t.id: to_clc[grid[patch_window(p, transform)]]
                    for t, p in zip(truths, patches, strict=True)}
-    model = patch_eval.evaluate("clc-dynamicworld", predictions, truths)
-    constant = patch_eval.constant_class_baseline(truths)
+    model = patch_scores.evaluate("clc-dynamicworld", predictions, truths)
+    constant = patch_scores.constant_class_baseline(truths)
     assert model.f1(1).mean >= 0.85 and model.f1(2).mean >= 0.70
     assert model.f1(1).mean - constant.f1(1).mean > 0.2
     assert model.f1(2).mean - constant.f1(2).mean > 0.2

@@ -27,8 +27,8 @@ from rq.job import Job, JobStatus
 
 from ingest.pausepoints import ENV, POINTS
 from ingest.queue import enqueue_product, wait_for
-from ingest.samples import make_sample_product
 from ingest.stages import Stage, job_id
+from samples import make_sample_product
 from tests.e2e.faults import (
     Pipeline,
     all_done,

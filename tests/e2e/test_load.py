@@ -30,7 +30,7 @@ import morecantile
 import pytest
 
 from infra.postgres import libpq_env
-from ingest.samples import make_sample_product
+from samples import make_sample_product
 from tests.servers import uvicorn_server
 
 SECONDS = float(os.environ.get("EARTHSIG_LOAD_SECONDS", "15"))

@@ -31,9 +31,9 @@ from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.pgstac_db import pgstac_session
 from ingest.queue import enqueue_product, wait_for
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
 from ingest.stages import Stage, job_id
+from samples import make_sample_product
 from tests.servers import moto_s3_server, uvicorn_server
 
 BUCKET = "earthsig-multihost"

@@ -21,9 +21,9 @@ from infra.postgres import libpq_env
 from ingest.monitor import pipeline_status
 from ingest.pgstac_db import pgstac_session
 from ingest.queue import JobFailedError, enqueue_product, wait_for
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
 from ingest.stages import Stage, job_id
+from samples import make_sample_product
 
 N_PRODUCTS = 10
 

@@ -19,9 +19,9 @@ from infra.settings import StackSettings
 from infra.stack import Stack
 from ingest.pgstac_db import pgstac_session
 from ingest.queue import enqueue_product, wait_for
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
 from ingest.stages import Stage, job_id
+from samples import make_sample_product
 
 
 def test_database_down_during_publish_is_retried(tmp_path: Path, redis_url: str,

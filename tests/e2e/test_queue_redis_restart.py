@@ -20,8 +20,8 @@ from infra.redis_server import OwnedRedis
 from infra.settings import StackSettings
 from ingest.pgstac_db import pgstac_session
 from ingest.queue import chain_ids, enqueue_product, wait_for
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 
 
 def _chain_states(redis: Redis, queued: list) -> str:

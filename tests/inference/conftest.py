@@ -18,7 +18,7 @@ from inference.settings import InferenceSettings
 from inference.training import export, train
 from inference.triton_serve import TritonLayout, start_server, wait_ready
 from infra.ports import free_port
-from ingest.samples.patches import write_generated_patches
+from samples.patches import write_generated_patches
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import onnxruntime as ort
 import pytest
 
 from catalog_schemas import cloudmask as cm
+from evaluation.pixels import evaluate
 from inference import s2cloudless
 from inference.backends import OnnxRuntimeBackend
-from inference.evaluate import evaluate
 from inference.packaged import UKIS, package_dir
 from inference.repository import ModelRepository
 

@@ -113,7 +113,7 @@ def test_leaf_channels_give_the_maps_of_the_44_channel_layout(
     from inference.spectral import build_spectral_model
     from inference.spectral_v2 import build_spectral_v2_model
     from inference.windows import segment
-    from ingest.samples import generate_scene
+    from samples import generate_scene
 
     scene = generate_scene("T31TCJ", date(2024, 7, 1), 700, cloud_cover=25)
     bands = np.stack([scene.reflectance(b) for b in ("B02", "B03", "B04", "B08")])
@@ -203,8 +203,8 @@ def test_generator_burn_spectrum_lies_inside_version_3s_intervals() -> None:
     fabric above it: so the scenes with a planted fire have an exact answer for version 3."""
     from inference.spectral_v2 import DARK
     from inference.spectral_v3 import BURN_NBR
-    from ingest.samples.changes import CONVERSION_SIGNATURES
-    from ingest.samples.spectra import PIXEL_NOISE, REGION_BAND_JITTER, SIGNATURES
+    from samples.changes import CONVERSION_SIGNATURES
+    from samples.spectra import PIXEL_NOISE, REGION_BAND_JITTER, SIGNATURES
 
     spread = (1 + REGION_BAND_JITTER) * (1 + 4 * PIXEL_NOISE)
     blue, green, red, nir, _, swir22 = CONVERSION_SIGNATURES[334]
@@ -220,12 +220,12 @@ def test_version_3_maps_a_planted_burn(tmp_path: Path, repo: ModelRepository) ->
     """Pixel IoU of 334 on a generated scene with a burnt forest (read through the product
     reader, B12 interpolated from 20 m), and version 2's map everywhere else."""
     from catalog_schemas import cloudmask as cm
-    from inference.evaluate import evaluate
+    from evaluation.pixels import evaluate
+    from evaluation.scenes import evaluate_scene, load_scene
     from inference.run import run_model
     from inference.settings import InferenceSettings
-    from ingest.samples import make_sample_product
-    from ingest.samples.changes import Conversion
-    from ingest.scene_eval import evaluate_scene, load_scene
+    from samples import make_sample_product
+    from samples.changes import Conversion
 
     burn = Conversion((128, 384), (96, 352), 334, (311, 312))
     product = make_sample_product("32TQM", date(2024, 7, 15), 512, tmp_path, seed=7,

@@ -66,7 +66,7 @@ def test_exported_unet_gives_identical_class_maps_on_both_backends(
 
 def test_cli_train_finetune_export(tmp_path: Path, monkeypatch, unet_patches: Patches) -> None:
     from infra.commands.models import models
-    from ingest.samples.patches import write_generated_patches
+    from samples.patches import write_generated_patches
 
     patches = write_generated_patches(tmp_path / "p", 4, size=32)
     monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(tmp_path / "repo"))

@@ -27,8 +27,8 @@ from inference.settings import InferenceSettings
 from ingest.errors import InvalidProductError
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 
 DAY, SIZE = date(2024, 7, 1), 128
 

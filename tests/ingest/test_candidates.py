@@ -26,6 +26,7 @@ torch = pytest.importorskip("torch")
 from catalog_schemas import clc  # noqa: E402
 from catalog_schemas import labels as lb  # noqa: E402
 from catalog_schemas.validation import validate_item  # noqa: E402
+from evaluation.labels import evaluate_patches  # noqa: E402
 from inference.patches import BANDS, REFERENCE, read_patches, write_patch  # noqa: E402
 from inference.repository import ModelRepository  # noqa: E402
 from inference.settings import InferenceSettings  # noqa: E402
@@ -37,11 +38,10 @@ from ingest.candidates import (  # noqa: E402
     select_candidates,
 )
 from ingest.derived import get_item  # noqa: E402
-from ingest.label_eval import evaluate_patches  # noqa: E402
 from ingest.pipeline import process_product  # noqa: E402
-from ingest.samples import make_sample_product  # noqa: E402
-from ingest.samples.patches import write_generated_patches  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
+from samples import make_sample_product  # noqa: E402
+from samples.patches import write_generated_patches  # noqa: E402
 
 CLASSES = [512, 311, 231, 211, 112, 312, 335]
 WEAK = 312

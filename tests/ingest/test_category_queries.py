@@ -21,8 +21,8 @@ from inference.settings import InferenceSettings
 from ingest.cloudmask import cloudmask_from_scl, obscured
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 
 PRODUCTS = [("T31TCJ", date(2024, 7, 1), 1, 0.0), ("T31TCJ", date(2024, 7, 11), 2, 40.0),
             ("T31TDJ", date(2024, 7, 1), 3, 5.0), ("T31TDJ", date(2024, 7, 21), 4, 0.0)]

@@ -35,9 +35,9 @@ from ingest.cloudmask import cloudmask_from_scl
 from ingest.derived import get_item
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
-from ingest.samples import generate_scene, make_sample_product
-from ingest.samples.changes import Conversion
 from ingest.settings import IngestSettings
+from samples import generate_scene, make_sample_product
+from samples.changes import Conversion
 
 TILE, SIZE, SEED, SQUARE, MARGIN = "32TQM", 512, 11, 48, 8
 D0, D1, D2 = date(2024, 5, 1), date(2024, 6, 1), date(2024, 7, 1)

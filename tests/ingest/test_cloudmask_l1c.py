@@ -26,10 +26,10 @@ from ingest.haze import scattering_haze
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import prepare_product, process_product
 from ingest.readers import load_product
-from ingest.samples import generate_scene, make_sample_product
-from ingest.samples.product import truth_folder
-from ingest.samples.spectra import BAND_NAMES, TOA_PATH
 from ingest.settings import IngestSettings
+from samples import generate_scene, make_sample_product
+from samples.product import truth_folder
+from samples.spectra import BAND_NAMES, TOA_PATH
 
 DAY = date(2024, 7, 1)
 SIZE = 768

@@ -26,8 +26,8 @@ from ingest.discovery.search import search_products
 from ingest.fetch import fetch_product
 from ingest.pipeline import process_product
 from ingest.readers import load_product
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 from tests.servers import uvicorn_server
 
 DAY = dt.date(2024, 7, 1)

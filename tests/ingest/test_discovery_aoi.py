@@ -16,7 +16,7 @@ import pytest
 
 from ingest.discovery import load_aoi
 from ingest.discovery.search import search_products
-from ingest.samples import make_sample_product
+from samples import make_sample_product
 from tests.servers import uvicorn_server
 
 DAY = dt.date(2024, 7, 1)

@@ -22,7 +22,6 @@ from ingest.coastline import CELL_PX, land_mask, mark_marine_water
 from ingest.errors import InvalidProductError
 from ingest.haze import WAVELENGTHS_UM
 from ingest.pipeline import prepare_product
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
 from ingest.toa_emulation import (
     STANDARD_PATH_BLUE,
@@ -30,6 +29,7 @@ from ingest.toa_emulation import (
     path_reflectance,
     toa_emulated,
 )
+from samples import make_sample_product
 
 DAY = date(2024, 7, 1)
 

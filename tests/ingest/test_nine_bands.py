@@ -26,7 +26,7 @@ from catalog_schemas import clc
 from ingest.errors import InvalidProductError
 from ingest.readers import band_asset, load_product, open_product
 from ingest.readers.bands import absolute_href, gdal_path
-from ingest.samples import (
+from samples import (
     BAND_NAMES,
     SIGNATURE_BANDS,
     SIGNATURES,
@@ -34,11 +34,11 @@ from ingest.samples import (
     generate_scene,
     make_sample_product,
 )
-from ingest.samples.arrays import upsample2
-from ingest.samples.changes import CONVERSION_SPECTRA
-from ingest.samples.product import truth_folder
-from ingest.samples.scene import _STREAMS
-from ingest.samples.spectra import TOA_BAND_NAMES, TOA_PATH, dn_offset
+from samples.arrays import upsample2
+from samples.changes import CONVERSION_SPECTRA
+from samples.product import truth_folder
+from samples.scene import _STREAMS
+from samples.spectra import TOA_BAND_NAMES, TOA_PATH, dn_offset
 
 NINE = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B11", "B12"]
 RED_EDGE = {"B05": ("rededge1", 0.704), "B06": ("rededge2", 0.74), "B07": ("rededge3", 0.783)}

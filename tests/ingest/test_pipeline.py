@@ -30,8 +30,8 @@ from ingest.errors import InvalidProductError, TransientError
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import prepare_product, process_product, register_prepared
 from ingest.publish import multihash_sha256
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 
 ASSETS = {"landcover", "confidence", "cloudmask", "polygons", "thumbnail"}
 

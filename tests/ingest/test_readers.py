@@ -18,8 +18,8 @@ from rasterio.windows import Window
 
 from ingest.errors import InvalidProductError
 from ingest.readers import load_product, open_product
-from ingest.samples import generate_scene, make_sample_product
-from ingest.samples.arrays import upsample2
+from samples import generate_scene, make_sample_product
+from samples.arrays import upsample2
 
 TILE, DATE, SIZE, SEED, CLOUDS = "T31TCJ", dt.date(2024, 7, 1), 200, 11, 25.0
 BANDS_10M = ["B02", "B03", "B04", "B08"]

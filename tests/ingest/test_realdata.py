@@ -24,9 +24,9 @@ from inference.settings import InferenceSettings
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
 from ingest.readers import open_product
-from ingest.s2grid import tile_grid
-from ingest.samples.bigearthnet import DEFAULT_ROOT, BigEarthNetDataError, Patch, fixture_dir
-from ingest.samples.bigearthnet_product import (
+from ingest.settings import IngestSettings
+from samples.bigearthnet import DEFAULT_ROOT, BigEarthNetDataError, Patch, fixture_dir
+from samples.bigearthnet_product import (
     PRODUCT_ID,
     TRUTH_FILE,
     agreement,
@@ -34,7 +34,7 @@ from ingest.samples.bigearthnet_product import (
     patch_window,
     region_patches,
 )
-from ingest.settings import IngestSettings
+from samples.s2grid import tile_grid
 
 ROOT = Path(__file__).parents[2] / DEFAULT_ROOT
 # Measured with clc-spectral:1 (docs/models.md, "Real pixels"); the model is not tuned to them.

@@ -20,8 +20,8 @@ from ingest.errors import TransientError
 from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
 from ingest.publish import multihash_sha256
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 from tests.servers import moto_s3_server
 
 BUCKET = "earthsig-assets"

@@ -34,8 +34,8 @@ from infra.cli import main as cli
 from infra.postgres import libpq_env
 from ingest.cloudmask import cloudmask_from_scl
 from ingest.pipeline import process_product
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 from tests.servers import uvicorn_server
 from tests.tiler.test_web_map import MODULES, _chromium
 from tiler.errors import NothingHereError

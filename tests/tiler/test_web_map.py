@@ -25,8 +25,8 @@ from catalog_schemas.collections import LANDCOVER_ASSET, classification_classes
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.pipeline import process_product
-from ingest.samples import make_sample_product
 from ingest.settings import IngestSettings
+from samples import make_sample_product
 from tests.servers import uvicorn_server
 from tests.spots import Spot, interior_spot
 from tests.tiler.landcover_data import item_dict, load, write_cog

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.samples.arrays import block_reduce, by_rows
-from ingest.samples.noise import ValueNoise
-from ingest.samples.spectra import BASE_RESOLUTION, Scl
+from samples.arrays import block_reduce, by_rows
+from samples.noise import ValueNoise
+from samples.spectra import BASE_RESOLUTION, Scl
 
 # What a thick cloud reflects in each of ``spectra.BANDS`` (B02, B03, B04, B05, B06, B07, B08,
 # B11, B12): nearly white in the visible and NIR, darker in the SWIR.

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from catalog_schemas import cloudmask as cm
-from inference.evaluate import evaluate
+from evaluation.pixels import evaluate
+from evaluation.scenes import evaluate_scene, generate_labelled_product, load_scene
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
-from ingest.scene_eval import evaluate_scene, generate_labelled_product, load_scene
 
 
 def test_iou_of_a_hand_made_case() -> None:

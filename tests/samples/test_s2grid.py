@@ -8,7 +8,7 @@ import pytest
 from affine import Affine
 from shapely.geometry import Point
 
-from ingest.s2grid import GridError, TileGrid, UnknownTileError, tile_grid
+from samples.s2grid import GridError, TileGrid, UnknownTileError, tile_grid
 
 TOULOUSE = Point(1.44, 43.60)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.samples.spectra import CLASSES, SIGNATURES, SPECTRA, Scl, spectrum
+from samples.spectra import CLASSES, SIGNATURES, SPECTRA, Scl, spectrum
 
 # B02, B03, B04, B08, B11, B12 surface reflectance of classes reachable only by a conversion
 # (``SIGNATURES``' columns; the red edge is derived alike, by ``spectra.red_edge``).
@@ -64,6 +64,6 @@ class Conversion:
         return {**SPECTRA, **CONVERSION_SPECTRA}[self.to_class][band_index]
 
     def scl(self) -> Scl:
-        from ingest.samples.spectra import CLASS_SCL
+        from samples.spectra import CLASS_SCL
 
         return {**CLASS_SCL, **CONVERSION_SCL}[self.to_class]

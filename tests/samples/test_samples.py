@@ -20,8 +20,7 @@ from rio_cogeo.cogeo import cog_validate
 from shapely.geometry import shape
 
 from catalog_schemas import clc
-from ingest.s2grid import UnknownTileError, tile_grid
-from ingest.samples import (
+from samples import (
     BANDS,
     MAX_SIZE,
     PIXEL_NOISE,
@@ -34,6 +33,7 @@ from ingest.samples import (
     make_sample_product,
     reflectance_from_dn,
 )
+from samples.s2grid import UnknownTileError, tile_grid
 
 TILE = "T31TCJ"
 DATE = dt.date(2024, 7, 1)

@@ -9,7 +9,7 @@ its snow / cloud-or-shadow flags. The data is BigEarthNet's (TU Berlin, CDLA-Per
 made from Copernicus Sentinel data 2017.
 
 configilm itself pins numpy < 2 and torch, so it is never installed: ``make install``
-downloads its wheel and ``python -m ingest.samples.bigearthnet WHEEL DEST`` unpacks only the
+downloads its wheel and ``python -m samples.bigearthnet WHEEL DEST`` unpacks only the
 BENv2 fixture and the licence into ``.earthsig/testdata/bigearthnet`` (see
 ``infra/make/realdata.mk``). Reading needs ``lmdb`` and ``safetensors``.
 

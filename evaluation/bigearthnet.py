@@ -1,11 +1,11 @@
 """Land-cover models on every real labelled BigEarthNet patch the registries carry.
 
-``earthsig models eval MODEL --bigearthnet``: the patches of ``ingest.samples.real_patches``
+``earthsig models eval MODEL --bigearthnet``: the patches of ``samples.real_patches``
 (configilm's BENv1 and BENv2 fixtures, bigearthnet-common's and bigearthnet-gdf-builder's
 examples, deduplicated; L2A, 120 x 120 px at 10 m), each run through the model as the pipeline
 would run it (the MLM's value scaling; top-of-atmosphere emulation for a model trained on L1C;
 the model's coastline refinement with the patch's own place), then scored by
-``ingest.patch_eval`` beside the trivial baselines (always 311; the best constant label set,
+``evaluation.patch_scores`` beside the trivial baselines (always 311; the best constant label set,
 chosen on the very patches). The table is printed for all patches and, because the path
 reflectance of the TOA emulation was chosen on one source (``TUNING_SOURCE``), separately for
 that source and for the held-out others.
@@ -21,14 +21,14 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
+from evaluation import patch_scores
 from inference.backends import open_backend
 from inference.repository import ResolvedModel
 from inference.settings import InferenceSettings
 from inference.spec import LANDCOVER
-from ingest import patch_eval
 from ingest.coastline import refine_water
-from ingest.samples.real_patches import BENV2, PATCH_M, SIDE, RealPatch, load_patches
 from ingest.toa_emulation import STANDARD_PATH_BLUE, STANDARD_PATH_RED, path_reflectance
+from samples.real_patches import BENV2, PATCH_M, SIDE, RealPatch, load_patches
 
 # The source the TOA emulation's path reflectance was chosen on (docs/models.md).
 TUNING_SOURCE = BENV2
@@ -89,8 +89,8 @@ TUNING_RED_SHARES = (0.35, 0.5, 0.65)
 @dataclass(frozen=True)
 class TuningRow:
     atmosphere: Atmosphere
-    tuning: patch_eval.Evaluation  # on TUNING_SOURCE: what the choice is made by
-    held_out: patch_eval.Evaluation  # on the others: reported, never used to choose
+    tuning: patch_scores.Evaluation  # on TUNING_SOURCE: what the choice is made by
+    held_out: patch_scores.Evaluation  # on the others: reported, never used to choose
 
 
 def tune_atmosphere(model: ResolvedModel, settings: InferenceSettings,
@@ -107,8 +107,8 @@ def tune_atmosphere(model: ResolvedModel, settings: InferenceSettings,
             pred = predict_patches(model, settings, patches, atmosphere)
             rows.append(TuningRow(
                 atmosphere,
-                patch_eval.evaluate("tuning", {p.id: pred[p.id] for p in tuning}, tuning),
-                patch_eval.evaluate("held out", {p.id: pred[p.id] for p in held_out},
+                patch_scores.evaluate("tuning", {p.id: pred[p.id] for p in tuning}, tuning),
+                patch_scores.evaluate("held out", {p.id: pred[p.id] for p in held_out},
                                     held_out)))
     best = max(rows, key=lambda r: (round(r.tuning.f1(2).mean, 6), round(r.tuning.f1(1).mean, 6),
                                     -r.atmosphere.blue))
@@ -122,7 +122,7 @@ def tuning_report(rows: list[TuningRow], best: TuningRow) -> list[str]:
              f"{'blue':>6} {'red':>7}  {'tuning L1':>9} {'tuning L2':>9}  {'held L1':>7} "
              f"{'held L2':>7}  sea called marine (held out)"]
     for r in rows:
-        k, n = patch_eval.sea_called_marine(r.held_out)
+        k, n = patch_scores.sea_called_marine(r.held_out)
         mark = "  <- chosen" if r is best else ""
         lines.append(f"{r.atmosphere.blue:6.3f} {r.atmosphere.red:7.4f}  "
                      f"{r.tuning.f1(1).mean:9.3f} {r.tuning.f1(2).mean:9.3f}  "
@@ -151,7 +151,7 @@ def forest_type(predictions: dict[str, np.ndarray], patches: Sequence[RealPatch]
         classes = predictions[patch.id]
         classified = classes[classes > 0]
         forest = classified[np.isin(classified, FOREST_CODES)]
-        if classified.size == 0 or forest.size < patch_eval.FOUND_SHARE * classified.size:
+        if classified.size == 0 or forest.size < patch_scores.FOUND_SHARE * classified.size:
             continue
         codes, counts = np.unique(forest, return_counts=True)
         scored += 1
@@ -200,7 +200,7 @@ def tune_forest(settings: InferenceSettings, patches: Sequence[RealPatch] | None
             path = Path(tmp) / f"{threshold}.onnx"
             path.write_bytes(graph.SerializeToString())
             pred = predict_patches(ResolvedModel(spec, path), settings, patches)
-            l2 = {name: patch_eval.evaluate(name, {p.id: pred[p.id] for p in group}, group
+            l2 = {name: patch_scores.evaluate(name, {p.id: pred[p.id] for p in group}, group
                                             ).f1(2).mean
                   for name, group in (("tuning", tuning), ("held out", held_out))}
             rows.append(ForestRow(threshold, forest_type(pred, tuning),
@@ -258,12 +258,12 @@ def report(patches: Sequence[RealPatch], predictions: dict[str, dict[str, np.nda
         if not group:
             continue
         ids = {p.id for p in group}
-        results = {name: patch_eval.evaluate(name, {k: v for k, v in by_id.items() if k in ids},
+        results = {name: patch_scores.evaluate(name, {k: v for k, v in by_id.items() if k in ids},
                                              group)
                    for name, by_id in predictions.items()}
-        results.update(patch_eval.baselines(group))
+        results.update(patch_scores.baselines(group))
         lines += ["", f"== {title}: {len(group)} patches, {sum(p.sea for p in group)} sea"]
-        lines += patch_eval.report_lines(results)
+        lines += patch_scores.report_lines(results)
         lines += forest_type_lines(predictions, group)
     return lines
 

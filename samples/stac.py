@@ -17,8 +17,8 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from catalog_schemas.collections import classification_classes
-from ingest.samples.scene import SampleScene
-from ingest.samples.spectra import (
+from samples.scene import SampleScene
+from samples.spectra import (
     BANDS,
     BASE_RESOLUTION,
     CLOUD_SCL,

@@ -20,11 +20,11 @@ from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from ingest.atomic import atomic_file
 from ingest.cog import write_cog
-from ingest.samples.changes import Conversion
-from ingest.samples.safe import write_safe
-from ingest.samples.scene import SampleScene, generate_scene
-from ingest.samples.spectra import BANDS, DN_NODATA, Scl, dn_offset
-from ingest.samples.stac import PROCESSING_BASELINE, TRUTH_CLOUD_FILE, TRUTH_FILE, build_item
+from samples.changes import Conversion
+from samples.safe import write_safe
+from samples.scene import SampleScene, generate_scene
+from samples.spectra import BANDS, DN_NODATA, Scl, dn_offset
+from samples.stac import PROCESSING_BASELINE, TRUTH_CLOUD_FILE, TRUTH_FILE, build_item
 
 LEVELS = ("L2A", "L1C")
 LAYOUTS = ("cog", "safe")
@@ -49,7 +49,7 @@ def make_sample_product(
 
     The product covers the crop from the tile's upper-left corner. ``cloud_cover`` is the
     wanted cloud share in percent; the metadata's cloud cover is the share actually drawn.
-    ``conversions`` plant known land-cover changes (``ingest.samples.changes``).
+    ``conversions`` plant known land-cover changes (``samples.changes``).
     """
     _check_options(level, layout, baseline, as_zip)
     scene = generate_scene(tile, date, size, seed=seed, cloud_cover=cloud_cover,

@@ -13,7 +13,7 @@ from rasterio import Affine
 
 from catalog_schemas import clc
 from inference.patches import BANDS, write_patch
-from ingest.samples import generate_scene, reflectance_from_dn
+from samples import generate_scene, reflectance_from_dn
 
 
 def write_generated_patches(root: Path, count: int, size: int = 64, seed: int = 1) -> Path:

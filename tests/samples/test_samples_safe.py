@@ -16,9 +16,9 @@ from catalog_schemas import cloudmask as cm
 from infra.commands.samples import samples
 from ingest.errors import InvalidProductError
 from ingest.readers import load_product
-from ingest.samples import generate_scene, make_sample_product
-from ingest.samples.clouds import sun_position
-from ingest.samples.product import truth_folder
+from samples import generate_scene, make_sample_product
+from samples.clouds import sun_position
+from samples.product import truth_folder
 
 DATE = dt.date(2024, 7, 1)
 

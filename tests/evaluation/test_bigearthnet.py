@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from evaluation import bigearthnet as ben
+from evaluation import patch_scores
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from infra.cli import main
-from ingest import bigearthnet_eval as ben
-from ingest import patch_eval
-from ingest.samples.real_patches import DEFAULT_ROOT, load_patches
+from samples.real_patches import DEFAULT_ROOT, load_patches
 
 ROOT = Path(__file__).parents[2] / DEFAULT_ROOT
 
@@ -27,9 +27,9 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> dict:
     patches = load_patches(ROOT)
     models = [repo.resolve("clc-dynamicworld"), repo.resolve("clc-spectral:1")]
     _, predictions = ben.evaluate_models(models, settings, patches)
-    results = {name: patch_eval.evaluate(name, pred, patches)
+    results = {name: patch_scores.evaluate(name, pred, patches)
                for name, pred in predictions.items()}
-    return {"patches": patches, "results": results, "baselines": patch_eval.baselines(patches),
+    return {"patches": patches, "results": results, "baselines": patch_scores.baselines(patches),
             "predictions": predictions, "model": models[0], "settings": settings}
 
 
@@ -42,7 +42,7 @@ def test_the_real_model_beats_every_constant_answer(scored: dict) -> None:
     assert dw.f1(1).mean - best.f1(1).mean >= 0.08
     assert dw.f1(2).mean - best.f1(2).mean >= 0.08
     assert dw.f1(1).low > best.f1(1).mean  # not an accident of the sample
-    assert patch_eval.sea_called_marine(dw)[0] >= 7
+    assert patch_scores.sea_called_marine(dw)[0] >= 7
 
 
 def test_the_forest_split_gets_the_forest_type(scored: dict) -> None:
@@ -61,7 +61,7 @@ def test_the_rule_baseline_does_not(scored: dict) -> None:
     spectral = scored["results"]["clc-spectral:1"]
     best = scored["baselines"]["baseline: best constant set (chosen on the set)"]
     assert spectral.f1(2).mean < best.f1(2).mean  # the reason for the real model
-    assert patch_eval.sea_called_marine(spectral)[0] == 0
+    assert patch_scores.sea_called_marine(spectral)[0] == 0
 
 
 def test_without_the_atmosphere_the_sea_is_not_water(scored: dict) -> None:
@@ -71,8 +71,8 @@ def test_without_the_atmosphere_the_sea_is_not_water(scored: dict) -> None:
                                 ben.Atmosphere(0.0, 0.0))
     emulated = {p.id: scored["predictions"]["clc-dynamicworld:1"][p.id] for p in sea}
     marine = {523}
-    plain_marine = sum(patch_eval.dominant_class(plain[p.id]) in marine for p in sea)
-    emulated_marine = sum(patch_eval.dominant_class(emulated[p.id]) in marine for p in sea)
+    plain_marine = sum(patch_scores.dominant_class(plain[p.id]) in marine for p in sea)
+    emulated_marine = sum(patch_scores.dominant_class(emulated[p.id]) in marine for p in sea)
     assert emulated_marine >= 7 > plain_marine
 
 

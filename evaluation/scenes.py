@@ -19,15 +19,15 @@ from rasterio.windows import Window
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
+from evaluation.pixels import Evaluation, evaluate
 from inference.errors import InferenceError
-from inference.evaluate import Evaluation, evaluate
 from inference.repository import ResolvedModel
 from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.spec import CLOUDMASK
 from ingest.cloudmask import cloudmask_from_scl
 from ingest.readers import load_product, open_product
-from ingest.samples import TRUTH_FILE, make_sample_product
+from samples import TRUTH_FILE, make_sample_product
 
 FOLD = {cm.THIN_CLOUD: cm.CLOUD, cm.SNOW: cm.CLEAR}  # truth class -> the one it falls back to
 

@@ -10,19 +10,19 @@ import numpy as np
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
-from ingest.s2grid import TileGrid, TileWindow, tile_grid
-from ingest.samples.arrays import upsample2
-from ingest.samples.changes import Conversion
-from ingest.samples.clouds import (
+from samples.arrays import upsample2
+from samples.changes import Conversion
+from samples.clouds import (
     CLOUD_MEDIUM,
     CLOUD_REFLECTANCE,
     SHADOW_DIMMING,
     Clouds,
     draw_clouds,
 )
-from ingest.samples.identity import S2A_LAUNCH, default_seed, platform_of, product_id_of
-from ingest.samples.landcover import LandCover, draw_land_cover
-from ingest.samples.spectra import (
+from samples.identity import S2A_LAUNCH, default_seed, platform_of, product_id_of
+from samples.landcover import LandCover, draw_land_cover
+from samples.s2grid import TileGrid, TileWindow, tile_grid
+from samples.spectra import (
     BAND_NAMES,
     BANDS,
     BASE_RESOLUTION,

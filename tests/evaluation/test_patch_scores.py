@@ -1,5 +1,5 @@
-"""Patch-level scoring (ingest.patch_eval) on hand-made grids with known answers, and the real
-BigEarthNet patches that ship in registry packages (ingest.samples.real_patches)."""
+"""Patch-level scoring (evaluation.patch_scores) on hand-made grids with known answers, and the real
+BigEarthNet patches that ship in registry packages (samples.real_patches)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from catalog_schemas import clc
-from ingest import patch_eval as pe
-from ingest.samples import real_patches as rp
-from ingest.samples.bigearthnet import BEN19_CLC
+from evaluation import patch_scores as pe
+from samples import real_patches as rp
+from samples.bigearthnet import BEN19_CLC
 
 ROOT = Path(__file__).parents[2] / rp.DEFAULT_ROOT
 

@@ -10,7 +10,7 @@ were drawn from (CORINE Land Cover grid codes) as the item's ``truth`` asset. Ev
 ``earthsignature:generated: true``.
 
 What is real: the tiling grid (the tile's UTM CRS, upper-left corner and footprint, from
-``ingest.s2grid``), the file layout, the DN encoding of processing baseline 05.10
+``samples.s2grid``), the file layout, the DN encoding of processing baseline 05.10
 (``DN = reflectance * 10000 + 1000``, scale 0.0001, offset -0.1, nodata 0) and the SCL class
 values. What is made up: everything the pixels show.
 
@@ -27,7 +27,7 @@ values. What is made up: everything the pixels show.
   for vegetation, a straight line from red to NIR for the rest; ``SPECTRA`` holds all nine),
   scaled per parcel by a brightness factor (+-10 %) and a per-band factor (+-2 %), times
   per-pixel Gaussian noise (2.5 %). The signatures keep brightness, NDWI and NDVI well clear of
-  the thresholds of the spectral reference model (see ``tests/ingest/test_samples.py``).
+  the thresholds of the spectral reference model (see ``tests/samples/test_samples.py``).
 - Clouds (``cloud_cover`` > 0, in percent): smooth noise thresholded to the wanted share,
   blended over the surface with a soft edge; SCL 9, 8 and 10 by decreasing opacity. Thick clouds
   cast shadows (SCL 3, surface darkened) displaced away from the sun. The truth stays the land
@@ -44,10 +44,10 @@ helpers), ``identity`` (default seed, platform, product id), ``scene`` (``genera
 arrays), ``stac`` (the STAC item) and ``product`` (``make_sample_product``: the files).
 """
 
-from ingest.samples.identity import default_seed, platform_of, product_id_of
-from ingest.samples.product import make_sample_product
-from ingest.samples.scene import MAX_SIZE, SampleScene, generate_scene
-from ingest.samples.spectra import (
+from samples.identity import default_seed, platform_of, product_id_of
+from samples.product import make_sample_product
+from samples.scene import MAX_SIZE, SampleScene, generate_scene
+from samples.spectra import (
     BAND_NAMES,
     BANDS,
     BASE_RESOLUTION,
@@ -69,7 +69,7 @@ from ingest.samples.spectra import (
     red_edge,
     reflectance_from_dn,
 )
-from ingest.samples.stac import SCL_ASSET, TRUTH_ASSET, TRUTH_FILE
+from samples.stac import SCL_ASSET, TRUTH_ASSET, TRUTH_FILE
 
 __all__ = [
     "BAND_NAMES",

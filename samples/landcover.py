@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.samples.arrays import by_rows
-from ingest.samples.noise import SeedGrid, ValueNoise, Warp
-from ingest.samples.spectra import (
+from samples.arrays import by_rows
+from samples.noise import SeedGrid, ValueNoise, Warp
+from samples.spectra import (
     BAND_NAMES,
     CLASSES,
     RED_EDGE_BANDS,

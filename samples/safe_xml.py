@@ -12,7 +12,7 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from ingest.samples.spectra import DN_NODATA, DN_SCALE
+from samples.spectra import DN_NODATA, DN_SCALE
 
 TILE_NAMESPACES = {
     "L2A": "https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-2A_Tile_Metadata.xsd",

@@ -27,11 +27,11 @@ import rasterio
 from affine import Affine
 from shapely.geometry import MultiPolygon, Polygon
 
-from ingest.samples.arrays import block_reduce
-from ingest.samples.clouds import sun_position
-from ingest.samples.safe_xml import SafeDescription, metadata_xml, tile_metadata_xml
-from ingest.samples.scene import SampleScene
-from ingest.samples.spectra import (
+from samples.arrays import block_reduce
+from samples.clouds import sun_position
+from samples.safe_xml import SafeDescription, metadata_xml, tile_metadata_xml
+from samples.scene import SampleScene
+from samples.spectra import (
     BANDS,
     BASE_RESOLUTION,
     DN_SCALE,
@@ -39,7 +39,7 @@ from ingest.samples.spectra import (
     dn_offset,
     to_dn,
 )
-from ingest.samples.stac import acquisition_time
+from samples.stac import acquisition_time
 
 ORBIT_SECONDS = 100.6 * 60  # Sentinel-2's orbital period
 TWENTY_METRE_COPIES = ("B02", "B03", "B04")

@@ -62,7 +62,7 @@ CHOSEN_ON_SET = "chosen on the set"
 
 
 class LabelledPatch(Protocol):
-    """What scoring needs of a patch (``ingest.samples.real_patches.RealPatch`` has it)."""
+    """What scoring needs of a patch (``samples.real_patches.RealPatch`` has it)."""
 
     @property
     def id(self) -> str: ...

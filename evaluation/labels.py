@@ -1,5 +1,5 @@
 """A model against labelled patches (the trainer's folder format, ``inference.patches``):
-held-out windows whose labels a person corrected, scored like a scene (``inference.evaluate``).
+held-out windows whose labels a person corrected, scored like a scene (``evaluation.pixels``).
 
 Each patch is segmented on its own (its bands are the model's input: B02, B03, B04, B08
 reflectance); reference codes the legend does not know, and 0, are unlabelled and not counted.
@@ -13,8 +13,8 @@ import numpy as np
 from rasterio.windows import Window
 
 from catalog_schemas import clc
+from evaluation.pixels import Evaluation, evaluate
 from inference.errors import InferenceError
-from inference.evaluate import Evaluation, evaluate
 from inference.patches import BANDS, read_patches
 from inference.repository import ResolvedModel
 from inference.run import run_model
