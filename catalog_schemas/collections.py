@@ -22,8 +22,8 @@ CLOUDMASK_COLORMAP_NAME = "cloudmask"
 # date window (weeks to months) and pgstac searches partitions newest first, stopping at a full
 # page, so a month prunes most of a multi-year catalog: ~28 000 items a partition at 1 M items
 # over three years (docs/benchmarks.md, "Catalog at scale"). It is a database setting, not part
-# of the STAC document: ``ingest.register.ensure_collection`` applies it, and
-# ``ingest.derived`` to the collections derived from landcover (changes, labels).
+# of the STAC document: ``ingest.catalog.register.ensure_collection`` applies it, and
+# ``ingest.derived.derived`` to the collections derived from landcover (changes, labels).
 PARTITION_TRUNC = "month"
 LANDCOVER_PARTITION_TRUNC = PARTITION_TRUNC
 

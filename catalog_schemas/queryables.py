@@ -8,8 +8,8 @@ for ``a_contains`` and friends). pgstac 0.10 knows only ``id``, ``geometry`` and
 until these are registered.
 
 Built from the CLC legend, pystac-free and database-free: registering it is the caller's job
-(``ingest.queryables.register_queryables``, called by ``ingest.register`` whenever the
-collection definition changes).
+(``ingest.catalog.queryables.register_queryables``, called by ``ingest.catalog.register``
+whenever the collection definition changes).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from inference.backends import open_backend
 from inference.repository import ResolvedModel
 from inference.settings import InferenceSettings
 from inference.spec import LANDCOVER
-from ingest.coastline import refine_water
-from ingest.toa_emulation import STANDARD_PATH_BLUE, STANDARD_PATH_RED, path_reflectance
+from ingest.clouds.toa_emulation import STANDARD_PATH_BLUE, STANDARD_PATH_RED, path_reflectance
+from ingest.outputs.coastline import refine_water
 from samples.real_patches import BENV2, PATCH_M, SIDE, RealPatch, load_patches
 
 # The source the TOA emulation's path reflectance was chosen on (docs/models.md).

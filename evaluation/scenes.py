@@ -25,7 +25,7 @@ from inference.repository import ResolvedModel
 from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.spec import CLOUDMASK
-from ingest.cloudmask import cloudmask_from_scl
+from ingest.clouds.cloudmask import cloudmask_from_scl
 from ingest.readers import load_product, open_product
 from samples import TRUTH_FILE, make_sample_product
 

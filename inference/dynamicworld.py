@@ -19,7 +19,7 @@ runtime (ONNX Runtime in process, Triton) reproduces it from the MLM document al
 
 The network was trained on top-of-atmosphere reflectance (L1C); the pipeline feeds L1C
 products as they are and L2A products with the path reflectance added back
-(``ingest/toa_emulation.py``); ``input_units`` in the MLM document says so.
+(``ingest/clouds/toa_emulation.py``); ``input_units`` in the MLM document says so.
 """
 
 from __future__ import annotations
@@ -93,9 +93,9 @@ MAPPING = (
     ClassMapping("bare", 333, "sparsely vegetated areas"),
     ClassMapping("snow_and_ice", 335, "glaciers and perpetual snow"),
 )
-MARINE_CODE = 523  # sea and ocean: what water at sea becomes (ingest/coastline.py)
+MARINE_CODE = 523  # sea and ocean: what water at sea becomes (ingest/outputs/coastline.py)
 # The refinement the pipeline applies after the network: water outside the coastline is sea
-# (ingest/coastline.py reads this name from the MLM document).
+# (ingest/outputs/coastline.py reads this name from the MLM document).
 COASTLINE = "coastline-marine-water"
 
 

@@ -12,7 +12,7 @@ from redis import Redis
 
 from infra.endpoints import endpoints, write_endpoints
 from infra.stack import COMPONENTS, Stack
-from ingest.queue import enqueue_product, wait_for
+from ingest.orchestration.queue import enqueue_product, wait_for
 from samples import make_sample_product
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from redis import Redis
 from redis.exceptions import RedisError
 
-from ingest.monitor import pipeline_status
+from ingest.orchestration.monitor import pipeline_status
 from ingest.settings import IngestSettings
 
 

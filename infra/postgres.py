@@ -123,7 +123,7 @@ def migrate_pgstac(dsn: str) -> str:
     """Bring the pgstac schema to the version pinned by pypgstac; return that version."""
     from pypgstac.migrate import Migrate
 
-    from ingest.pgstac_db import pgstac_session
+    from ingest.catalog.pgstac_db import pgstac_session
 
     with pgstac_session(dsn) as db:
         return Migrate(db).run_migration()

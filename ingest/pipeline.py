@@ -34,26 +34,26 @@ from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.spec import ModelSpec
 from inference.windows import ProgressLog, WindowReader, windows
-from ingest.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
-from ingest.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
-from ingest.cloudmask_toa import has_toa_bands, is_l1c, l1c_cloudmask, toa_cloud_source
-from ingest.coastline import REFINEMENT as COASTLINE_REFINEMENT
-from ingest.coastline import SOURCE as COASTLINE_SOURCE
-from ingest.coastline import refine_water
-from ingest.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
+from ingest.catalog.register import upsert_item
+from ingest.catalog.seed import seed_item
+from ingest.clouds.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
+from ingest.clouds.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
+from ingest.clouds.cloudmask_toa import has_toa_bands, is_l1c, l1c_cloudmask, toa_cloud_source
+from ingest.clouds.haze import haze_lineage, haze_removed
+from ingest.clouds.toa_emulation import emulation_lineage, path_reflectance, toa_emulated
 from ingest.errors import InvalidProductError
-from ingest.haze import haze_lineage, haze_removed
-from ingest.pausepoints import pause_point
-from ingest.publish import describe, new_run_id, staging_folder
-from ingest.quicklook import write_thumbnail
+from ingest.orchestration.pausepoints import pause_point
+from ingest.outputs.coastline import REFINEMENT as COASTLINE_REFINEMENT
+from ingest.outputs.coastline import SOURCE as COASTLINE_SOURCE
+from ingest.outputs.coastline import refine_water
+from ingest.outputs.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
+from ingest.outputs.publish import describe, new_run_id, staging_folder
+from ingest.outputs.quicklook import write_thumbnail
+from ingest.outputs.stats import landcover_stats
+from ingest.outputs.store import asset_store
+from ingest.outputs.vectors import vectorise, write_polygons
 from ingest.readers import ProductReader, band_asset, load_product, open_product
-from ingest.register import upsert_item
-from ingest.seed import seed_item
 from ingest.settings import IngestSettings
-from ingest.stats import landcover_stats
-from ingest.store import asset_store
-from ingest.toa_emulation import emulation_lineage, path_reflectance, toa_emulated
-from ingest.vectors import vectorise, write_polygons
 
 log = logging.getLogger(__name__)
 

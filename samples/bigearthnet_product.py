@@ -32,8 +32,8 @@ from rasterio.warp import transform_geom
 from shapely.geometry import box, mapping, shape
 
 from catalog_schemas import clc
-from ingest.atomic import atomic_file
-from ingest.cog import write_cog
+from ingest.outputs.atomic import atomic_file
+from ingest.outputs.cog import write_cog
 from ingest.readers.bands import EARTH_SEARCH_KEYS
 from samples.bigearthnet import (
     BAND_RESOLUTION,

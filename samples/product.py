@@ -18,8 +18,8 @@ import numpy as np
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
-from ingest.atomic import atomic_file
-from ingest.cog import write_cog
+from ingest.outputs.atomic import atomic_file
+from ingest.outputs.cog import write_cog
 from samples.changes import Conversion
 from samples.safe import write_safe
 from samples.scene import SampleScene, generate_scene

@@ -7,7 +7,7 @@ are kept with the change tokens they were drawn under (catalog_schemas.tile_gene
 catalog's, and the item's or the tile's cell. A tile is served again only while those tokens
 are unchanged, so a registration shows at once, and a tile nobody changed is drawn once a day
 (``ttl_s``) instead of once every 30 s. The pipeline draws a product's tiles ahead when it
-publishes it (ingest.seed), so the first map user gets them from here.
+publishes it (ingest.catalog.seed), so the first map user gets them from here.
 
 Tokens are read before anything else of the request: the request is marked so that the reads
 behind it (the item, a mosaic's assets) skip the in-process caches, which could hold data

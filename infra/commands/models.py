@@ -72,7 +72,7 @@ def models_tune_atmosphere(ref: str) -> None:
     """Choose the TOA emulation's path reflectance for REF on one BigEarthNet source.
 
     Scores a grid of blue/red path reflectances on configilm's BENv2 patches (the choice) and
-    on every other source (reported only); ingest/toa_emulation.py holds the chosen pair.
+    on every other source (reported only); ingest/clouds/toa_emulation.py holds the chosen pair.
     """
     from evaluation import bigearthnet as ben
     from inference.settings import InferenceSettings
@@ -255,7 +255,7 @@ def models_candidates(item: str, k: int, out: str, size: int, min_valid: float,
     from pathlib import Path
 
     from infra.stack import export_stack_env
-    from ingest.candidates import export_candidates, load_item
+    from ingest.derived.candidates import export_candidates, load_item
     from ingest.errors import InvalidProductError
 
     export_stack_env()

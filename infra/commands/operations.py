@@ -41,7 +41,7 @@ def backfill(start: datetime, end: datetime, aoi: str, max_cloud: float, provide
              level: str, model_ref: str | None) -> None:
     """Discover and queue every day of a date range."""
     from ingest.errors import IngestError
-    from ingest.operations import discover_days
+    from ingest.orchestration.operations import discover_days
 
     export_stack_env()
     try:
@@ -64,7 +64,7 @@ def backfill(start: datetime, end: datetime, aoi: str, max_cloud: float, provide
 def reprocess(model_ref: str, source_model: str | None, bbox: str | None,
               start: datetime | None, end: datetime | None) -> None:
     """Queue every catalogued product again for a new model version."""
-    from ingest.operations import reprocess as run
+    from ingest.orchestration.operations import reprocess as run
 
     export_stack_env()
     queued = run(model_ref, connection=_redis(), source_model=source_model, bbox=_bbox(bbox),
@@ -77,7 +77,7 @@ def reprocess(model_ref: str, source_model: str | None, bbox: str | None,
 @click.confirmation_option(prompt="Remove every item and file of this model version?")
 def retire(model_ref: str) -> None:
     """Remove the items and files of a model version from the catalog."""
-    from ingest.operations import retire as run
+    from ingest.orchestration.operations import retire as run
 
     export_stack_env()
     click.echo(f"retired {len(run(model_ref))} item(s) of {model_ref}")
@@ -93,9 +93,9 @@ def scheduler(cron: str, days_back: int, aoi: str, max_cloud: float) -> None:
     """Run RQ's cron scheduler: queue the daily discovery of the previous day."""
     from rq.cron import CronScheduler
 
-    from ingest.operations import daily_discovery
+    from ingest.orchestration.operations import daily_discovery
+    from ingest.orchestration.stages import DISCOVER_QUEUE
     from ingest.settings import IngestSettings
-    from ingest.stages import DISCOVER_QUEUE
 
     export_stack_env()
     cron_scheduler = CronScheduler(connection=_redis(), name="earthsig-daily")

@@ -22,7 +22,7 @@ def _connection():  # noqa: ANN202 - a redis.Redis
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
     """Jobs per state and stage, products published per hour and day, latest failures."""
-    from ingest.monitor import pipeline_status
+    from ingest.orchestration.monitor import pipeline_status
 
     report = pipeline_status(_connection())
     if as_json:
@@ -45,8 +45,8 @@ def status(as_json: bool) -> None:
 @click.option("--stage", "stages", multiple=True, type=click.Choice(["fetch", "infer", "publish"]))
 def retry_failed(stages: tuple[str, ...]) -> None:
     """Requeue failed jobs (of the given stages; default all)."""
-    from ingest.monitor import retry_failed as requeue
-    from ingest.stages import Stage
+    from ingest.orchestration.monitor import retry_failed as requeue
+    from ingest.orchestration.stages import Stage
 
     ids = requeue(_connection(), stages=[Stage(s) for s in stages] or None)
     click.echo(f"requeued {len(ids)} job(s)")

@@ -19,7 +19,7 @@ def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: 
 
     from inference.errors import InferenceError
     from ingest.errors import IngestError
-    from ingest.queue import JobFailedError, enqueue_product, wait_for
+    from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
     from ingest.settings import IngestSettings
 
     export_stack_env()
@@ -45,7 +45,7 @@ def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: 
 @click.option("--name", default=None, help="Worker name (default: RQ's unique name).")
 def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
     """Run an RQ worker; any number may run on any number of hosts sharing one Redis."""
-    from ingest.worker import run_worker
+    from ingest.orchestration.worker import run_worker
 
     export_stack_env()
     names = [q.strip() for spec in queues for q in spec.split(",") if q.strip()]

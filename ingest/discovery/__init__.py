@@ -59,7 +59,7 @@ def enqueue_candidates(candidates: list[Candidate], model_ref: str, *, connectio
                        downloads: Path) -> list[Any]:
     """Queue each candidate (fetching SAFE zips first); return ``enqueue_product``'s answers."""
     from ingest.fetch import fetch_product
-    from ingest.queue import enqueue_product
+    from ingest.orchestration.queue import enqueue_product
 
     queued = []
     for candidate in candidates:

@@ -8,8 +8,8 @@ from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
 
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from ingest.catalog.pgstac_db import pgstac_session
 from ingest.errors import TransientError
-from ingest.pgstac_db import pgstac_session
 
 # Lineage properties written by catalog_schemas.items on every published item.
 QUERY = """

@@ -44,8 +44,8 @@ from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 from infra.postgres import SERVER_SETTINGS, SESSION_SETTINGS, dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
-from ingest.pgstac_db import pgstac_session
-from ingest.register import ensure_collection
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.register import ensure_collection
 from stac_api import categories, filters
 from tests.bench.catalog_items import (
     CATEGORIES,

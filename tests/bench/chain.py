@@ -24,7 +24,7 @@ from inference.windows import windows
 from infra.postgres import dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
-from ingest.cog import write_cog
+from ingest.outputs.cog import write_cog
 from ingest.pipeline import process_product
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings

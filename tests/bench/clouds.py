@@ -20,7 +20,7 @@ requested size, clouds drawn over ``--cloud-cover`` percent, with the ten bands 
 generator's made-up spectra, see ``samples.spectra.TOA_BANDS``). Both implementations
 get the very same array.
 
-Then the pipeline's L1C cloud mask (``ingest.cloudmask_toa``: s2cloudless at 60 m and at 20 m
+Then the pipeline's L1C cloud mask (``ingest.clouds.cloudmask_toa``: s2cloudless at 60 m and at 20 m
 on the same scene written as an L1C SAFE product, read through the product reader, snow by
 NDSI, shadows cast away from the sun), timed whole (reading included) and compared with the
 reference's mask and with the generator's cloud truth.
@@ -41,7 +41,7 @@ import numpy as np
 
 from catalog_schemas import cloudmask as cm
 from inference import s2cloudless
-from ingest.cloudmask_toa import cloudmask_from_toa
+from ingest.clouds.cloudmask_toa import cloudmask_from_toa
 from ingest.readers import load_product
 from samples import generate_scene, make_sample_product
 from samples.product import truth_folder

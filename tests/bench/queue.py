@@ -22,8 +22,8 @@ from inference.settings import InferenceSettings
 from infra.postgres import dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
+from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.pipeline import process_product
-from ingest.queue import enqueue_product, wait_for
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 

@@ -15,7 +15,7 @@ Scenarios, each against both servers with the same tile list:
   ``/mosaicjson/tiles`` with a MosaicJSON of the same COGs, newest first, and the same colours.
 
 ``--store`` gives our tiler the shared tile store (Redis, ``EARTHSIG_TILE_STORE_URL``) and
-first draws the scenarios' tiles ahead with the pipeline's own seeding (``ingest.seed``: the
+first draws the scenarios' tiles ahead with the pipeline's own seeding (``ingest.catalog.seed``: the
 item's tiles at z11-z14, the collection's at z8-z12; the load asks for them in the ``xyz`` form
 `make demo` prints, the seeding in the bare form of docs/qgis.md), timed, as
 publishing does with ``EARTHSIG_SEED_TILER_URL``; the load then finds them stored.
@@ -60,9 +60,9 @@ from infra.endpoints import TILE_QUERY
 from infra.postgres import dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
+from ingest.catalog.seed import CONCURRENCY as CONCURRENCY_SEED
+from ingest.catalog.seed import seed_tiles, tile_paths
 from ingest.pipeline import process_product
-from ingest.seed import CONCURRENCY as CONCURRENCY_SEED
-from ingest.seed import seed_tiles, tile_paths
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 from tests.bench.wrk_load import WrkRound, wrk_round

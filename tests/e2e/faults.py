@@ -17,7 +17,7 @@ from rq.job import Job
 
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
-from ingest.pgstac_db import pgstac_session
+from ingest.catalog.pgstac_db import pgstac_session
 from ingest.settings import IngestSettings
 
 

@@ -28,7 +28,7 @@ from catalog_schemas import clc
 from catalog_schemas.validation import validate_item
 from infra.endpoints import endpoints
 from infra.postgres import libpq_env
-from ingest.stages import Stage, job_id
+from ingest.orchestration.stages import Stage, job_id
 from samples import make_sample_product
 from tests.servers import uvicorn_server
 from tests.spots import interior_spot

@@ -18,8 +18,8 @@ import rasterio
 from rq.job import Job
 
 from ingest.errors import InvalidProductError
-from ingest.queue import JobFailedError, enqueue_product, wait_for
-from ingest.stages import Stage, job_id
+from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
+from ingest.orchestration.stages import Stage, job_id
 from samples import make_sample_product
 from tests.e2e.faults import Pipeline, assert_published_once, counts
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from rq.job import Job, JobStatus
 
-from ingest.queue import enqueue_product, wait_for
-from ingest.stages import Stage, job_id
+from ingest.orchestration.queue import enqueue_product, wait_for
+from ingest.orchestration.stages import Stage, job_id
 from samples import make_sample_product
 from tests.e2e.faults import Pipeline, all_done, assert_published_once
 

@@ -1,7 +1,7 @@
 """SIGKILL of a worker inside each stage, deterministically (issue 11, item 1).
 
-A pause point (``ingest.pausepoints``, active only when ``EARTHSIG_PAUSE_AT`` is set) holds
-the job at a chosen place of its stage; the test then kills the worker and its work horse
+A pause point (``ingest.orchestration.pausepoints``, active only when ``EARTHSIG_PAUSE_AT`` is
+set) holds the job at a chosen place of its stage; the test then kills the worker and its work horse
 with SIGKILL, as a lost machine or the OOM killer would. Another worker on the host recovers
 the abandoned job, the retry completes, and the product is published exactly once: one item,
 one run of files, no staging left-overs, and ``earthsig status`` counting what happened.
@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from rq.job import Job, JobStatus
 
-from ingest.pausepoints import ENV, POINTS
-from ingest.queue import enqueue_product, wait_for
-from ingest.stages import Stage, job_id
+from ingest.orchestration.pausepoints import ENV, POINTS
+from ingest.orchestration.queue import enqueue_product, wait_for
+from ingest.orchestration.stages import Stage, job_id
 from samples import make_sample_product
 from tests.e2e.faults import (
     Pipeline,
@@ -88,7 +88,7 @@ def test_worker_killed_inside_a_stage_loses_and_duplicates_nothing(
 def test_pause_points_cost_nothing_when_unset(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     """Without the variable a point returns at once and leaves no marker."""
-    from ingest.pausepoints import pause_point
+    from ingest.orchestration.pausepoints import pause_point
 
     monkeypatch.delenv(ENV, raising=False)
     t0 = time.monotonic()

@@ -21,8 +21,8 @@ from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from inference.triton_serve import TritonLayout, start_server, wait_ready
 from infra.ports import free_port
-from ingest.queue import enqueue_product, wait_for
-from ingest.stages import Stage, job_id
+from ingest.orchestration.queue import enqueue_product, wait_for
+from ingest.orchestration.stages import Stage, job_id
 from samples import make_sample_product
 from tests.e2e.faults import Pipeline, all_done, assert_published_once
 

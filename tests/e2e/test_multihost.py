@@ -29,10 +29,10 @@ from starlette.staticfiles import StaticFiles
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
-from ingest.pgstac_db import pgstac_session
-from ingest.queue import enqueue_product, wait_for
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.queue import enqueue_product, wait_for
+from ingest.orchestration.stages import Stage, job_id
 from ingest.settings import IngestSettings
-from ingest.stages import Stage, job_id
 from samples import make_sample_product
 from tests.servers import moto_s3_server, uvicorn_server
 

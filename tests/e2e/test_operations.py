@@ -17,8 +17,8 @@ from rq.cron import CronScheduler
 
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
-from ingest.operations import discover_days, reprocess, retire
-from ingest.pgstac_db import pgstac_session
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.operations import discover_days, reprocess, retire
 from ingest.settings import IngestSettings
 from tests.ingest.test_discovery import DAY, EUROPE_CLEAR, api, catalog, eodag_env  # noqa: F401
 
@@ -54,7 +54,7 @@ def test_daily_discovery_job_then_backfill(ops: dict, monkeypatch: pytest.Monkey
         monkeypatch.setenv(key, value)
     days_back = (dt.datetime.now(dt.UTC).date() - DAY).days
     job = Queue("discover", connection=ops["redis"]).enqueue(
-        "ingest.operations.daily_discovery", days_back=days_back)
+        "ingest.orchestration.operations.daily_discovery", days_back=days_back)
     _work(ops)
     assert job.get_status(refresh=True) == "finished", job.latest_result().exc_string
     assert job.return_value()["queued"] == len(EUROPE_CLEAR)

@@ -18,11 +18,11 @@ from rq.job import Job, JobStatus
 
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
-from ingest.monitor import pipeline_status
-from ingest.pgstac_db import pgstac_session
-from ingest.queue import JobFailedError, enqueue_product, wait_for
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.monitor import pipeline_status
+from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
+from ingest.orchestration.stages import Stage, job_id
 from ingest.settings import IngestSettings
-from ingest.stages import Stage, job_id
 from samples import make_sample_product
 
 N_PRODUCTS = 10

@@ -17,10 +17,10 @@ from inference.settings import InferenceSettings
 from infra.postgres import OwnedCluster, libpq_env
 from infra.settings import StackSettings
 from infra.stack import Stack
-from ingest.pgstac_db import pgstac_session
-from ingest.queue import enqueue_product, wait_for
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.queue import enqueue_product, wait_for
+from ingest.orchestration.stages import Stage, job_id
 from ingest.settings import IngestSettings
-from ingest.stages import Stage, job_id
 from samples import make_sample_product
 
 

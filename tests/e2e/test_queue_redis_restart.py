@@ -18,8 +18,8 @@ from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from infra.redis_server import OwnedRedis
 from infra.settings import StackSettings
-from ingest.pgstac_db import pgstac_session
-from ingest.queue import chain_ids, enqueue_product, wait_for
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.queue import chain_ids, enqueue_product, wait_for
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 

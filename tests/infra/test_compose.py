@@ -19,7 +19,7 @@ import pytest
 from infra.cli import main as earthsig
 from infra.config_reference import documented_variables
 from infra.deploy import variables
-from ingest.stages import DISCOVER_QUEUE, Stage
+from ingest.orchestration.stages import DISCOVER_QUEUE, Stage
 
 DEPLOY = Path(__file__).resolve().parents[2] / "infra" / "deploy"
 ROOT = DEPLOY.parents[1]

@@ -24,8 +24,8 @@ from rasterio.windows import Window
 
 from catalog_schemas.validation import validate_item
 from inference.settings import InferenceSettings
+from ingest.catalog.pgstac_db import pgstac_session
 from ingest.errors import InvalidProductError
-from ingest.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product

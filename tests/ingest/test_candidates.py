@@ -32,12 +32,12 @@ from inference.repository import ModelRepository  # noqa: E402
 from inference.settings import InferenceSettings  # noqa: E402
 from inference.training import Checkpoint, export, fit, train  # noqa: E402
 from infra.postgres import libpq_env  # noqa: E402
-from ingest.candidates import (  # noqa: E402
+from ingest.derived.candidates import (  # noqa: E402
     export_candidates,
     score_windows,
     select_candidates,
 )
-from ingest.derived import get_item  # noqa: E402
+from ingest.derived.derived import get_item  # noqa: E402
 from ingest.pipeline import process_product  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
 from samples import make_sample_product  # noqa: E402
@@ -179,7 +179,7 @@ def _held_out(setup: Setup, root: Path, exclude: set[tuple[int, int]]) -> Path:
     classes, confidence = _rasters(setup.item)
     with rasterio.open(setup.item.assets["landcover"].href) as src:
         crs, transform = src.crs, src.transform
-    from ingest.candidates import _source_product
+    from ingest.derived.candidates import _source_product
     from ingest.readers import load_product, open_product
 
     with open_product(load_product(_source_product(setup.item)), list(BANDS)) as reader:

@@ -18,8 +18,8 @@ from rasterio.enums import Resampling
 
 from catalog_schemas import clc
 from inference.settings import InferenceSettings
-from ingest.cloudmask import cloudmask_from_scl, obscured
-from ingest.pgstac_db import pgstac_session
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.clouds.cloudmask import cloudmask_from_scl, obscured
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product

@@ -30,10 +30,10 @@ from catalog_schemas import cloudmask as cm
 from catalog_schemas.validation import validate_item
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
-from ingest import changes
-from ingest.cloudmask import cloudmask_from_scl
-from ingest.derived import get_item
-from ingest.pgstac_db import pgstac_session
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.clouds.cloudmask import cloudmask_from_scl
+from ingest.derived import changes
+from ingest.derived.derived import get_item
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import generate_scene, make_sample_product

@@ -19,11 +19,11 @@ from scipy import ndimage
 from catalog_schemas import cloudmask as cm
 from inference import s2cloudless
 from inference.settings import InferenceSettings
-from ingest import cloudmask_toa
-from ingest.cloud_shadows import cast_shadows, sun_angles
-from ingest.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
-from ingest.haze import scattering_haze
-from ingest.pgstac_db import pgstac_session
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.clouds import cloudmask_toa
+from ingest.clouds.cloud_shadows import cast_shadows, sun_angles
+from ingest.clouds.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
+from ingest.clouds.haze import scattering_haze
 from ingest.pipeline import prepare_product, process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings

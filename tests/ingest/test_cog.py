@@ -10,7 +10,7 @@ from rasterio.enums import Resampling
 from rio_cogeo.cogeo import cog_validate
 
 from catalog_schemas import clc
-from ingest.cog import write_cog
+from ingest.outputs.cog import write_cog
 
 TRANSFORM = Affine(10, 0, 300000, 0, -10, 4900020)
 
@@ -55,7 +55,7 @@ def _former_cog(data: np.ndarray, dst: Path, nodata: int, categorical: bool,
     from rasterio.io import MemoryFile
     from rio_cogeo.cogeo import cog_translate
 
-    from ingest.cog import cog_profile
+    from ingest.outputs.cog import cog_profile
 
     profile = {"driver": "GTiff", "dtype": data.dtype.name, "count": 1,
                "height": data.shape[0], "width": data.shape[1], "crs": "EPSG:32631",
@@ -115,7 +115,7 @@ def test_cog_driver_writes_the_pixels_cog_translate_wrote(tmp_path: Path,
 
 def test_a_truncated_cog_is_caught_before_it_is_renamed(tmp_path: Path) -> None:
     # What a full disk leaves when GDAL does not report the failed flush: a file cut short.
-    from ingest.cog import CogError, _check_written
+    from ingest.outputs.cog import CogError, _check_written
 
     path = write_cog(_classes(), tmp_path / "lc.tif", crs="EPSG:32631", transform=TRANSFORM,
                      nodata=0, categorical=True)

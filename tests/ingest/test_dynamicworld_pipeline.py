@@ -18,17 +18,17 @@ from rasterio.windows import Window
 from catalog_schemas import clc
 from inference import dynamicworld as dw
 from inference.settings import InferenceSettings
-from ingest.coastline import CELL_PX, land_mask, mark_marine_water
-from ingest.errors import InvalidProductError
-from ingest.haze import WAVELENGTHS_UM
-from ingest.pipeline import prepare_product
-from ingest.settings import IngestSettings
-from ingest.toa_emulation import (
+from ingest.clouds.haze import WAVELENGTHS_UM
+from ingest.clouds.toa_emulation import (
     STANDARD_PATH_BLUE,
     STANDARD_PATH_RED,
     path_reflectance,
     toa_emulated,
 )
+from ingest.errors import InvalidProductError
+from ingest.outputs.coastline import CELL_PX, land_mask, mark_marine_water
+from ingest.pipeline import prepare_product
+from ingest.settings import IngestSettings
 from samples import make_sample_product
 
 DAY = date(2024, 7, 1)

@@ -25,11 +25,11 @@ from catalog_schemas import cloudmask as cm
 from catalog_schemas.validation import validate_item
 from inference.settings import InferenceSettings
 from ingest import pipeline
-from ingest.cloudmask import cloudmask_from_scl
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.clouds.cloudmask import cloudmask_from_scl
 from ingest.errors import InvalidProductError, TransientError
-from ingest.pgstac_db import pgstac_session
+from ingest.outputs.publish import multihash_sha256
 from ingest.pipeline import prepare_product, process_product, register_prepared
-from ingest.publish import multihash_sha256
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 

@@ -21,7 +21,7 @@ from shapely.ops import transform as reproject
 
 from catalog_schemas import clc
 from inference.settings import InferenceSettings
-from ingest.pgstac_db import pgstac_session
+from ingest.catalog.pgstac_db import pgstac_session
 from ingest.pipeline import process_product
 from ingest.readers import open_product
 from ingest.settings import IngestSettings

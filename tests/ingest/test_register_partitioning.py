@@ -17,8 +17,8 @@ import pytest
 from pypgstac.load import Loader, Methods
 
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, landcover_collection
-from ingest.pgstac_db import pgstac_session
-from ingest.register import ensure_collection, upsert_item
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.register import ensure_collection, upsert_item
 from stac_api.categories import category_filter
 from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, Product, landcover_item
 

@@ -1,4 +1,4 @@
-"""Which tiles publishing draws ahead (ingest.seed), and that a tiler that is down costs the
+"""Which tiles publishing draws ahead (ingest.catalog.seed), and that a tiler that is down costs the
 product nothing."""
 
 from __future__ import annotations
@@ -6,7 +6,14 @@ from __future__ import annotations
 import morecantile
 import pytest
 
-from ingest.seed import CONCURRENCY, MAX_WARNINGS, parse_zooms, seed_item, seed_tiles, tile_paths
+from ingest.catalog.seed import (
+    CONCURRENCY,
+    MAX_WARNINGS,
+    parse_zooms,
+    seed_item,
+    seed_tiles,
+    tile_paths,
+)
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 ITEM = {"id": "S2A_T31TCJ_x", "collection": "landcover", "bbox": [0.9, 43.2, 1.4, 43.6]}

@@ -5,8 +5,8 @@ import pytest
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
-from ingest.cloudmask import cloudmask_from_scl
-from ingest.stats import landcover_stats
+from ingest.clouds.cloudmask import cloudmask_from_scl
+from ingest.outputs.stats import landcover_stats
 
 WATER, FOREST = clc.grid_code_of(512), clc.grid_code_of(311)
 
@@ -50,7 +50,7 @@ def test_scl_mapping() -> None:
 def test_strip_by_strip_equals_the_whole_grid_at_once() -> None:
     # A generated scene several strips high (with a partial last strip): the statistics
     # equal the former whole-array computation exactly.
-    from ingest.stats import STRIP_ROWS
+    from ingest.outputs.stats import STRIP_ROWS
 
     rng = np.random.default_rng(11)
     shape = (STRIP_ROWS * 3 + 77, 301)

@@ -8,8 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from ingest.publish import STALE_STAGING_S, new_run_id, staging_folder
-from ingest.store import LocalStore
+from ingest.outputs.publish import STALE_STAGING_S, new_run_id, staging_folder
+from ingest.outputs.store import LocalStore
 
 ITEM = "landcover/S2B_31TCJ_20240825_0_L2A_clc-spectral_v1"
 

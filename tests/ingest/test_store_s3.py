@@ -16,10 +16,10 @@ import rasterio
 
 from inference.settings import InferenceSettings
 from ingest import pipeline
+from ingest.catalog.pgstac_db import pgstac_session
 from ingest.errors import TransientError
-from ingest.pgstac_db import pgstac_session
+from ingest.outputs.publish import multihash_sha256
 from ingest.pipeline import process_product
-from ingest.publish import multihash_sha256
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 from tests.servers import moto_s3_server
@@ -137,8 +137,8 @@ def test_failed_registration_leaves_no_objects(product: Path, tmp_path: Path, s3
 
 
 def test_s3_prune_removes_earlier_runs_only(tmp_path: Path, s3, s3_endpoint: str) -> None:
-    from ingest.publish import staging_folder
-    from ingest.store import S3Store
+    from ingest.outputs.publish import staging_folder
+    from ingest.outputs.store import S3Store
 
     store = S3Store(f"s3://{BUCKET}/catalog", staging=tmp_path / "staging",
                     endpoint_url=s3_endpoint)

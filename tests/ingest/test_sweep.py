@@ -12,7 +12,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 
-from ingest.sweep import chain_job_ids, open_chains_key, register_chain, sweep_chains
+from ingest.orchestration.sweep import chain_job_ids, open_chains_key, register_chain, sweep_chains
 
 
 def _chain(redis: Redis, product: str = "p1") -> list[Job]:

@@ -8,7 +8,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from catalog_schemas import clc
-from ingest.vectors import vectorise, write_polygons
+from ingest.outputs.vectors import vectorise, write_polygons
 
 WATER, FOREST = clc.grid_code_of(512), clc.grid_code_of(311)
 

@@ -9,10 +9,10 @@ from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
 from infra.commands.processing import worker
-from ingest import worker as worker_module
+from ingest.orchestration import worker as worker_module
+from ingest.orchestration.stages import worker_queue_names
+from ingest.orchestration.worker import PipelineWorker
 from ingest.settings import IngestSettings
-from ingest.stages import worker_queue_names
-from ingest.worker import PipelineWorker
 
 
 def test_stage_names_get_the_queue_prefix() -> None:

@@ -31,7 +31,7 @@ from catalog_schemas.collections import (
     landcover_collection,
 )
 from catalog_schemas.items import landcover_item_id
-from ingest.queryables import register_queryables
+from ingest.catalog.queryables import register_queryables
 
 UTM_31N = "EPSG:32631"
 MODEL, MODEL_VERSION = "clc-unet", "1"

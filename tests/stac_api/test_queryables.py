@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from catalog_schemas import clc, landcover_stats
 from catalog_schemas.queryables import landcover_queryables
-from ingest.queryables import register_queryables
+from ingest.catalog.queryables import register_queryables
 from stac_api.app import create_app
 from stac_api.settings import PostgresSettings, SearchSettings, Settings
 from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, landcover_item, load_catalog

@@ -20,7 +20,7 @@ from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
-from ingest.cog import write_cog as pipeline_write_cog
+from ingest.outputs.cog import write_cog as pipeline_write_cog
 
 CRS = "EPSG:32631"
 ORIGIN = (300_000.0, 4_900_020.0)  # upper-left corner, UTM 31N, south-west of Toulouse

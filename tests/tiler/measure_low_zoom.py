@@ -26,7 +26,7 @@ from catalog_schemas.collections import landcover_collection
 from infra.postgres import libpq_env
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
-from ingest.cog import write_cog
+from ingest.outputs.cog import write_cog
 from tests.conftest import TEMPLATE_DB, _admin_dsn
 from tests.servers import uvicorn_server
 from tests.tiler.landcover_data import CRS, item_dict, load

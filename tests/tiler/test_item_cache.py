@@ -1,7 +1,7 @@
 """The item cache of item tiles (tiler.items) and single-asset reads (tiler.readers).
 
 A re-processed item is published in a new run folder and the old run is deleted right after
-(ingest.store.prune): a cached item must not outlive its files, whatever the TTL.
+(ingest.outputs.store.prune): a cached item must not outlive its files, whatever the TTL.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The shared tile store (tiler.tile_store) on real tilers, pgstac and Redis: catalog tiles kept
-across tiler processes until a write marks them changed (ingest.tile_changes), then drawn again
-at once with the new pixels; tiles nothing changed stay; Redis gone costs no tile."""
+across tiler processes until a write marks them changed (ingest.catalog.tile_changes), then
+drawn again at once with the new pixels; tiles nothing changed stay; Redis gone costs no tile."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import redis
 from catalog_schemas import tile_generations as gen
 from catalog_schemas.collections import landcover_collection
 from infra.postgres import libpq_env
-from ingest.pgstac_db import pgstac_session
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.tile_changes import catalog_namespace, mark_tiles_changed, redraw_all
 from ingest.settings import IngestSettings
-from ingest.tile_changes import catalog_namespace, mark_tiles_changed, redraw_all
 from tests.servers import uvicorn_server
 from tests.tiler.landcover_data import (
     FOREST,

@@ -32,7 +32,7 @@ from catalog_schemas import cloudmask as cm
 from inference.settings import InferenceSettings
 from infra.cli import main as cli
 from infra.postgres import libpq_env
-from ingest.cloudmask import cloudmask_from_scl
+from ingest.clouds.cloudmask import cloudmask_from_scl
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product

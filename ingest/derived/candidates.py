@@ -44,10 +44,10 @@ from catalog_schemas import labels as lb
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import PublishedFile
 from inference.patches import BANDS, DN_SCALE, REFERENCE, write_patch
-from ingest.atomic import atomic_file
-from ingest.derived import api_href, publish_item
+from ingest.derived.derived import api_href, publish_item
 from ingest.errors import InvalidProductError
-from ingest.publish import describe
+from ingest.outputs.atomic import atomic_file
+from ingest.outputs.publish import describe
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
 
@@ -206,7 +206,7 @@ def load_item(ref: str, dsn: str = "") -> pystac.Item:
     path = Path(ref)
     if path.suffix == ".json" and path.is_file():
         return pystac.Item.from_file(str(path))
-    from ingest.derived import get_item
+    from ingest.derived.derived import get_item
 
     return get_item(ref, dsn=dsn)
 

@@ -3,7 +3,7 @@
 Dynamic World was trained on L1C (top-of-atmosphere) reflectance. An L2A band is the surface
 reflectance Sen2Cor left after removing the atmosphere; fed as it is, the network sees water
 darker than any water it was trained on and calls the Baltic "trees". The inverse of what
-``ingest.haze`` does for L1C products puts the atmosphere back: each band gets a path
+``ingest.clouds.haze`` does for L1C products puts the atmosphere back: each band gets a path
 reflectance that follows the same relative scattering model, lambda^-n (Chavez 1996), through
 a blue and a red path reflectance of a standard clear European sky::
 
@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 from rasterio.windows import Window
 
-from ingest.haze import scattering_haze
+from ingest.clouds.haze import scattering_haze
 
 # Path reflectance of blue (B02) and red (B04) of the standard sky, chosen by
 # `earthsig models tune-atmosphere` on configilm's BENv2 patches: n = ln(0.07 / 0.0245) /

@@ -20,11 +20,11 @@ from catalog_schemas.collections import (
     landcover_collection,
 )
 from catalog_schemas.queryables import landcover_queryables
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.queryables import register_queryables
+from ingest.catalog.tile_changes import mark_tiles_changed
 from ingest.errors import TransientError
-from ingest.pgstac_db import pgstac_session
-from ingest.queryables import register_queryables
 from ingest.settings import IngestSettings
-from ingest.tile_changes import mark_tiles_changed
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Staging a run's files: a temporary folder, checksums, and the atomic rename into place.
 
 Each processing run writes into a staging folder that becomes its own run folder
-(``<item>/<run>/``) only when every file is complete (see ``ingest.store``). The item is
+(``<item>/<run>/``) only when every file is complete (see ``ingest.outputs.store``). The item is
 registered pointing at that run; only then are earlier runs removed. If registration fails,
 the new run is discarded and the earlier item still points at its own, untouched files: no
 reader ever sees half an output or an item whose files changed under it.

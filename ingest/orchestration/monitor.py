@@ -21,8 +21,8 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
+from ingest.orchestration.stages import Stage, cause, queue_name
 from ingest.settings import IngestSettings
-from ingest.stages import Stage, cause, queue_name
 
 PUBLISHED_KEY = "earthsig:published"  # sorted set: item run -> publication time
 

@@ -19,11 +19,11 @@ from rq.job import Job, JobStatus
 
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
-from ingest.jobs import fetch_job, infer_job, publish_job
+from ingest.orchestration.jobs import fetch_job, infer_job, publish_job
+from ingest.orchestration.stages import Stage, cause, job_id, queue_name, timeout_s
+from ingest.orchestration.sweep import register_chain
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
-from ingest.stages import Stage, cause, job_id, queue_name, timeout_s
-from ingest.sweep import register_chain
 
 IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED,
              JobStatus.CREATED}

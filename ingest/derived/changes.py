@@ -33,9 +33,7 @@ from catalog_schemas import changes as ch
 from catalog_schemas import clc
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import Grid, PublishedFile
-from ingest.atomic import atomic_file
-from ingest.cog import write_cog
-from ingest.derived import (
+from ingest.derived.derived import (
     api_href,
     get_item,
     landcover_items_of_tile,
@@ -44,6 +42,8 @@ from ingest.derived import (
     tile_of,
 )
 from ingest.errors import InvalidProductError
+from ingest.outputs.atomic import atomic_file
+from ingest.outputs.cog import write_cog
 from ingest.settings import IngestSettings
 
 CHANGE_FILE = "change.tif"

@@ -4,7 +4,7 @@ RQ notices an abandoned job (its worker killed) only once the job's heartbeat ex
 least 60 s after the death, and only in a maintenance pass. Our workers also look, in every
 maintenance pass, for started jobs whose work horse ran on this host and is gone, and hand
 them to RQ's own abandoned-job handling at once (retried when retries are left), and one of
-them sweeps the open chains for jobs a Redis restart left stranded (``ingest.sweep``).
+them sweeps the open chains for jobs a Redis restart left stranded (``ingest.orchestration.sweep``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from rq.exceptions import NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from ingest.orchestration.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name, worker_queue_names
+from ingest.orchestration.sweep import sweep_chains
 from ingest.settings import IngestSettings
-from ingest.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name, worker_queue_names
-from ingest.sweep import sweep_chains
 
 log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL_S = 15
@@ -101,8 +101,8 @@ def run_worker(queues: list[str] | None = None, *, burst: bool = False,
     os.environ.setdefault("GDAL_CACHEMAX", str(settings.gdal_cachemax_mb))
     # RQ forks a work horse per job: import the pipeline (GDAL, ONNX Runtime, pystac...) once
     # here, so every horse inherits it instead of importing it again (seconds per job).
-    import ingest.jobs  # noqa: F401
-    import ingest.operations  # noqa: F401
+    import ingest.orchestration.jobs  # noqa: F401
+    import ingest.orchestration.operations  # noqa: F401
 
     names = (worker_queue_names(queues, settings) if queues else
              [*(queue_name(stage, settings) for stage in WORK_ORDER),

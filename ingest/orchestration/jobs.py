@@ -18,12 +18,12 @@ from rq.job import Job
 
 from inference.errors import ModelNotFoundError
 from ingest.errors import InvalidProductError
-from ingest.monitor import record_published
-from ingest.pausepoints import pause_point
+from ingest.orchestration.monitor import record_published
+from ingest.orchestration.pausepoints import pause_point
+from ingest.outputs.store import asset_store
 from ingest.pipeline import Prepared, prepare_product, register_prepared
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
-from ingest.store import asset_store
 
 INVALID_INPUT = (InvalidProductError, ModelNotFoundError)
 T = TypeVar("T")

@@ -12,10 +12,10 @@ s2cloudless mistakes bright snow for cloud, so snow is found first with the norm
 difference snow index (NDSI = (B03 - B11) / (B03 + B11) > 0.4 with B08 > 0.11, the rule of
 Sen2Cor and MODIS): there the cloud probability is 0 and the mask says snow.
 
-s2cloudless has no shadows: ``ingest.cloud_shadows`` casts the clouds away from the sun onto
+s2cloudless has no shadows: ``ingest.clouds.cloud_shadows`` casts the clouds away from the sun onto
 dark ground that is not water (none without the sun's position). Shadows and snow are decided
 at the working resolution, so their edges follow its pixels. The same pass gathers what
-``ingest.haze`` needs to take the haze off what the land-cover models read.
+``ingest.clouds.haze`` needs to take the haze off what the land-cover models read.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from scipy import ndimage
 
 from catalog_schemas import cloudmask as cm
 from inference import s2cloudless
-from ingest.cloud_shadows import cast_shadows, sun_angles
+from ingest.clouds.cloud_shadows import cast_shadows, sun_angles
+from ingest.clouds.haze import HAZE_ANCHORS, HAZE_BINS, haze_from_histograms
 from ingest.errors import InvalidProductError
-from ingest.haze import HAZE_ANCHORS, HAZE_BINS, haze_from_histograms
 from ingest.readers import band_asset, open_product
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from catalog_schemas.tile_generations import NAMESPACE_SQL, ItemChange, mark_changed
+from ingest.catalog.pgstac_db import pgstac_session
 from ingest.errors import TransientError
-from ingest.pgstac_db import pgstac_session
 from ingest.settings import IngestSettings
 
 

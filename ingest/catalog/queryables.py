@@ -1,7 +1,7 @@
 """Register the landcover queryables in pgstac.
 
 The catalog owns its queryables, not the API (which may run on a read-only role):
-``ingest.register`` calls :func:`register_queryables` whenever it loads a new or changed
+``ingest.catalog.register`` calls :func:`register_queryables` whenever it loads a new or changed
 collection definition (it costs 1-2 s: pgstac rebuilds the property indexes).
 
 It is idempotent: pgstac's ``upsert_queryables`` replaces the rows of each name for the

@@ -8,7 +8,7 @@ of clear ground is taken to reflect 1 % at the surface and the rest is haze. The
 follow a relative scattering model, lambda^-n (Chavez 1996), fitted through blue and red (n 4
 for a clear Rayleigh sky, less with aerosols): green, NIR and SWIR have no object dark enough
 of their own. Histograms of the clear ground come from the L1C cloud-mask pass
-(``ingest.cloudmask_toa``), which reads the product anyway.
+(``ingest.clouds.cloudmask_toa``), which reads the product anyway.
 """
 
 from __future__ import annotations

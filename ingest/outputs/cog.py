@@ -39,8 +39,8 @@ from rio_cogeo.cogeo import cog_validate
 from rio_cogeo.profiles import cog_profiles
 from rio_cogeo.utils import get_maximum_overview_level
 
-from ingest.atomic import atomic_file
 from ingest.errors import TransientError
+from ingest.outputs.atomic import atomic_file
 
 BLOCKSIZE = 512
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)

@@ -24,7 +24,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 from ingest.errors import TransientError
-from ingest.publish import STAGING_PREFIX, publish_run, staging_abandoned
+from ingest.outputs.publish import STAGING_PREFIX, publish_run, staging_abandoned
 from ingest.settings import IngestSettings
 
 

@@ -24,7 +24,7 @@ from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from ingest.stages import Stage
+from ingest.orchestration.stages import Stage
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK_S = 60

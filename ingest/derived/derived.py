@@ -23,13 +23,13 @@ from pypgstac.load import Loader, Methods
 
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, PARTITION_TRUNC
 from catalog_schemas.items import PublishedFile
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.register import partition_by_month, registration_lock
+from ingest.catalog.tile_changes import mark_tiles_changed
 from ingest.errors import InvalidProductError, TransientError
-from ingest.pgstac_db import pgstac_session
-from ingest.publish import describe, new_run_id, staging_folder
-from ingest.register import partition_by_month, registration_lock
+from ingest.outputs.publish import describe, new_run_id, staging_folder
+from ingest.outputs.store import asset_store
 from ingest.settings import IngestSettings
-from ingest.store import asset_store
-from ingest.tile_changes import mark_tiles_changed
 
 DEFINITION_KEY = "earthsig:definition"
 

@@ -1,0 +1,1 @@
+"""pgstac: registering items, queryables, tile invalidation and drawing tiles ahead."""
