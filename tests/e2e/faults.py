@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.settings import IngestSettings
+from tests.workers import kill_worker, stop_workers
 
 
 @dataclass
@@ -69,15 +69,7 @@ class Pipeline:
         return self.workers[name]
 
     def stop(self) -> None:
-        for proc in self.workers.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.workers.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_workers(self.workers.values())
 
     def logs(self, tail: int = 3000) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}"
@@ -106,9 +98,7 @@ def kill_worker_of(job: Job, pipeline: Pipeline, horse_pid: int) -> str:
     session of its own): a machine losing the process, not a polite shutdown."""
     victim = job.worker_name
     assert victim in pipeline.workers, f"{job.id} run by unknown worker {victim}"
-    pipeline.workers[victim].send_signal(signal.SIGKILL)
-    pipeline.workers[victim].wait(10)
-    os.kill(horse_pid, signal.SIGKILL)
+    kill_worker(pipeline.workers[victim], horse_pid)
     return victim
 
 

@@ -33,6 +33,7 @@ from samples import make_sample_product
 from tests.servers import uvicorn_server
 from tests.spots import interior_spot
 from tests.tiles import colour_at, decode_png, rgba_at, tile_of, tile_url
+from tests.workers import stop_workers
 
 WORKER_NAME = "e2e-worker"
 
@@ -74,8 +75,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
             with uvicorn_server("stac_api.app:create_app", env) as api:
                 yield Chain(pystac.Item.from_file(str(path)), path, item_id, env, api, tiler)
         finally:
-            worker.terminate()
-            worker.wait(30)
+            stop_workers([worker])
             worker_log.close()
 
 

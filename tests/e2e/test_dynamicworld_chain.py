@@ -21,6 +21,7 @@ from infra.postgres import libpq_env
 from samples.bigearthnet import DEFAULT_ROOT
 from samples.bigearthnet_product import build_product, patch_window, region_patches
 from tests.servers import uvicorn_server
+from tests.workers import stop_workers
 
 ROOT = Path(__file__).parents[2] / DEFAULT_ROOT
 
@@ -45,8 +46,7 @@ def test_worker_publishes_the_real_models_land_cover(tmp_path: Path, pgstac_dsn:
         with uvicorn_server("stac_api.app:create_app", env) as api:
             item = Client.open(api).get_collection("landcover").get_item(item_id)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        stop_workers([worker])
         log.close()
     assert item is not None and item_id.endswith("_clc-dynamicworld_v1")
     props = item.properties

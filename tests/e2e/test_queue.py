@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
 from ingest.orchestration.stages import Stage, job_id
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.workers import kill_worker, stop_workers
 
 N_PRODUCTS = 10
 
@@ -66,11 +66,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
     try:
         yield p
     finally:
-        for proc in p.workers.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in p.workers.values():
-            proc.wait(30)
+        stop_workers(p.workers.values())
 
 
 def _corrupt(product: Path) -> Path:
@@ -133,9 +129,7 @@ def test_killed_worker_mid_product_is_recovered(pipeline: Pipeline) -> None:
         assert time.monotonic() < deadline, "infer never started"
         time.sleep(0.05)
     victim = job.worker_name
-    os.kill(int(job.meta["horse_pid"]), signal.SIGKILL)
-    pipeline.workers[victim].send_signal(signal.SIGKILL)
-    pipeline.workers[victim].wait(10)
+    kill_worker(pipeline.workers[victim], int(job.meta["horse_pid"]))
 
     result = wait_for(q.job_id, connection=pipeline.redis, timeout_s=240)
     job = Job.fetch(infer, connection=pipeline.redis)
