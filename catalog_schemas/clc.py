@@ -58,6 +58,17 @@ def _by_clc_code() -> dict[int, ClcClass]:
     return {c.clc_code: c for c in clc_classes()}
 
 
+@cache
+def clc_code_by_grid_code() -> tuple[int, ...]:
+    """The CLC level-3 code of every uint8 raster value (grid codes 1-44; 0 and the values no
+    class has map to 0): ``np.asarray(clc_code_by_grid_code())[grid]`` turns a class grid into
+    CLC codes."""
+    table = [NODATA] * 256
+    for c in clc_classes():
+        table[c.grid_code] = c.clc_code
+    return tuple(table)
+
+
 def by_clc_code(clc_code: int) -> ClcClass:
     try:
         return _by_clc_code()[int(clc_code)]

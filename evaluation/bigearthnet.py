@@ -21,6 +21,7 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
+from catalog_schemas import clc
 from evaluation import patch_scores
 from inference.backends import open_backend
 from inference.repository import ResolvedModel
@@ -64,7 +65,7 @@ def predict_patches(model: ResolvedModel, settings: InferenceSettings,
     backend = open_backend(model, settings)
     path = (path_reflectance(spec.input_bands, **vars(atmosphere or Atmosphere()))
             if takes_toa(model) else None)
-    grid_to_clc = _grid_to_clc()
+    grid_to_clc = np.asarray(clc.clc_code_by_grid_code(), np.int32)
     out: dict[str, np.ndarray] = {}
     for start in range(0, len(patches), BATCH):
         chunk = patches[start:start + BATCH]
@@ -222,15 +223,6 @@ def forest_report(rows: list[ForestRow], best: ForestRow) -> list[str]:
         lines.append(f"{t:>6}  {r.tuning[0]:>6} of {r.tuning[1]:<3} {r.tuning_l2:9.3f}  "
                      f"{r.held_out[0]:>4} of {r.held_out[1]:<3} {r.held_out_l2:7.3f}{mark}")
     return lines
-
-
-def _grid_to_clc() -> np.ndarray:
-    from catalog_schemas import clc
-
-    lookup = np.zeros(256, dtype=np.int32)
-    for c in clc.clc_classes():
-        lookup[c.grid_code] = c.clc_code
-    return lookup
 
 
 def evaluate_models(models: Sequence[ResolvedModel], settings: InferenceSettings,

@@ -126,21 +126,13 @@ def agreement(classes: np.ndarray, transform: Affine, patches: list[Patch]) -> l
         if codes.size == 0:
             scores.append(PatchScore(patch.patch_id, patch.labels, None, False, 0.0))
             continue
-        as_clc = _clc_lookup()[codes]
+        as_clc = np.asarray(clc.clc_code_by_grid_code(), np.int32)[codes]
         values, counts = np.unique(as_clc, return_counts=True)
         dominant = int(values[np.argmax(counts)])
         labelled = float(np.isin(as_clc, patch.clc_codes).mean())
         scores.append(PatchScore(patch.patch_id, patch.labels, dominant,
                                  dominant in patch.clc_codes, labelled))
     return scores
-
-
-def _clc_lookup() -> np.ndarray:
-    """CLC level-3 code by grid code (index 0, nodata, maps to 0)."""
-    lookup = np.zeros(256, dtype=np.int32)
-    for item in clc.clc_classes():
-        lookup[item.grid_code] = item.clc_code
-    return lookup
 
 
 def _mosaic(patches: list[Patch], band: str, resolution: int,

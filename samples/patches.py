@@ -21,9 +21,7 @@ def write_generated_patches(root: Path, count: int, size: int = 64, seed: int = 
     per_row = int(np.ceil(np.sqrt(count)))
     scene = generate_scene("32TQM", dt.date(2024, 7, 15), per_row * size, seed=seed)
     bands = np.stack([reflectance_from_dn(scene.dn(b)) for b in BANDS])
-    lut = np.zeros(256, np.uint16)
-    for c in clc.clc_classes():
-        lut[c.grid_code] = c.clc_code
+    lut = np.asarray(clc.clc_code_by_grid_code(), np.uint16)
     codes = lut[scene.truth()]
     for k in range(count):
         r, c = divmod(k, per_row)

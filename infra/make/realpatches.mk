@@ -19,7 +19,7 @@ $(REALPATCHES_STAMP): $(STAMP) infra/make/realpatches.mk
 		configilm==0.7.1 bigearthnet-common==2.8.0
 	$(BIN)/pip download -q --disable-pip-version-check --no-deps --no-binary bigearthnet-gdf-builder \
 		-d $(REALPATCHES_DL) bigearthnet-gdf-builder==0.1.10
-	$(BIN)/python -m samples.real_patches \
+	$(BIN)/python -m samples.real_patches_unpack \
 		--configilm $(REALPATCHES_DL)/configilm-0.7.1-py3-none-any.whl \
 		--common $(REALPATCHES_DL)/bigearthnet_common-2.8.0-py3-none-any.whl \
 		--gdf-builder $(REALPATCHES_DL)/bigearthnet-gdf-builder-0.1.10.tar.gz \

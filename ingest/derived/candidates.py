@@ -70,9 +70,7 @@ def score_windows(classes: np.ndarray, confidence: np.ndarray, size: int, *,
     """Every full window of ``size`` px with enough classified pixels, scored."""
     if size < 1:
         raise ValueError(f"window size {size} must be at least one pixel")
-    lut = np.zeros(256, np.int32)
-    for c in clc.clc_classes():
-        lut[c.grid_code] = c.clc_code
+    lut = np.asarray(clc.clc_code_by_grid_code(), np.int32)
     out = []
     for row in range(0, classes.shape[0] - size + 1, size):
         for col in range(0, classes.shape[1] - size + 1, size):
@@ -141,9 +139,7 @@ def export_candidates(item: pystac.Item, k: int, out: Path, *, size: int = 64,
     classes, transform, crs = _read(item.assets[LANDCOVER_ASSET].href)
     confidence, _, _ = _read(item.assets["confidence"].href)
     chosen = select_candidates(score_windows(classes, confidence, size, min_valid=min_valid), k)
-    lut = np.zeros(256, np.uint16)
-    for c in clc.clc_classes():
-        lut[c.grid_code] = c.clc_code
+    lut = np.asarray(clc.clc_code_by_grid_code(), np.uint16)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     found: list[Candidate] = []

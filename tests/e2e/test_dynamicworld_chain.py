@@ -69,9 +69,7 @@ def test_worker_publishes_the_real_models_land_cover(tmp_path: Path, pgstac_dsn:
     # (measured: F1 0.91 at CLC level 1 and 0.76 at level 2; always-311 gets 0.51 and 0.45).
     patches = region_patches(ROOT)
     truths = [patch_scores.PatchTruth(f"{p.x}_{p.y}", frozenset(p.clc_codes)) for p in patches]
-    to_clc = np.zeros(256, np.int32)
-    for c in clc.clc_classes():
-        to_clc[c.grid_code] = c.clc_code
+    to_clc = np.asarray(clc.clc_code_by_grid_code(), np.int32)
     predictions = {t.id: to_clc[grid[patch_window(p, transform)]]
                    for t, p in zip(truths, patches, strict=True)}
     model = patch_scores.evaluate("clc-dynamicworld", predictions, truths)

@@ -84,9 +84,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str) -> S
                              dsn=module_pgstac_dsn)
     with rasterio.open(product.parent / "truth_landcover.tif") as src:
         grid = src.read(1)
-    lut = np.zeros(256, np.uint16)
-    for c in clc.clc_classes():
-        lut[c.grid_code] = c.clc_code
+    lut = np.asarray(clc.clc_code_by_grid_code(), np.uint16)
     return Setup(home, blind_root, get_item(result.item_id, dsn=module_pgstac_dsn), lut[grid],
                  home / "base.pt", inference, ingest, module_pgstac_dsn)
 
