@@ -1,7 +1,8 @@
 """One product through the chain: read, infer, mask clouds, write assets, register.
 
-All files are written into a staging folder and moved into place only when complete; the item
-is registered last, so a crash never leaves a half-published item.
+The files and the item are published by ``ingest.catalog.publisher``: written into a staging
+folder and committed as a run only when complete, the item registered last, so a crash never
+leaves a half-published item.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.spec import ModelSpec
 from inference.windows import ProgressLog, WindowReader, windows
-from ingest.catalog.register import upsert_item
+from ingest.catalog.publisher import StoredRun, register_run, store_run
+from ingest.catalog.register import landcover_definition
 from ingest.catalog.seed import seed_item
 from ingest.clouds.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
 from ingest.clouds.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
@@ -42,12 +44,10 @@ from ingest.clouds.cloudmask_toa import has_toa_bands, is_l1c, l1c_cloudmask, to
 from ingest.clouds.haze import haze_lineage, haze_removed
 from ingest.clouds.toa_emulation import emulation_lineage, path_reflectance, toa_emulated
 from ingest.errors import InvalidProductError
-from ingest.orchestration.pausepoints import pause_point
 from ingest.outputs.coastline import REFINEMENT as COASTLINE_REFINEMENT
 from ingest.outputs.coastline import SOURCE as COASTLINE_SOURCE
 from ingest.outputs.coastline import refine_water
-from ingest.outputs.cog import DiskFullError, disk_full_error, is_disk_full, write_cog
-from ingest.outputs.publish import describe, new_run_id, staging_folder
+from ingest.outputs.cog import write_cog
 from ingest.outputs.quicklook import write_thumbnail
 from ingest.outputs.stats import landcover_stats
 from ingest.outputs.store import asset_store
@@ -100,15 +100,12 @@ def _step(name: str, product: str, timings: dict[str, float]) -> Iterator[None]:
 
 
 @dataclass
-class Prepared:
-    """A product processed and its files published as a run, its item not yet registered.
+class Prepared(StoredRun):
+    """A product processed and its files committed as a run, its item not yet registered.
 
     Plain data (JSON-able), so a later stage on another host can register it.
     """
 
-    item: dict
-    run: str  # the run's path under the asset store's root
-    item_path: str
     product_id: str
     model: str
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -140,7 +137,8 @@ def prepare_product(
     ingest: IngestSettings | None = None,
     inference: InferenceSettings | None = None,
 ) -> Prepared:
-    """Read, infer, mask, compute statistics, write and publish the files; build the item."""
+    """Read, infer, mask, compute statistics, write the files and commit them as a run; build
+    the item."""
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
     timings: dict[str, float] = {}
@@ -152,60 +150,39 @@ def prepare_product(
 
     out = _segment(source, model, inference, ingest, timings)
 
-    store = asset_store(ingest)
-    item_path = f"{LANDCOVER_COLLECTION_ID}/{item_id}"
-    run = f"{item_path}/{new_run_id()}"
-    try:
-        with staging_folder(store.staging_parent(item_path)) as staging:
-            statistics = _write_assets(out, source, staging, timings, ingest)
-            described = {key: describe(staging / name) for key, name in FILES.items()
-                         if (staging / name).exists()}
-            pause_point("infer-staged")
-            with _step("publish", source.id, timings):
-                hrefs = store.publish(staging, run)
-    except Exception as exc:
-        # The staging folder is gone by now; a full disk is named (and retried), whichever
-        # writer (COG, GeoParquet, PNG, the folder itself) ran into it.
-        if not isinstance(exc, DiskFullError) and is_disk_full(exc):
-            raise disk_full_error(store.staging_parent(item_path) / "staging", exc) from exc
-        raise
-    pause_point("infer-published")
-    files = {key: PublishedFile(hrefs[FILES[key]], size, checksum)
-             for key, (size, checksum) in described.items()}
+    statistics: dict[str, object] = {}
 
-    item = landcover_item(
-        source=source, source_href=source.get_self_href() or href,
-        model=ModelInfo(spec.name, spec.version, framework=spec.framework,
-                        href=str(model.mlm_path),
-                        software=software_versions(inference, masked_from_toa=out.from_toa),
-                        classes=reachable_classes(spec),
-                        **{k: spec.hyperparameters.get(k)
-                           for k in ("license", "attribution", "citation")}),
-        files=files, grid=out.grid, statistics=statistics, lineage_notes=out.lineage_notes,
-    )
-    return Prepared(item=item.to_dict(include_self_link=False), run=run, item_path=item_path,
+    def write(staging: Path) -> dict[str, str]:
+        statistics.update(_write_assets(out, source, staging, timings, ingest))
+        return {key: name for key, name in FILES.items() if (staging / name).exists()}
+
+    def build(files: dict[str, PublishedFile]) -> pystac.Item:
+        return landcover_item(
+            source=source, source_href=source.get_self_href() or href,
+            model=ModelInfo(spec.name, spec.version, framework=spec.framework,
+                            href=str(model.mlm_path),
+                            software=software_versions(inference, masked_from_toa=out.from_toa),
+                            classes=reachable_classes(spec),
+                            **{k: spec.hyperparameters.get(k)
+                               for k in ("license", "attribution", "citation")}),
+            files=files, grid=out.grid, statistics=statistics, lineage_notes=out.lineage_notes,
+        )
+
+    stored = store_run(LANDCOVER_COLLECTION_ID, item_id, write, build, ingest=ingest,
+                       timings=timings)
+    return Prepared(item=stored.item, run=stored.run, item_path=stored.item_path,
                     product_id=source.id, model=spec.ref, timings_s=timings)
 
 
 def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = None,
                       dsn: str = "") -> ProcessResult:
-    """Upsert the item (the last step), then drop the item's earlier runs."""
+    """Register the item (the last step) and drop the item's earlier runs; draw its tiles ahead
+    (land cover only), unless a newer run of it was registered already."""
     ingest = ingest or IngestSettings()
-    store = asset_store(ingest)
     timings = dict(prepared.timings_s)
-    with _step("register", prepared.product_id, timings):
-        try:
-            registered = upsert_item(pystac.Item.from_dict(prepared.item), dsn, ingest)
-        except InvalidProductError:
-            store.discard(prepared.run)  # never registrable: nothing may point at it
-            raise
-    pause_point("publish-registered")
-    if not registered:  # a newer run of this item is registered: ours is not needed
-        store.discard(prepared.run)
-        return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
-                             model=prepared.model, timings_s=timings)
-    store.prune(prepared.item_path, keep=prepared.run)
-    if ingest.seed_tiler_url:
+    registered = register_run(prepared, landcover_definition(), ingest=ingest, dsn=dsn,
+                              timings=timings)
+    if registered and ingest.seed_tiler_url:
         with _step("seed", prepared.product_id, timings):
             seed_item(prepared.item, ingest.seed_tiler_url, ingest.seed_item_zooms,
                       ingest.seed_mosaic_zooms, ingest.seed_budget_s)

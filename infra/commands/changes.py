@@ -12,7 +12,7 @@ from infra.stack import export_stack_env
 def _day(_ctx: click.Context, _param: click.Parameter, value: str | None):  # noqa: ANN202
     if value is None:
         return None
-    from ingest.derived.changes import as_day
+    from ingest.derived.landcover_change import as_day
 
     try:
         return as_day(value)
@@ -44,7 +44,7 @@ def changes(ctx: click.Context, tile: str | None, before, after, at,  # noqa: AN
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ingest.derived.changes import detect_changes
+    from ingest.derived.landcover_change import detect_changes
     from ingest.errors import InvalidProductError
 
     export_stack_env()
@@ -87,7 +87,7 @@ def changes(ctx: click.Context, tile: str | None, before, after, at,  # noqa: AN
 def changes_alerts(start, end, transition: str, min_ha: float,  # noqa: ANN001
                    tile: str | None, as_json: bool) -> None:
     """Connected regions of a transition in the published change items, largest first."""
-    from ingest.derived.changes import alerts
+    from ingest.derived.landcover_change import alerts
 
     export_stack_env()
     try:

@@ -1,4 +1,10 @@
-"""Registering items in pgstac with pypgstac: the pipeline's last step, an idempotent upsert."""
+"""Registering items in pgstac with pypgstac, for every collection: the collection loaded when
+missing or changed, an idempotent upsert in which the newest run wins, the collection's extent
+refreshed, the items' tiles marked changed.
+
+The files behind an item reach the asset store first (``ingest.catalog.publisher``); this is the
+database half.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pystac
 from psycopg import OperationalError
@@ -14,20 +21,16 @@ from psycopg_pool import PoolTimeout
 from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 
-from catalog_schemas.collections import (
-    LANDCOVER_PARTITION_TRUNC,
-    PARTITION_TRUNC,
-    landcover_collection,
-)
-from catalog_schemas.queryables import landcover_queryables
+from catalog_schemas.collections import PARTITION_TRUNC, landcover_collection
 from ingest.catalog.pgstac_db import pgstac_session
-from ingest.catalog.queryables import register_queryables
+from ingest.catalog.queryables import Queryables, register_queryables
 from ingest.catalog.tile_changes import mark_tiles_changed
 from ingest.errors import TransientError
 from ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
+# The digest of the definition a collection was loaded from, stored in its document.
 DEFINITION_KEY = "earthsig:definition"
 # The item as registered (hydrated: its asset hrefs), if it is.
 REGISTERED = "SELECT content_hydrate(items) FROM items WHERE id = %s AND collection = %s"
@@ -39,48 +42,87 @@ WHERE id = %(id)s AND partition_trunc IS DISTINCT FROM %(trunc)s
 RETURNING id
 """
 
-# After each load: the collection's extent from its items (pgstac only computes it) and the
-# model versions it holds, so TileJSON and collection search report what really is there.
+# After each load: the collection's extent from its items (pgstac only computes it), so TileJSON
+# and collection search report what really is there; with ``models``, also the model versions
+# its items come from (``summaries.earthsig:model``). Collections without it keep their
+# summaries as they are (none, for the derived ones).
 REFRESH_COLLECTION = """
 UPDATE collections SET content = content
     || jsonb_build_object('extent', x.extent)
-    || jsonb_build_object('summaries', coalesce(content->'summaries', '{}'::jsonb)
-        || jsonb_build_object('earthsig:model', x.models))
+    || CASE WHEN %(models)s THEN jsonb_build_object('summaries',
+            coalesce(content->'summaries', '{}'::jsonb)
+            || jsonb_build_object('earthsig:model', x.models))
+       ELSE '{}'::jsonb END
 FROM (
     SELECT collection_extent(%(id)s, true) AS extent,
-           (SELECT coalesce(jsonb_agg(DISTINCT i.content->'properties'->'earthsig:model'),
-                            '[]'::jsonb)
-              FROM items i WHERE i.collection = %(id)s) AS models
+           CASE WHEN %(models)s THEN
+               (SELECT coalesce(jsonb_agg(DISTINCT i.content->'properties'->'earthsig:model'),
+                                '[]'::jsonb)
+                  FROM items i WHERE i.collection = %(id)s)
+           END AS models
 ) AS x
 WHERE id = %(id)s AND x.extent IS NOT NULL
 RETURNING id
 """
 
 
-def _definition() -> tuple[dict, str]:
-    """The collection document and a digest of it and of its queryables."""
-    collection = landcover_collection().to_dict()
-    digest = hashlib.sha256(json.dumps([collection, landcover_queryables(),
-                                        LANDCOVER_PARTITION_TRUNC],
-                                       sort_keys=True).encode()).hexdigest()[:16]
-    collection[DEFINITION_KEY] = digest
-    return collection, digest
+@dataclass(frozen=True)
+class CollectionDefinition:
+    """What the catalog holds for one collection: its STAC document, the queryables registered
+    with it, and whether its summaries list the models its items come from."""
+
+    collection: pystac.Collection
+    queryables: Queryables | None = None
+    summarise_models: bool = False
+
+    @property
+    def id(self) -> str:
+        return str(self.collection.id)
 
 
-def ensure_collection(db: PgstacDB) -> bool:
-    """Load the collection and its queryables when missing or changed; True if it loaded.
+def landcover_definition() -> CollectionDefinition:
+    """Land cover: its queryables registered, its summaries listing its items' models."""
+    return CollectionDefinition(landcover_collection(), Queryables.landcover(),
+                                summarise_models=True)
+
+
+def definition_document(collection: pystac.Collection, queryables: Queryables | None = None
+                        ) -> tuple[dict, str]:
+    """The collection document to load, and the digest of what defines it (the document, the
+    queryables document if any, the partitioning) stored in it under :data:`DEFINITION_KEY`.
+
+    The digest is computed as it always was for each kind of collection, so catalogs loaded
+    before keep their digests and are not reloaded.
+    """
+    doc = collection.to_dict(include_self_link=False)
+    parts = [doc, *([queryables.document] if queryables else []), PARTITION_TRUNC]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    doc[DEFINITION_KEY] = digest
+    return doc, digest
+
+
+def ensure_collection(db: PgstacDB, collection: pystac.Collection,
+                      queryables: Queryables | None = None) -> bool:
+    """Load the collection (partitioned by month, its queryables registered when given) when
+    missing or changed; True if it loaded.
 
     Checked on every registration, loaded rarely: registering queryables rebuilds indexes.
     """
-    collection, digest = _definition()
+    doc, digest = definition_document(collection, queryables)
     stored = list(db.query("SELECT content->>%s FROM collections WHERE id = %s",
-                           [DEFINITION_KEY, collection["id"]]))
+                           [DEFINITION_KEY, doc["id"]]))
     if stored and stored[0][0] == digest:
         return False
-    Loader(db=db).load_collections([collection], Methods.upsert)
-    partition_by_month(db, collection["id"])
-    register_queryables(db.connect(), collection["id"])
+    Loader(db=db).load_collections([doc], Methods.upsert)
+    partition_by_month(db, doc["id"])  # searches carry date windows
+    if queryables is not None:
+        register_queryables(db.connect(), doc["id"], queryables)
     return True
+
+
+def refresh_collection(db: PgstacDB, collection_id: str, *, models: bool = False) -> None:
+    """The collection's extent from its items; with ``models``, its models summary too."""
+    list(db.query(REFRESH_COLLECTION, {"id": collection_id, "models": models}))
 
 
 @contextmanager
@@ -111,20 +153,23 @@ def run_of(item: dict) -> str | None:
     return runs.pop() if len(runs) == 1 else None
 
 
-def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | None = None
-                ) -> bool:
-    """Upsert ``item`` (its collection first, if new or changed); refresh the collection; mark
-    its tiles changed in the tile store, if any.
+def upsert_item(item: pystac.Item, definition: CollectionDefinition, dsn: str = "",
+                settings: IngestSettings | None = None) -> bool:
+    """Upsert ``item`` into ``definition``'s collection (loaded first, if new or changed);
+    refresh the collection; mark its tiles changed in the tile store, if any.
 
     The newest run wins: if the registered item already points at a later run of the same
     item (a twin job, or one on a host whose clock is behind, registered first), nothing is
     written and False is returned, so the caller discards its own, older run.
     An empty ``dsn`` means the libpq PG* variables.
     """
+    if item.collection_id != definition.id:
+        raise ValueError(f"item {item.id} is of collection {item.collection_id!r}, "
+                         f"not {definition.id!r}")
     try:
         with pgstac_session(dsn) as db:
             with registration_lock(db):
-                redefined = ensure_collection(db)
+                redefined = ensure_collection(db, definition.collection, definition.queryables)
                 doc = item.to_dict(include_self_link=False)
                 registered = next(iter(db.query(REGISTERED, [item.id, item.collection_id])),
                                   (None,))[0]
@@ -135,7 +180,7 @@ def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | Non
                              theirs, ours)
                 else:
                     Loader(db=db).load_items([doc], Methods.upsert)
-                    list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
+                    refresh_collection(db, definition.id, models=definition.summarise_models)
             if redefined or not superseded:
                 mark_tiles_changed(db, [] if superseded else [doc], catalog=redefined,
                                    settings=settings)

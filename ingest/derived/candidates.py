@@ -44,10 +44,12 @@ from catalog_schemas import labels as lb
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import PublishedFile
 from inference.patches import BANDS, DN_SCALE, REFERENCE, write_patch
-from ingest.derived.derived import api_href, publish_item
+from ingest.catalog import publisher
+from ingest.catalog.register import CollectionDefinition
+from ingest.derived.inputs import api_href
 from ingest.errors import InvalidProductError
 from ingest.outputs.atomic import atomic_file
-from ingest.outputs.publish import describe
+from ingest.outputs.staging import describe
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
 
@@ -202,7 +204,7 @@ def load_item(ref: str, dsn: str = "") -> pystac.Item:
     path = Path(ref)
     if path.suffix == ".json" and path.is_file():
         return pystac.Item.from_file(str(path))
-    from ingest.derived.derived import get_item
+    from ingest.derived.inputs import get_item
 
     return get_item(ref, dsn=dsn)
 
@@ -217,10 +219,11 @@ def _publish(item: pystac.Item, w: ScoredWindow, codes: np.ndarray,
             shutil.copy2(path, staging / path.name)
         return {key: path.name for key, path in files.items()}
 
-    return publish_item(lb.labels_collection(), lb.label_item_id(item.id, w.row, w.col), write,
-                        lambda published: _label_item(item, w, codes, transform, crs,
-                                                      published),
-                        ingest=ingest, dsn=dsn)
+    return publisher.publish(CollectionDefinition(lb.labels_collection()),
+                             lb.label_item_id(item.id, w.row, w.col), write,
+                             lambda published: _label_item(item, w, codes, transform, crs,
+                                                           published),
+                             ingest=ingest, dsn=dsn)
 
 
 def _write(path: Path, data: np.ndarray, geo: dict, nodata: int | None = None) -> None:

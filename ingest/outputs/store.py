@@ -1,11 +1,13 @@
 """The asset store: a local folder (default) or S3-compatible object storage, one interface.
 
 A run's files are written locally into a staging folder first (GDAL and rio-cogeo need a
-file system), then published as one run under ``<collection>/<item>/<run>/``:
+file system), then committed as one run under ``<collection>/<item>/<run>/``:
 
 - local: the staging folder is renamed into place (atomic);
 - S3: the files are uploaded under the run's prefix; nothing points there until the item is
-  registered, which is what makes the publication atomic for readers.
+  registered, which is what makes the commit atomic for readers.
+
+The whole sequence (stage, checksum, commit, register, prune) is ``ingest.catalog.publisher``.
 
 After registration the earlier runs of the item are pruned; if registration fails the new run
 is discarded. Only *earlier* runs: run ids sort by time, and a later run (or a staging folder
@@ -24,7 +26,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 from ingest.errors import TransientError
-from ingest.outputs.publish import STAGING_PREFIX, publish_run, staging_abandoned
+from ingest.outputs.staging import STAGING_PREFIX, rename_into_place, staging_abandoned
 from ingest.settings import IngestSettings
 
 
@@ -33,7 +35,7 @@ class AssetStore(Protocol):
         """Where to stage a run's files locally (same file system as the final place)."""
         ...
 
-    def publish(self, staging: Path, run: str) -> dict[str, str]:
+    def commit_run(self, staging: Path, run: str) -> dict[str, str]:
         """Make the files of ``staging`` the run ``run`` (a path under the store's root);
         return file name -> href."""
         ...
@@ -61,8 +63,8 @@ class LocalStore:
     def href(self, run: str, name: str) -> str:
         return str(self.root / run / name)
 
-    def publish(self, staging: Path, run: str) -> dict[str, str]:
-        publish_run(staging, self.root / run)
+    def commit_run(self, staging: Path, run: str) -> dict[str, str]:
+        rename_into_place(staging, self.root / run)
         return {p.name: self.href(run, p.name) for p in (self.root / run).iterdir()}
 
     def discard(self, run: str) -> None:
@@ -104,7 +106,7 @@ class S3Store:
             return f"{self.public_url}/{key}"
         return f"s3://{self.bucket}/{key}"
 
-    def publish(self, staging: Path, run: str) -> dict[str, str]:
+    def commit_run(self, staging: Path, run: str) -> dict[str, str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         hrefs = {}

@@ -40,11 +40,12 @@ from psycopg_pool import ConnectionPool
 from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 
-from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, landcover_collection
 from infra.postgres import SERVER_SETTINGS, SESSION_SETTINGS, dsn_for, libpq_env, migrate_pgstac
 from infra.settings import StackSettings
 from infra.stack import CORE, Stack
 from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.queryables import Queryables
 from ingest.catalog.register import ensure_collection
 from stac_api import categories, filters
 from tests.bench.catalog_items import (
@@ -88,7 +89,7 @@ def bench_database(n: int, name: str | None = None, as_loaded: bool = False) -> 
                                 [LANDCOVER_COLLECTION_ID]))
         if not (as_loaded and present and present[0]):
             # The collection, its partitioning and its queryables (and their indexes).
-            ensure_collection(db)
+            ensure_collection(db, landcover_collection(), Queryables.landcover())
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(META)
     return dsn

@@ -37,7 +37,7 @@ from ingest.derived.candidates import (  # noqa: E402
     score_windows,
     select_candidates,
 )
-from ingest.derived.derived import get_item  # noqa: E402
+from ingest.derived.inputs import get_item  # noqa: E402
 from ingest.pipeline import process_product  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
 from samples import make_sample_product  # noqa: E402

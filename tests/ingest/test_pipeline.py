@@ -25,10 +25,11 @@ from catalog_schemas import cloudmask as cm
 from catalog_schemas.validation import validate_item
 from inference.settings import InferenceSettings
 from ingest import pipeline
+from ingest.catalog import publisher
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.clouds.cloudmask import cloudmask_from_scl
 from ingest.errors import InvalidProductError, TransientError
-from ingest.outputs.publish import multihash_sha256
+from ingest.outputs.staging import multihash_sha256
 from ingest.pipeline import prepare_product, process_product, register_prepared
 from ingest.settings import IngestSettings
 from samples import make_sample_product
@@ -235,7 +236,7 @@ def test_failed_registration_publishes_nothing(product: Path, tmp_path: Path, pg
     def down(item: pystac.Item, *_: object) -> None:
         raise TransientError("pgstac unavailable (injected)")
 
-    monkeypatch.setattr(pipeline, "upsert_item", down)
+    monkeypatch.setattr(publisher, "upsert_item", down)
     with pytest.raises(TransientError):
         process_product(str(product), ingest=ingest, inference=inference, dsn=pgstac_dsn)
     assert _items(pgstac_dsn) == [before]

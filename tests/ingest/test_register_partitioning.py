@@ -18,7 +18,8 @@ from pypgstac.load import Loader, Methods
 
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, landcover_collection
 from ingest.catalog.pgstac_db import pgstac_session
-from ingest.catalog.register import ensure_collection, upsert_item
+from ingest.catalog.queryables import Queryables
+from ingest.catalog.register import ensure_collection, landcover_definition, upsert_item
 from stac_api.categories import category_filter
 from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, Product, landcover_item
 
@@ -83,7 +84,7 @@ def _expect_monthly(dsn: str) -> None:
 
 def test_a_new_collection_is_partitioned_by_month(pgstac_dsn: str) -> None:
     for product in PRODUCTS:
-        upsert_item(landcover_item(product), pgstac_dsn)
+        upsert_item(landcover_item(product), landcover_definition(), pgstac_dsn)
     _expect_monthly(pgstac_dsn)
 
 
@@ -97,15 +98,16 @@ def test_a_collection_loaded_unpartitioned_is_repartitioned(pgstac_dsn: str) -> 
     assert trunc is None and partitions == [(None, None, 3)]
 
     with pgstac_session(pgstac_dsn) as db:
-        assert ensure_collection(db) is True
-        assert ensure_collection(db) is False  # applied once, then left alone
+        assert ensure_collection(db, landcover_collection(), Queryables.landcover()) is True
+        # Applied once, then left alone.
+        assert ensure_collection(db, landcover_collection(), Queryables.landcover()) is False
     _expect_monthly(pgstac_dsn)
 
 
 @pytest.mark.parametrize("category", ["Vineyards", "forest"])
 def test_reloading_an_item_keeps_one_copy(pgstac_dsn: str, category: str) -> None:
     for product in (*PRODUCTS, MONTPELLIER, PROVENCE):  # registered twice: an upsert
-        upsert_item(landcover_item(product), pgstac_dsn)
+        upsert_item(landcover_item(product), landcover_definition(), pgstac_dsn)
     assert [count for *_, count in _partitions(pgstac_dsn)[1]] == [1, 1, 1]
     found = _search(pgstac_dsn, "2024-06-01T00:00:00Z/2024-07-31T23:59:59Z", category)
     assert found == _ids(MONTPELLIER, PROVENCE)  # both hold vineyards and a forest class

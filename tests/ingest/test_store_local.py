@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ingest.outputs.publish import STALE_STAGING_S, new_run_id, staging_folder
+from ingest.outputs.staging import STALE_STAGING_S, new_run_id, staging_folder
 from ingest.outputs.store import LocalStore
 
 ITEM = "landcover/S2B_31TCJ_20240825_0_L2A_clc-spectral_v1"
@@ -17,7 +17,7 @@ ITEM = "landcover/S2B_31TCJ_20240825_0_L2A_clc-spectral_v1"
 def _run(store: LocalStore, run: str) -> str:
     with staging_folder(store.staging_parent(ITEM)) as staging:
         (staging / "landcover.tif").write_bytes(b"cog")
-        store.publish(staging, f"{ITEM}/{run}")
+        store.commit_run(staging, f"{ITEM}/{run}")
     return f"{ITEM}/{run}"
 
 

@@ -15,10 +15,10 @@ import pytest
 import rasterio
 
 from inference.settings import InferenceSettings
-from ingest import pipeline
+from ingest.catalog import publisher
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.errors import TransientError
-from ingest.outputs.publish import multihash_sha256
+from ingest.outputs.staging import multihash_sha256
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
@@ -126,7 +126,7 @@ def test_failed_registration_leaves_no_objects(product: Path, tmp_path: Path, s3
     def down(item: pystac.Item, *_: object) -> None:
         raise TransientError("pgstac unavailable (injected)")
 
-    monkeypatch.setattr(pipeline, "upsert_item", down)
+    monkeypatch.setattr(publisher, "upsert_item", down)
     with pytest.raises(TransientError):
         process_product(str(product), ingest=ingest, inference=inference, dsn=pgstac_dsn)
     assert _keys(s3) == keys and _item(pgstac_dsn) == before
@@ -137,7 +137,7 @@ def test_failed_registration_leaves_no_objects(product: Path, tmp_path: Path, s3
 
 
 def test_s3_prune_removes_earlier_runs_only(tmp_path: Path, s3, s3_endpoint: str) -> None:
-    from ingest.outputs.publish import staging_folder
+    from ingest.outputs.staging import staging_folder
     from ingest.outputs.store import S3Store
 
     store = S3Store(f"s3://{BUCKET}/catalog", staging=tmp_path / "staging",
@@ -147,6 +147,6 @@ def test_s3_prune_removes_earlier_runs_only(tmp_path: Path, s3, s3_endpoint: str
     for run in runs:
         with staging_folder(store.staging_parent(item)) as staging:
             (staging / "landcover.tif").write_bytes(run.encode())
-            store.publish(staging, run)
+            store.commit_run(staging, run)
     store.prune(item, runs[1])  # the third is a twin's, not yet registered: it stays
     assert _keys(s3) == [f"catalog/{runs[1]}/landcover.tif", f"catalog/{runs[2]}/landcover.tif"]

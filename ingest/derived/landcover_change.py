@@ -33,14 +33,9 @@ from catalog_schemas import changes as ch
 from catalog_schemas import clc
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import Grid, PublishedFile
-from ingest.derived.derived import (
-    api_href,
-    get_item,
-    landcover_items_of_tile,
-    publish_item,
-    search_items,
-    tile_of,
-)
+from ingest.catalog import publisher
+from ingest.catalog.register import CollectionDefinition
+from ingest.derived.inputs import api_href, get_item, landcover_items_of_tile, search_items, tile_of
 from ingest.errors import InvalidProductError
 from ingest.outputs.atomic import atomic_file
 from ingest.outputs.cog import write_cog
@@ -247,9 +242,9 @@ def publish_change(result: ChangeResult, *, ingest: IngestSettings | None = None
                               valid_area_ha=round(result.valid_pixels * result.pixel_area_m2
                                                   / M2_PER_HA, 4), item_hrefs=hrefs)
 
-    result.item = publish_item(ch.changes_collection(), item_id,
-                               lambda folder: write_change_files(result, folder), build,
-                               ingest=ingest, dsn=dsn)
+    result.item = publisher.publish(CollectionDefinition(ch.changes_collection()), item_id,
+                                    lambda folder: write_change_files(result, folder), build,
+                                    ingest=ingest, dsn=dsn)
     return result.item
 
 

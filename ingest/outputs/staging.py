@@ -1,4 +1,5 @@
-"""Staging a run's files: a temporary folder, checksums, and the atomic rename into place.
+"""Staging a run's files: a temporary folder, checksums, run ids, and the atomic rename into
+place.
 
 Each processing run writes into a staging folder that becomes its own run folder
 (``<item>/<run>/``) only when every file is complete (see ``ingest.outputs.store``). The item is
@@ -82,11 +83,11 @@ def staging_abandoned(staging: Path) -> bool:
         return False
     try:
         return time.time() - staging.stat().st_mtime > STALE_STAGING_S
-    except FileNotFoundError:  # published or discarded meanwhile
+    except FileNotFoundError:  # committed or discarded meanwhile
         return False
 
 
-def publish_run(staging: Path, run_dir: Path) -> None:
+def rename_into_place(staging: Path, run_dir: Path) -> None:
     """Make the complete staging folder visible as ``run_dir`` (one rename, atomic)."""
     staging.chmod(0o755)
     staging.rename(run_dir)

@@ -32,8 +32,8 @@ from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.clouds.cloudmask import cloudmask_from_scl
-from ingest.derived import changes
-from ingest.derived.derived import get_item
+from ingest.derived import landcover_change as changes
+from ingest.derived.inputs import get_item
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import generate_scene, make_sample_product
