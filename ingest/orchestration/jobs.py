@@ -72,7 +72,8 @@ def fetch_job(href: str) -> dict:
 
 
 def infer_job(model_ref: str | None) -> dict:
-    """Read, infer, write and publish the files of the product the fetch stage checked."""
+    """Read, infer, write the files of the product the fetch stage checked and commit them as
+    a run (``ingest.catalog.publisher``, first half)."""
 
     def work() -> dict:
         fetched = _dependency_result(get_current_job())
@@ -83,7 +84,8 @@ def infer_job(model_ref: str | None) -> dict:
 
 
 def publish_job() -> dict:
-    """Register the item prepared by the infer stage (the last step of a product)."""
+    """Register the item prepared by the infer stage (the last step of a product; the
+    publisher's second half)."""
 
     def work() -> dict:
         job = get_current_job()

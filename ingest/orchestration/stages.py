@@ -1,8 +1,8 @@
 """The stage queues of the pipeline and the deterministic ids of their jobs.
 
 Per product: ``fetch`` (IO-bound: check or bring the product), ``infer`` (compute-bound: read,
-infer, write and publish the files), ``publish`` (register the item). Workers subscribe to the
-stages they should run, so IO and compute scale apart, on any number of hosts.
+infer, write the files and commit them as a run), ``publish`` (register the item). Workers
+subscribe to the stages they should run, so IO and compute scale apart, on any number of hosts.
 """
 
 from __future__ import annotations

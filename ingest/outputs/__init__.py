@@ -1,2 +1,2 @@
 """What a product becomes on disk: COGs, polygons, the quicklook, statistics, the coastline
-refinement, and the asset store they are published to."""
+refinement, the staging folder they are written in and the asset store they are committed to."""

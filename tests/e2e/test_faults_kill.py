@@ -9,8 +9,8 @@ one run of files, no staging left-overs, and ``earthsig status`` counting what h
 The points, each the worst moment of its stage:
 
 - ``fetch``: the product checked, the stage not yet finished;
-- ``infer-staged``: every file written into the staging folder, not yet published;
-- ``infer-published``: the run folder published, the stage not yet finished (an orphan run);
+- ``infer-staged``: every file written into the staging folder, not yet committed as a run;
+- ``infer-published``: the run folder committed, the stage not yet finished (an orphan run);
 - ``publish-registered``: the item registered, earlier runs not yet pruned, the stage not
   yet finished (the retry registers it again: an upsert, not a second item).
 """
