@@ -176,8 +176,8 @@ def prepare_product(
 
 def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = None,
                       dsn: str = "") -> ProcessResult:
-    """Register the item (the last step) and drop the item's earlier runs; draw its tiles ahead
-    (land cover only), unless a newer run of it was registered already."""
+    """Register the item (the last step) and drop the item's earlier runs, then draw its tiles
+    ahead; neither when a newer run of it was registered already (ours is discarded)."""
     ingest = ingest or IngestSettings()
     timings = dict(prepared.timings_s)
     registered = register_run(prepared, landcover_definition(), ingest=ingest, dsn=dsn,
