@@ -77,7 +77,7 @@ def ensure_collection(db: PgstacDB) -> bool:
                            [DEFINITION_KEY, collection["id"]]))
     if stored and stored[0][0] == digest:
         return False
-    Loader(db=db).load_collections([collection], Methods.upsert)
+    Loader(db=db).load_collections(iter([collection]), Methods.upsert)
     partition_by_month(db, collection["id"])
     register_queryables(db.connect(), collection["id"])
     return True
@@ -134,7 +134,7 @@ def upsert_item(item: pystac.Item, dsn: str = "", settings: IngestSettings | Non
                     log.info("%s: run %s already registered, newer than %s: kept", item.id,
                              theirs, ours)
                 else:
-                    Loader(db=db).load_items([doc], Methods.upsert)
+                    Loader(db=db).load_items(iter([doc]), Methods.upsert)
                     list(db.query(REFRESH_COLLECTION, {"id": item.collection_id}))
             if redefined or not superseded:
                 mark_tiles_changed(db, [] if superseded else [doc], catalog=redefined,

@@ -102,7 +102,7 @@ def _ensure_collection(db: PgstacDB, collection: pystac.Collection) -> bool:
                            [DEFINITION_KEY, doc["id"]]))
     if stored and stored[0][0] == digest:
         return False
-    Loader(db=db).load_collections([doc], Methods.upsert)
+    Loader(db=db).load_collections(iter([doc]), Methods.upsert)
     partition_by_month(db, doc["id"])  # as landcover: searches carry date windows
     return True
 
@@ -115,7 +115,7 @@ def upsert_items(collection: pystac.Collection, items: list[pystac.Item], dsn: s
             with registration_lock(db):  # month partitions are created by the first item
                 redefined = _ensure_collection(db, collection)
                 docs = [i.to_dict(include_self_link=False) for i in items]
-                Loader(db=db).load_items(docs, Methods.upsert)
+                Loader(db=db).load_items(iter(docs), Methods.upsert)
                 list(db.query("UPDATE collections SET content = content || "
                               "jsonb_build_object('extent', collection_extent(%(id)s, true)) "
                               "WHERE id = %(id)s AND collection_extent(%(id)s, true) IS NOT "
