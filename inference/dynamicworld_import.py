@@ -138,7 +138,7 @@ def canonical_names(model: onnx.ModelProto) -> onnx.ModelProto:
     keep = {v.name for v in (*graph.input, *graph.output)}
     unique = sorted(set(consts.values()))
     names = {name: f"const_{unique.index(digest)}" for name, digest in consts.items()}
-    first = {}
+    first: dict[str, onnx.TensorProto] = {}
     for init in graph.initializer:
         first.setdefault(names[init.name], init)
     nodes = []

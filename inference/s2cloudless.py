@@ -73,10 +73,10 @@ def probabilities(bands: np.ndarray, early_stop_margin: float | None = None) -> 
     """
     flat = bands.reshape(-1, len(BANDS))
     if early_stop_margin is None:
-        return _booster().predict(flat).reshape(bands.shape[:-1])
-    return _booster().predict(flat, pred_early_stop=True, pred_early_stop_freq=EARLY_STOP_FREQ,
-                              pred_early_stop_margin=early_stop_margin
-                              ).reshape(bands.shape[:-1])
+        return np.asarray(_booster().predict(flat)).reshape(bands.shape[:-1])
+    return np.asarray(_booster().predict(
+        flat, pred_early_stop=True, pred_early_stop_freq=EARLY_STOP_FREQ,
+        pred_early_stop_margin=early_stop_margin)).reshape(bands.shape[:-1])
 
 
 def disk(radius: int) -> np.ndarray:

@@ -138,7 +138,9 @@ def export(ckpt: Checkpoint, repo: ModelRepository, name: str = "clc-unet",
     buf = io.BytesIO()
     axes = {0: "N", 2: "H", 3: "W"}
     # The TorchScript exporter needs no onnxscript; the graph is plain convolutions.
-    torch.onnx.export(net, torch.zeros(1, len(BANDS), 64, 64), buf, opset_version=17,
+    # (torch types `args` as a tuple and `f` as a path; it documents a tensor and a file too.)
+    torch.onnx.export(net, torch.zeros(1, len(BANDS), 64, 64), buf,  # type: ignore[arg-type]
+                      opset_version=17,
                       input_names=["reflectance"], output_names=["probabilities"],
                       dynamic_axes={"reflectance": axes, "probabilities": axes}, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())

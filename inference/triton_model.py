@@ -16,7 +16,7 @@ import triton_python_backend_utils as pb_utils
 
 
 class TritonPythonModel:
-    def initialize(self, args):
+    def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         options = ort.SessionOptions()
@@ -28,7 +28,7 @@ class TritonPythonModel:
         self.input_name = config["input"][0]["name"]
         self.output_name = config["output"][0]["name"]
 
-    def execute(self, requests):
+    def execute(self, requests: list) -> list:
         # Dynamic batching hands over several requests: run them as one ONNX batch.
         arrays = [pb_utils.get_input_tensor_by_name(r, self.input_name).as_numpy()
                   for r in requests]

@@ -15,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pystac
+from affine import Affine
 from rasterio.windows import Window
 
 from catalog_schemas import clc
@@ -85,7 +87,7 @@ class _Outputs:
     cloudmask: np.ndarray | None
     grid: Grid
     crs: object
-    transform: object
+    transform: Affine
     lineage_notes: tuple[str, ...] = ()  # how the cloud mask was made..., for the item
     from_toa: bool = False  # the cloud mask came from s2cloudless (L1C)
 
@@ -225,7 +227,8 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
     bands = model.spec.input_bands
     with open_product(source, bands) as reader:
         grid = reader.grid
-        l1c, notes = None, ()
+        l1c = None
+        notes: tuple[str, ...] = ()
         window_reader: WindowReader = reader.read
         wants_toa = takes_toa(model.spec)
         if _masked_from_toa(source):
@@ -347,7 +350,7 @@ def _write_assets(out: _Outputs, source: pystac.Item, staging: Path,
     where the tasks one after another left one idle (overviews and vectorising are serial).
     Each task's own time is reported beside the stage's wall time, which contains it.
     """
-    common = {"crs": out.crs, "transform": out.transform}
+    common: dict[str, Any] = {"crs": out.crs, "transform": out.transform}  # keywords
     # Longest first (vectorising, then the confidence COG, the noisiest to compress), so
     # the short tasks fill the other thread's gaps instead of trailing at the end.
     tasks: dict[str, Callable[[], object]] = {
@@ -378,7 +381,7 @@ def _write_assets(out: _Outputs, source: pystac.Item, staging: Path,
     results = {name: futures[name].result() for name in order if name in futures}
     for name, (_, seconds) in results.items():
         timings[f"{name} (within write assets)"] = seconds
-    return results["statistics"][0]
+    return cast(dict[str, object], results["statistics"][0])
 
 
 def _timed(task: Callable[[], object]) -> tuple[object, float]:

@@ -27,7 +27,7 @@ def block_reduce(array: np.ndarray, combine: np.ufunc) -> np.ndarray:
 def by_rows(fill: Callable[[int, int], np.ndarray], shape: tuple[int, int],
             dtype: type) -> np.ndarray:
     """An array filled slice by slice of rows, so temporaries stay small on a full tile."""
-    out = np.empty(shape, dtype)
+    out: np.ndarray = np.empty(shape, dtype)
     for start in range(0, shape[0], ROW_CHUNK):
         stop = min(start + ROW_CHUNK, shape[0])
         out[start:stop] = fill(start, stop)

@@ -43,7 +43,7 @@ from samples.bigearthnet import (
     fixture_dir,
     read_patches,
 )
-from samples.s2grid import tile_grid
+from samples.s2grid import TileGrid, tile_grid
 
 TILE, SENSING = "T33UUP", "20170613T101031"
 # Patch columns x0..x1, rows y0..y1 (inclusive). Three blocks and one single patch (20 of the
@@ -174,7 +174,7 @@ def _write_truth(patches: list[Patch], squares: list[shapely.Polygon], crs: str,
                                 "features": features}, indent=1))
 
 
-def _item(footprint: shapely.Geometry, shapes: dict, grid) -> pystac.Item:
+def _item(footprint: shapely.Geometry, shapes: dict, grid: TileGrid) -> pystac.Item:
     sensed = dt.datetime.strptime(SENSING, "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
     item = pystac.Item(id=PRODUCT_ID, geometry=mapping(footprint),
                        bbox=[round(v, 8) for v in footprint.bounds], datetime=sensed,

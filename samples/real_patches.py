@@ -81,6 +81,7 @@ import pandas as pd
 import rasterio
 import shapely
 import shapely.affinity
+from numpy.typing import DTypeLike
 from pyproj import Transformer
 from scipy import ndimage
 
@@ -447,7 +448,7 @@ class _Stub:
         self.state = state
 
 
-def _ndarray(subtype: type, shape: tuple, dtype: object) -> np.ndarray:
+def _ndarray(subtype: type, shape: tuple, dtype: DTypeLike) -> np.ndarray:
     return np.ndarray.__new__(subtype, shape, dtype)  # what numpy's pickles rebuild from
 
 

@@ -74,10 +74,10 @@ def extract(configilm_wheel: Path, common_wheel: Path, gdf_sdist: Path,
     top = SOURCES[GDF_BUILDER].inside.split("/")[0]
     with tarfile.open(gdf_sdist, mode="r:gz") as tar:
         inside = SOURCES[GDF_BUILDER].inside + "/"
-        members = [m for m in tar.getmembers() if m.name.startswith(inside) and m.isfile()]
-        for member in members:
+        files = [m for m in tar.getmembers() if m.name.startswith(inside) and m.isfile()]
+        for member in files:
             member.name = "tiny/" + member.name.removeprefix(inside)
-        tar.extractall(gdf, members, filter="data")
+        tar.extractall(gdf, files, filter="data")
         licence = tar.extractfile(f"{top}/LICENSE")
         (gdf / "LICENSE").write_bytes(licence.read() if licence else b"")
     _write_metadata(dest, tables)

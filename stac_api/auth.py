@@ -52,7 +52,7 @@ def write_scopes(app: FastAPI, prefix: str = "") -> list[Scope]:
     reads = {prefix + path for path in READ_POSTS}
     scopes: list[Scope] = []
     for route in api_routes(app.router.routes):
-        for method in sorted(route.methods & WRITE_METHODS):
+        for method in sorted((route.methods or set()) & WRITE_METHODS):
             if method == "POST" and route.path in reads:
                 continue
             scopes.append({"path": route.path, "method": method, "type": "http"})

@@ -35,7 +35,7 @@ def remove_route(routes: list[Any], path: str, method: str) -> int:
     removed = 0
     for found in list(route_lists(routes)):
         keep = [r for r in found
-                if not (isinstance(r, APIRoute) and r.path == path and method in r.methods)]
+                if not (isinstance(r, APIRoute) and r.path == path and method in (r.methods or ()))]
         removed += len(found) - len(keep)
         found[:] = keep
     return removed

@@ -342,6 +342,7 @@ def _intervals(dates: list[_Date], marks: list[tuple[int, str]], tokens: list[st
             out.append(Interval(f"{before} {this.text}", this.start, None))
             used.add(d.position - 1)
         elif before in OPEN_START:
+            assert this.start is not None  # a date's interval has both ends
             out.append(Interval(f"{before} {this.text}", None, this.start - timedelta(days=1)
                                 if before == "before" else this.end))
             used.add(d.position - 1)

@@ -4,13 +4,15 @@ same query straight from pgstac for ``earthsig search``; the sentence is read by
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import psycopg
 from fastapi import Query, Request
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 from stac_fastapi.api.app import StacApi
+from stac_fastapi.types.core import AsyncBaseCoreClient
+from stac_fastapi.types.search import BaseSearchPostRequest
 
 from stac_api import categories, filters
 from stac_api.text_search import (
@@ -30,8 +32,9 @@ def add_text_search_route(api: StacApi, prefix: str = "") -> None:
     The search itself is the API's own POST search (category search, CQL2 checks, paging):
     the answer is its FeatureCollection with a ``query`` member added.
     """
-    model = api.search_post_request_model
-    client = api.client
+    # The POST search model and the async client stac-fastapi-pgstac builds the API with.
+    model = cast(type[BaseSearchPostRequest], api.search_post_request_model)
+    client = cast(AsyncBaseCoreClient, api.client)
 
     @api.app.get(f"{prefix}/search/text", tags=["Item Search"],
                  summary="Search items by a sentence: classes, place and dates in words")
@@ -56,8 +59,7 @@ def add_text_search_route(api: StacApi, prefix: str = "") -> None:
         except ValidationError as exc:  # e.g. a date range pgstac's model refuses
             raise InvalidTextQuery(f"the search {body} is not valid: {exc}") from exc
         found = await client.post_search(search, request=request)
-        found["query"] = query.as_dict()
-        return found
+        return {**found, "query": query.as_dict()}
 
 
 def pgstac_search_body(query: TextQuery, collections: list[str] | None = None, limit: int = 10,

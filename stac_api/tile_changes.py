@@ -154,4 +154,7 @@ class TileChangesMiddleware:
 
 
 def _bbox(values: tuple[Any, ...]) -> tuple[float, float, float, float] | None:
-    return None if any(v is None for v in values) else tuple(float(v) for v in values)
+    if any(v is None for v in values):
+        return None
+    west, south, east, north = (float(v) for v in values)
+    return west, south, east, north

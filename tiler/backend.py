@@ -27,7 +27,7 @@ from tiler.errors import ZoomNotServedError
 from tiler.tile_store import FRESH_READS
 
 # Upstream's asset search without its 5-minute cache (keeps its retry and its errors).
-_uncached_get_assets = PGSTACBackend.get_assets.__wrapped__  # type: ignore[attr-defined]
+_uncached_get_assets = PGSTACBackend.get_assets.__wrapped__
 
 MAX_SCAN_LIMIT = 100_000
 MAX_ITEMS_LIMIT = 1_000
@@ -46,7 +46,7 @@ def items_extent(pool: ConnectionPool, search: dict[str, Any]) -> BBox | None:
         (where,) = conn.execute(  # type: ignore[misc]
             "SELECT pgstac.stac_search_to_where(%s::jsonb)", (json.dumps(search),)
         ).fetchone()
-        query = sql.SQL(_EXTENT_SQL).format(where=sql.SQL(where))  # type: ignore[arg-type]
+        query = sql.SQL(_EXTENT_SQL).format(where=sql.SQL(where))
         row = conn.execute(query).fetchone()
     if row is None or row[0] is None:
         return None
@@ -67,7 +67,7 @@ class MosaicBackend(PGSTACBackend):
     # 5-minute cache, which could predate the store's change tokens.
     fresh_assets: bool = attr.ib(kw_only=True, default=False)
 
-    def get_assets(self, geom: Any, **kwargs: Any) -> list[Any]:  # type: ignore[override]
+    def get_assets(self, geom: Any, **kwargs: Any) -> list[Any]:
         if self.fresh_assets:
             return _uncached_get_assets(self, geom, **kwargs)
         return super().get_assets(geom, **kwargs)

@@ -50,7 +50,7 @@ def _caused_by(cause: type[BaseException]) -> Callable[[BaseException], bool]:
 class ClientFault:
     """An upstream exception type, how to recognise the client's fault, and what to say."""
 
-    error: type[BaseException]
+    error: type[Exception]
     matches: Callable[[BaseException], bool]
     explanation: str
 
@@ -106,12 +106,12 @@ def _detail(fault: ClientFault, exc: BaseException) -> str:
     return f"{fault.explanation}: {said[0] if said else type(exc).__name__}"
 
 
-def _handler(error: type[BaseException], status_codes: dict[type[Exception], int]) -> Callable:
+def _handler(error: type[Exception], status_codes: dict[type[Exception], int]) -> Callable:
     faults = [f for f in CLIENT_FAULTS if f.error is error]
     # What upstream's map answers this type (or the nearest base it maps, as Starlette would
     # pick: RasterioError for WindowError) otherwise; None: the catch-all 500 handler.
     mapped = next((c for c in error.__mro__ if c in status_codes and c is not Exception), None)
-    fallback = (exception_handler_factory(status_codes[mapped], mapped)  # type: ignore[index]
+    fallback = (exception_handler_factory(status_codes[mapped], mapped)
                 if mapped is not None else None)
 
     async def handle(request: Request, exc: Exception) -> Response:
@@ -120,7 +120,7 @@ def _handler(error: type[BaseException], status_codes: dict[type[Exception], int
                 return JSONResponse({"detail": _detail(fault, exc)}, status_code=400)
         if fallback is None:
             raise exc  # to the server-error middleware: titiler's 500 answer, and a log line
-        return fallback(request, exc)  # type: ignore[no-any-return]
+        return fallback(request, exc)
 
     return handle
 

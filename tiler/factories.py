@@ -7,12 +7,13 @@ which is what class rasters need (any other method would invent classes at edges
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import morecantile
 import pystac
 from fastapi import Query
 from morecantile.defaults import TileMatrixSets
+from rio_tiler.mosaic.backend import BaseBackend
 from rio_tiler.types import ColorMapType
 from titiler.core.dependencies import DefaultDependency
 from titiler.core.factory import MultiBaseTilerFactory, TilerFactory
@@ -78,9 +79,9 @@ def item_factory(
     )
 
 
-def _mosaic_renders(backend: PGSTACBackend) -> dict[str, dict[str, Any]]:
+def _mosaic_renders(backend: BaseBackend) -> dict[str, dict[str, Any]]:
     """The collection's STAC ``renders`` as titiler query parameters (tilejson raster_layers)."""
-    return backend.info().metadata.defaults_params or {}
+    return cast(PGSTACBackend, backend).info().metadata.defaults_params or {}
 
 
 def _mosaic_factory(

@@ -8,7 +8,7 @@ come from the item's ``confidence`` and ``cloudmask`` assets when it has them, e
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, cast
 
 import pystac
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -18,6 +18,7 @@ from rio_tiler.errors import PointOutsideBounds
 from starlette.concurrency import run_in_threadpool
 from titiler.pgstac.backend import PGSTACBackend
 from titiler.pgstac.dependencies import CollectionIdParams, SearchIdParams
+from titiler.pgstac.reader import Item
 
 from catalog_schemas import clc, cloudmask
 from catalog_schemas.collections import LANDCOVER_ASSET
@@ -57,7 +58,7 @@ def _cloud_name(value: int | None) -> str | None:
     return names.get(value) if value is not None else None
 
 
-def classify(item: dict[str, Any], lon: float, lat: float, roots: AssetRoots,
+def classify(item: Item, lon: float, lat: float, roots: AssetRoots,
              mask_clouds: bool = False) -> PointClass | None:
     """The class of ``item`` at lon/lat; None where it has no valid (or only clouded) pixel."""
     with MosaicItemReader(item, asset_roots=roots) as reader:
@@ -134,7 +135,7 @@ def add_identify_routes(
                             # A default, not Annotated: a local name in a postponed
                             # annotation would not resolve.
                             item: pystac.Item = Depends(item_params)) -> PointClass:  # noqa: B008
-        found = await run_in_threadpool(classify, item.to_dict(), lon, lat, roots)
+        found = await run_in_threadpool(classify, cast(Item, item.to_dict()), lon, lat, roots)
         if found is None:
             raise NothingHereError(f"{item.id} has no land-cover class at ({lon}, {lat})")
         return found

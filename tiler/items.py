@@ -26,7 +26,7 @@ from titiler.pgstac.dependencies import get_stac_item
 from tiler.tile_store import FRESH_READS
 
 # Upstream's reader without its own 5-minute cache (keeps its retry and its 404).
-_fetch_item: Callable[[ConnectionPool, str, str], pystac.Item] = get_stac_item.__wrapped__  # type: ignore[attr-defined]
+_fetch_item: Callable[[ConnectionPool, str, str], pystac.Item] = get_stac_item.__wrapped__
 
 MAX_CACHED_ITEMS = 1024
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -49,7 +50,7 @@ class _GuardedMixin:
 
     asset_roots: AssetRoots
     mask_clouds: bool
-    assets: list[str]
+    assets: Sequence[str]
 
     def _get_asset_info(self, asset: AssetType) -> AssetInfo:
         name = asset.get("name") if isinstance(asset, dict) else asset
@@ -107,7 +108,7 @@ _ZOOMS_LOCK = threading.Lock()
 
 
 @attr.s
-class ItemReader(_GuardedMixin, PgSTACReader):
+class ItemReader(_GuardedMixin, PgSTACReader):  # type: ignore[misc]  # the mixin forwards rio-tiler's tile keywords as **kwargs
     """One pgstac item (``/collections/{id}/items/{id}/...``)."""
 
     asset_roots: AssetRoots = attr.ib(kw_only=True, factory=lambda: AssetRoots([]))
@@ -130,7 +131,7 @@ class ItemReader(_GuardedMixin, PgSTACReader):
 
 
 @attr.s
-class MosaicItemReader(_GuardedMixin, SimpleSTACReader):
+class MosaicItemReader(_GuardedMixin, SimpleSTACReader):  # type: ignore[misc]  # the mixin forwards rio-tiler's tile keywords as **kwargs
     """One item of a mosaic, as pgstac's search returns it (id, bbox, assets)."""
 
     asset_roots: AssetRoots = attr.ib(kw_only=True, factory=lambda: AssetRoots([]))

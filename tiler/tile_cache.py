@@ -92,7 +92,7 @@ class TileCacheMiddleware:
             await self.app(scope, receive, send)
             return
         found = await self.store.lookup(scope) if self.store is not None else None
-        if found is not None:
+        if found is not None and self.store is not None:
             if found.tile is not None:
                 await _send_hit(send, found.tile.headers, found.tile.body)
                 return

@@ -28,6 +28,7 @@ import re
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import cast
 from urllib.parse import parse_qsl, urlencode
 
 import psycopg
@@ -179,7 +180,7 @@ class TileStore:
             query = canonical_query(path, scope.get("query_string", b""))
             request = f"{self.software}|{path}?{urlencode(query)}".encode()
             key = f"{gen.PREFIX}:{namespace}:tile:{hashlib.sha1(request).hexdigest()}"
-            *tokens, raw = await self.redis.mget([*keys, key])
+            *tokens, raw = cast(list[bytes | None], await self.redis.mget([*keys, key]))
         except (RedisError, OSError, psycopg.Error) as exc:  # the request fails its own way
             self._warn(exc)
             return None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import click
 
 from infra.stack import export_stack_env
 
 
-def _day(_ctx: click.Context, _param: click.Parameter, value: str | None):  # noqa: ANN202
+def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
     if value is None:
         return None
     from ingest.derived.landcover_change import as_day
@@ -32,9 +33,9 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None):  # no
 @click.option("--publish", is_flag=True, help="Publish as an item of the `changes` collection.")
 @click.option("--json", "as_json", is_flag=True, help="Print the transition table as JSON.")
 @click.pass_context
-def changes(ctx: click.Context, tile: str | None, before, after, at,  # noqa: ANN001
-            items: tuple[str, str] | None, model: str | None, publish: bool,
-            as_json: bool) -> None:
+def changes(ctx: click.Context, tile: str | None, before: date | None, after: date | None,
+            at: date | None, items: tuple[str, str] | None, model: str | None,
+            publish: bool, as_json: bool) -> None:
     """From -> to land-cover transitions of a tile and their areas (hectares).
 
     \b
@@ -84,7 +85,7 @@ def changes(ctx: click.Context, tile: str | None, before, after, at,  # noqa: AN
               help="Smallest connected region reported, hectares.")
 @click.option("--tile", default=None, help="Only this MGRS tile.")
 @click.option("--json", "as_json", is_flag=True)
-def changes_alerts(start, end, transition: str, min_ha: float,  # noqa: ANN001
+def changes_alerts(start: date, end: date, transition: str, min_ha: float,
                    tile: str | None, as_json: bool) -> None:
     """Connected regions of a transition in the published change items, largest first."""
     from ingest.derived.landcover_change import alerts

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from inference.repository import ModelRepository
+    from inference.repository import ModelRepository, ResolvedModel
 
 
 def _repo() -> ModelRepository:
@@ -219,7 +219,7 @@ def _eval_bigearthnet(models: list, path_blue: float | None, path_red: float | N
     click.echo("\n".join(ben.report(patches, predictions, by_source=by_source)))
 
 
-def _eval_labels(model: object, root: object, baseline: str | None) -> None:
+def _eval_labels(model: ResolvedModel, root: Path, baseline: str | None) -> None:
     from evaluation.labels import evaluate_patches
     from evaluation.scenes import SceneEvaluation, report
     from inference.settings import InferenceSettings
@@ -227,12 +227,12 @@ def _eval_labels(model: object, root: object, baseline: str | None) -> None:
     settings = InferenceSettings()
     scores = {}
     for resolved in [model, *([_repo().resolve(baseline)] if baseline else [])]:
-        ev = evaluate_patches(root, resolved, settings)  # type: ignore[arg-type]
-        spec = resolved.spec  # type: ignore[attr-defined]
+        ev = evaluate_patches(root, resolved, settings)
+        spec = resolved.spec
         click.echo("\n".join(report(SceneEvaluation(spec.ref, spec.output_kind, root, ev))))
         scores[spec.ref] = ev.mean_iou
     if baseline:
-        new, old = scores[model.spec.ref], scores[_repo().resolve(baseline).spec.ref]  # type: ignore[attr-defined]
+        new, old = scores[model.spec.ref], scores[_repo().resolve(baseline).spec.ref]
         click.echo(f"gain on held-out labels: mean IoU {100 * old:.1f} % -> {100 * new:.1f} % "
                    f"({100 * (new - old):+.1f} points)")
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from infra.stack import export_stack_env
 
+if TYPE_CHECKING:
+    from redis import Redis
+
 DATE = click.DateTime(["%Y-%m-%d"])
 
 
-def _redis():  # noqa: ANN202 - a redis.Redis
+def _redis() -> Redis:
     from redis import Redis
 
     from ingest.settings import IngestSettings

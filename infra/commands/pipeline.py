@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from infra.stack import export_stack_env
 
+if TYPE_CHECKING:
+    from redis import Redis
 
-def _connection():  # noqa: ANN202 - a redis.Redis
+
+def _connection() -> Redis:
     from redis import Redis
 
     from ingest.settings import IngestSettings

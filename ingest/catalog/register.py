@@ -113,7 +113,7 @@ def ensure_collection(db: PgstacDB, collection: pystac.Collection,
                            [DEFINITION_KEY, doc["id"]]))
     if stored and stored[0][0] == digest:
         return False
-    Loader(db=db).load_collections([doc], Methods.upsert)
+    Loader(db=db).load_collections(iter([doc]), Methods.upsert)
     partition_by_month(db, doc["id"])  # searches carry date windows
     if queryables is not None:
         register_queryables(db.connect(), doc["id"], queryables)
@@ -179,7 +179,7 @@ def upsert_item(item: pystac.Item, definition: CollectionDefinition, dsn: str = 
                     log.info("%s: run %s already registered, newer than %s: kept", item.id,
                              theirs, ours)
                 else:
-                    Loader(db=db).load_items([doc], Methods.upsert)
+                    Loader(db=db).load_items(iter([doc]), Methods.upsert)
                     refresh_collection(db, definition.id, models=definition.summarise_models)
             if redefined or not superseded:
                 mark_tiles_changed(db, [] if superseded else [doc], catalog=redefined,

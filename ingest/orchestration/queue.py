@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 from redis import Redis
 from rq import Queue, Retry
@@ -91,8 +92,9 @@ def _enqueue_chain(href: str, model_ref: str, product_id: str, ids: dict[Stage, 
                    connection: Redis, ingest: IngestSettings) -> None:
     retry = Retry(max=ingest.retries, interval=ingest.retry_intervals_s) if ingest.retries \
         else None
-    common = {"result_ttl": RESULT_TTL_S, "failure_ttl": FAILURE_TTL_S, "retry": retry,
-              "meta": {"product_id": product_id, "model": model_ref, "href": href}}
+    common: dict[str, Any] = {
+        "result_ttl": RESULT_TTL_S, "failure_ttl": FAILURE_TTL_S, "retry": retry,
+        "meta": {"product_id": product_id, "model": model_ref, "href": href}}
     previous = None
     for stage, func, args in ((Stage.FETCH, fetch_job, (href,)),
                               (Stage.INFER, infer_job, (model_ref,)),
@@ -113,7 +115,7 @@ def wait_for(job_id_: str, *, connection: Redis, timeout_s: float = 3600,
     while True:
         status = job.get_status(refresh=True)
         if status == JobStatus.FINISHED:
-            return job.return_value()
+            return cast(dict, job.return_value())  # publish_job's summary
         for stage_job in chain:
             failed = _failed(stage_job, connection)
             if failed:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from redis import Redis
 from rq import Queue
@@ -98,8 +99,8 @@ def _requeue(job: Job, connection: Redis) -> None:
     ScheduledJobRegistry(queue=queue).remove(job)
     started = StartedJobRegistry(queue=queue)
     # Not remove_executions(): the execution records themselves may be what Redis lost.
-    for entry in connection.zrange(started.key, 0, -1):
-        if started.parse_job_id(entry) == job.id:
+    for entry in cast(list[bytes], connection.zrange(started.key, 0, -1)):
+        if started.parse_job_id(entry.decode()) == job.id:
             connection.zrem(started.key, entry)
     connection.lrem(queue.intermediate_queue_key, 0, job.id)
     # enqueue_job leaves a job whose in-memory status is "deferred" deferred, met or not.
@@ -126,10 +127,11 @@ def sweep_chains(connection: Redis, queue_prefix: str = "", *,
 def _sweep(connection: Redis, queue_prefix: str, grace_s: float) -> list[Stranded]:
     open_key, suspects_key = open_chains_key(queue_prefix), _suspects_key(queue_prefix)
     now = time.time()
-    first_seen = {k.decode(): float(v) for k, v in connection.hgetall(suspects_key).items()}
+    first_seen = {k.decode(): float(v)
+                  for k, v in cast(dict[bytes, bytes], connection.hgetall(suspects_key)).items()}
     suspects: dict[str, float] = {}
     repaired: list[Stranded] = []
-    for raw in connection.zrange(open_key, 0, -1):
+    for raw in cast(list[bytes], connection.zrange(open_key, 0, -1)):
         last = raw.decode()
         ids = chain_job_ids(last)
         jobs = Job.fetch_many(ids, connection=connection)
@@ -142,7 +144,7 @@ def _sweep(connection: Redis, queue_prefix: str, grace_s: float) -> list[Strande
             # expired: no longer ours to keep moving.
             connection.zrem(open_key, last)
             continue
-        for job in jobs:
+        for job in (j for j in jobs if j is not None):  # none is: checked above
             reason = stranded_reason(job, connection)
             if reason is None:
                 continue
@@ -163,6 +165,6 @@ def _sweep(connection: Redis, queue_prefix: str, grace_s: float) -> list[Strande
     with connection.pipeline() as pipe:
         pipe.delete(suspects_key)
         if suspects:
-            pipe.hset(suspects_key, mapping=suspects)
+            pipe.hset(suspects_key, mapping=suspects)  # type: ignore[arg-type]  # redis-py: keys typed invariantly
         pipe.execute()
     return repaired

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import time
+from typing import cast
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -47,8 +48,10 @@ def recover_abandoned(queue: Queue) -> list[str]:
     registry = StartedJobRegistry(queue=queue)
     host = socket.gethostname()
     expired = []
-    for entry, _score in queue.connection.zrange(registry.key, 0, -1, withscores=True):
-        job_id = registry.parse_job_id(entry)
+    entries = cast(list[tuple[bytes, float]],
+                   queue.connection.zrange(registry.key, 0, -1, withscores=True))
+    for entry, _score in entries:
+        job_id = registry.parse_job_id(entry.decode())
         try:
             job = Job.fetch(job_id, connection=queue.connection)
         except NoSuchJobError:

@@ -178,7 +178,7 @@ def _check_written(path: Path, data: np.ndarray, dst: Path) -> None:
                     *data.shape, data.dtype.name):
                 raise CogError(f"{dst}: written as {src.count} x {src.height} x {src.width} "
                                f"{src.dtypes[0]}, not the array's {data.shape} {data.dtype}")
-            levels = [(src.height, src.width, None)]
+            levels: list[tuple[int, int, int | None]] = [(src.height, src.width, None)]
             for k in range(len(src.overviews(1))):
                 with rasterio.open(path, overview_level=k) as ovr:
                     levels.append((ovr.height, ovr.width, k))

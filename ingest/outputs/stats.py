@@ -60,7 +60,7 @@ def landcover_stats(classes: np.ndarray, cloudmask: np.ndarray) -> LandcoverStat
         n_observed += int(np.count_nonzero(observed))
         n_hidden += int(np.count_nonzero(hidden))
     n_valid = int(counts.sum())
-    pixel_counts = {clc.by_grid_code(g).clc_code: int(counts[g])
+    pixel_counts = {clc.by_grid_code(int(g)).clc_code: int(counts[g])
                     for g in np.flatnonzero(counts) if g > 0}
     fractions = {code: n / n_valid for code, n in pixel_counts.items()} if n_valid else {}
     return LandcoverStats(
