@@ -13,7 +13,8 @@ from rio_tiler.types import ColorMapType
 from titiler.core.dependencies import create_colormap_dependency
 from titiler.core.utils import render_image
 
-from catalog_schemas import changes, clc, cloudmask
+from catalog_schemas import clc, cloudmask
+from catalog_schemas import landcover_change as changes
 from catalog_schemas.collections import CLC_COLORMAP_NAME
 from tiler.legend import CLOUDMASK_COLORMAP_NAME
 

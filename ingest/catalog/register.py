@@ -22,7 +22,7 @@ from catalog_schemas.collections import (
 from catalog_schemas.queryables import landcover_queryables
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.catalog.queryables import register_queryables
-from ingest.catalog.tile_changes import mark_tiles_changed
+from ingest.catalog.tile_invalidation import mark_tiles_changed
 from ingest.errors import TransientError
 from ingest.settings import IngestSettings
 

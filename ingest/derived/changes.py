@@ -29,8 +29,8 @@ from rasterio.features import geometry_mask, shapes
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 
-from catalog_schemas import changes as ch
 from catalog_schemas import clc
+from catalog_schemas import landcover_change as ch
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import Grid, PublishedFile
 from ingest.derived.derived import (

@@ -25,7 +25,7 @@ from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, PARTITION_TRUNC
 from catalog_schemas.items import PublishedFile
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.catalog.register import partition_by_month, registration_lock
-from ingest.catalog.tile_changes import mark_tiles_changed
+from ingest.catalog.tile_invalidation import mark_tiles_changed
 from ingest.errors import InvalidProductError, TransientError
 from ingest.outputs.publish import describe, new_run_id, staging_folder
 from ingest.outputs.store import asset_store
