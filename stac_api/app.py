@@ -38,7 +38,7 @@ from stac_api.settings import (
     TilerLinkSettings,
     TileStoreSettings,
 )
-from stac_api.text_search_run import add_text_search_route
+from stac_api.text_search.route import add_text_search_route
 from stac_api.tile_invalidation import TileInvalidationMiddleware
 from stac_api.writes import require_bodies
 
