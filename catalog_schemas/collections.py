@@ -10,12 +10,17 @@ from pystac.extensions.item_assets import ItemAssetsExtension  # noqa: F401  (re
 from pystac.extensions.render import Render, RenderExtension
 
 from catalog_schemas import clc, cloudmask
+from catalog_schemas.assets import (
+    CLC_COLORMAP_NAME,
+    CLOUDMASK_ASSET,
+    CLOUDMASK_COLORMAP_NAME,
+    CONFIDENCE_ASSET,
+    LANDCOVER_ASSET,
+    POLYGONS_ASSET,
+    THUMBNAIL_ASSET,
+)
 
 LANDCOVER_COLLECTION_ID = "landcover"
-LANDCOVER_ASSET = "landcover"
-CLC_COLORMAP_NAME = "clc"
-CLOUDMASK_ASSET = "cloudmask"
-CLOUDMASK_COLORMAP_NAME = "cloudmask"
 
 # pgstac partitions a collection's items by this unit of their datetime (``collections.
 # partition_trunc``; pgstac's default is one partition for everything). Searches always carry a
@@ -111,13 +116,13 @@ def item_assets() -> dict[str, dict]:
     return {
         LANDCOVER_ASSET: {"type": cog, "roles": ["data"],
                           "title": "CORINE land cover (grid codes 1-44; 0: nodata or cloud)"},
-        "confidence": {"type": cog, "roles": ["data", "quality"],
+        CONFIDENCE_ASSET: {"type": cog, "roles": ["data", "quality"],
                        "title": "Confidence of the land-cover class (0-100; 255: nodata)"},
         CLOUDMASK_ASSET: {"type": cog, "roles": ["data", "cloud"],
                           "title": "Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, "
                                    "5 snow)"},
-        "polygons": {"type": "application/vnd.apache.parquet", "roles": ["data"],
+        POLYGONS_ASSET: {"type": "application/vnd.apache.parquet", "roles": ["data"],
                      "title": "Land-cover polygons (GeoParquet)"},
-        "thumbnail": {"type": pystac.MediaType.PNG, "roles": ["thumbnail"],
+        THUMBNAIL_ASSET: {"type": pystac.MediaType.PNG, "roles": ["thumbnail"],
                       "title": "Quicklook in CLC colours"},
     }

@@ -18,14 +18,19 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 
 from catalog_schemas import cloudmask, landcover_stats
-from catalog_schemas.collections import (
+from catalog_schemas.assets import (
+    CLOUDMASK_ASSET,
+    CLOUDMASK_NODATA,
+    CONFIDENCE_ASSET,
+    CONFIDENCE_NODATA,
     LANDCOVER_ASSET,
-    LANDCOVER_COLLECTION_ID,
-    classification_classes,
+    LANDCOVER_NODATA,
+    POLYGONS_ASSET,
+    THUMBNAIL_ASSET,
 )
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, classification_classes
+from catalog_schemas.schema_uris import MLM_SCHEMA, PROCESSING_SCHEMA
 
-PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
-MLM_SCHEMA = "https://stac-extensions.github.io/mlm/v1.5.0/schema.json"
 SOFTWARE_VERSION = "0.1.0"
 PARQUET = "application/vnd.apache.parquet"
 
@@ -165,17 +170,17 @@ def _raster(asset: pystac.Asset, grid: Grid, nodata: int, unit: str | None = Non
 
 
 def _landcover_ext(asset: pystac.Asset, grid: Grid) -> None:
-    _raster(asset, grid, nodata=0)
+    _raster(asset, grid, nodata=LANDCOVER_NODATA)
     ClassificationExtension.ext(asset, add_if_missing=True).classes = [
         Classification.create(**c) for c in classification_classes()]
 
 
 def _confidence_ext(asset: pystac.Asset, grid: Grid) -> None:
-    _raster(asset, grid, nodata=255, unit="percent")
+    _raster(asset, grid, nodata=CONFIDENCE_NODATA, unit="percent")
 
 
 def _cloudmask_ext(asset: pystac.Asset, grid: Grid) -> None:
-    _raster(asset, grid, nodata=cloudmask.NODATA)
+    _raster(asset, grid, nodata=CLOUDMASK_NODATA)
     ClassificationExtension.ext(asset, add_if_missing=True).classes = [
         Classification.create(value=c.value, name=c.name, description=c.description,
                               color_hint=c.hex_color) for c in cloudmask.CLOUD_CLASSES]
@@ -192,16 +197,16 @@ def _asset(title: str, media_type: str, roles: list[str]):  # noqa: ANN202
 ASSET_BUILDERS = {
     LANDCOVER_ASSET: _asset("CORINE land cover (grid codes 1-44; 0: nodata or cloud)",
                             pystac.MediaType.COG, ["data"]),
-    "confidence": _asset("Confidence of the land-cover class (0-100; 255: nodata)",
+    CONFIDENCE_ASSET: _asset("Confidence of the land-cover class (0-100; 255: nodata)",
                          pystac.MediaType.COG, ["data", "quality"]),
-    "cloudmask": _asset("Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, 5 snow)",
+    CLOUDMASK_ASSET: _asset("Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, 5 snow)",
                         pystac.MediaType.COG, ["data", "cloud"]),
-    "polygons": _asset("Land-cover polygons (GeoParquet: clc_code, name, area_m2)", PARQUET,
+    POLYGONS_ASSET: _asset("Land-cover polygons (GeoParquet: clc_code, name, area_m2)", PARQUET,
                        ["data"]),
-    "thumbnail": _asset("Quicklook in CLC colours", pystac.MediaType.PNG, ["thumbnail"]),
+    THUMBNAIL_ASSET: _asset("Quicklook in CLC colours", pystac.MediaType.PNG, ["thumbnail"]),
 }
 EXTENSION_SETTERS = {
     LANDCOVER_ASSET: _landcover_ext,
-    "confidence": _confidence_ext,
-    "cloudmask": _cloudmask_ext,
+    CONFIDENCE_ASSET: _confidence_ext,
+    CLOUDMASK_ASSET: _cloudmask_ext,
 }

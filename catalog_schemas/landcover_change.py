@@ -24,14 +24,13 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from pystac.extensions.render import Render, RenderExtension
 
 from catalog_schemas import clc
+from catalog_schemas.assets import CHANGE_ASSET, CHANGE_COLORMAP_NAME, SUMMARY_ASSET
+from catalog_schemas.assets import CHANGE_NODATA as NODATA
 from catalog_schemas.collections import EUROPE_BBOX
-from catalog_schemas.items import PROCESSING_SCHEMA, SOFTWARE_VERSION, Grid, PublishedFile
+from catalog_schemas.items import SOFTWARE_VERSION, Grid, PublishedFile
+from catalog_schemas.schema_uris import PROCESSING_SCHEMA
 
 CHANGES_COLLECTION_ID = "changes"
-CHANGE_ASSET = "change"
-SUMMARY_ASSET = "summary"
-CHANGE_COLORMAP_NAME = "clc-change"
-NODATA = 0
 FACTOR = 100
 UNCHANGED_RGBA = (200, 200, 200, 90)  # unchanged pixels: a faint grey, changes in colour
 
