@@ -2,7 +2,8 @@
 
 One item per (Sentinel-2 product, model version): the product's footprint and time, our assets
 (land cover, confidence, cloud mask, polygons, quicklook) and statistics. Extensions:
-projection, raster, classification, file, processing, eo, mlm and the project's ``clc``.
+projection, raster, classification, file, processing, eo, mlm and the project's ``clc``
+(declared) and ``earthsig`` (not declared: see :mod:`catalog_schemas.earthsig_extension`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pystac.extensions.file import FileExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 
-from catalog_schemas import cloudmask, landcover_stats
+from catalog_schemas import cloudmask
 from catalog_schemas.assets import (
     CLOUDMASK_ASSET,
     CLOUDMASK_NODATA,
@@ -28,7 +29,9 @@ from catalog_schemas.assets import (
     POLYGONS_ASSET,
     THUMBNAIL_ASSET,
 )
+from catalog_schemas.clc_extension import ClcExtension
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, classification_classes
+from catalog_schemas.earthsig_extension import EarthsigExtension
 from catalog_schemas.schema_uris import MLM_SCHEMA, PROCESSING_SCHEMA
 
 SOFTWARE_VERSION = "0.1.0"
@@ -83,8 +86,10 @@ def landcover_item_id(product_id: str, model_name: str, model_version: str) -> s
     return f"{product_id}_{model_name}_v{model_version}"
 
 
-def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime) -> dict:
-    props = {
+def _base_properties(item: pystac.Item, source: pystac.Item, model: ModelInfo,
+                     processed: datetime) -> None:
+    props = item.properties
+    props.update({
         "title": f"Land cover of {source.id}",
         # pgstac's free-text search looks at descriptions: say what a user would search for.
         "description": (f"CORINE land cover of Sentinel-2 product {source.id} by model "
@@ -92,8 +97,11 @@ def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime)
         "constellation": source.properties.get("constellation", "sentinel-2"),
         "platform": source.properties.get("platform"),
         "instruments": source.properties.get("instruments", ["msi"]),
-        "earthsig:source_product": source.id,
-        "earthsig:model": model.ref,
+    })
+    earthsig = EarthsigExtension.ext(item)
+    earthsig.source_product = source.id
+    earthsig.model = model.ref
+    props.update({
         "processing:level": "L3",
         "processing:lineage": f"Segmented from Sentinel-2 product {source.id} with {model.ref}",
         "processing:software": {"earthsignature": SOFTWARE_VERSION, **model.software},
@@ -102,15 +110,15 @@ def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime)
         "mlm:framework": model.framework,
         "mlm:tasks": ["semantic-segmentation"],
         "mlm:architecture": model.name,
-    }
-    for key in ("license", "attribution", "citation"):
-        if getattr(model, key):
-            props[f"earthsig:model_{key}"] = getattr(model, key)
+    })
+    # The weights' terms, when the model's MLM document names them (pretrained models).
+    earthsig.model_license = model.license or None
+    earthsig.model_attribution = model.attribution or None
+    earthsig.model_citation = model.citation or None
     for key in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square", "grid:code",
                 "s2:processing_baseline"):
         if key in source.properties:
             props[key] = source.properties[key]
-    return props
 
 
 def landcover_item(
@@ -131,13 +139,15 @@ def landcover_item(
         geometry=source.geometry,
         bbox=source.bbox,
         datetime=source.datetime,
-        properties=_base_properties(source, model, processed or datetime.now(UTC)),
+        properties={},
         collection=LANDCOVER_COLLECTION_ID,
     )
+    _base_properties(item, source, model, processed or datetime.now(UTC))
     item.properties.update(statistics)
     for note in lineage_notes:
         item.properties["processing:lineage"] += f"; {note}"
-    item.stac_extensions.extend([PROCESSING_SCHEMA, MLM_SCHEMA, landcover_stats.SCHEMA_URI])
+    item.stac_extensions.extend([PROCESSING_SCHEMA, MLM_SCHEMA])
+    ClcExtension.add_to(item)  # the statistics' clc:* properties
     EOExtension.add_to(item)
     item.add_link(pystac.Link("derived_from", source_href, pystac.MediaType.JSON,
                               title=f"Sentinel-2 product {source.id}"))

@@ -18,14 +18,11 @@ from pystac.extensions.label import LabelClasses, LabelExtension, LabelType
 from catalog_schemas import clc
 from catalog_schemas.assets import CHIP_ASSET, CONFIDENCE_ASSET, LABELS_ASSET, PREDICTION_ASSET
 from catalog_schemas.collections import EUROPE_BBOX
+from catalog_schemas.earthsig_extension import MODEL, EarthsigExtension
 from catalog_schemas.items import SOFTWARE_VERSION, PublishedFile
 from catalog_schemas.schema_uris import PROCESSING_SCHEMA
 
 LABELS_COLLECTION_ID = "labels"
-MEAN_CONFIDENCE = "earthsig:mean_confidence"  # 0-100, over the window's classified pixels
-DOMINANT_CLASS = "earthsig:dominant_class"  # CLC code (string) most predicted in the window
-WINDOW = "earthsig:window"  # [row, col, height, width] in the landcover item's grid
-SOURCE_ITEM = "earthsig:source_item"
 
 ASSETS: dict[str, tuple[str, str, list[str]]] = {
     # key: (title, media type, roles)
@@ -76,13 +73,12 @@ def label_item(*, source: pystac.Item, source_href: str, row: int, col: int, siz
     item = pystac.Item(id=label_item_id(source.id, row, col), geometry=geometry, bbox=bbox,
                        datetime=source.datetime, collection=LABELS_COLLECTION_ID,
                        properties={})
+    item.properties["title"] = f"Labelling candidate of {source.id} at row {row}, col {col}"
+    EarthsigExtension.ext(item).apply_label(
+        source_item=source.id, model=source.properties.get(MODEL),
+        mean_confidence=round(mean_confidence, 3), dominant_class=str(dominant),
+        window=[row, col, size, size])
     item.properties.update({
-        "title": f"Labelling candidate of {source.id} at row {row}, col {col}",
-        SOURCE_ITEM: source.id,
-        "earthsig:model": source.properties.get("earthsig:model"),
-        MEAN_CONFIDENCE: round(mean_confidence, 3),
-        DOMINANT_CLASS: str(dominant),
-        WINDOW: [row, col, size, size],
         "processing:software": {"earthsignature": SOFTWARE_VERSION},
         "processing:datetime": (processed or datetime.now(UTC)).isoformat()
         .replace("+00:00", "Z"),

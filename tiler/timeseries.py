@@ -45,6 +45,7 @@ from catalog_schemas.assets import (
     LANDCOVER_ASSET,
 )
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from catalog_schemas.earthsig_extension import MODEL
 from tiler.errors import NothingHereError, TilerServiceError
 from tiler.paths import AssetRoots
 
@@ -257,7 +258,7 @@ def _open(item: dict[str, Any], key: str, roots: AssetRoots) -> Iterator[Any]:
 
 def _props(item: dict[str, Any]) -> tuple[str | None, str | None]:
     props = item.get("properties") or {}
-    return props.get("datetime"), props.get("earthsig:model")
+    return props.get("datetime"), props.get(MODEL)
 
 
 # -- point -----------------------------------------------------------------------------------
