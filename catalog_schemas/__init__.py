@@ -1,5 +1,10 @@
-"""Shared vocabulary of EarthSignature: CLC taxonomy, STAC collections and item builders.
+"""Shared vocabulary of EarthSignature, the data contract: CLC taxonomy, the asset contract
+(asset keys, file names, nodata values, colour-map names, schema URIs), STAC collections, item
+builders and the project's own STAC extensions (``clc``, ``earthsig``) with their schemas.
 
-Depends on pystac only, so the serving side (``stac_api``, ``tiler``) and the pipeline
-(``ingest``, ``inference``) share meaning without importing each other.
+Depends on pystac only (and jsonschema, which pystac's validation uses, for
+:mod:`catalog_schemas.validation`), so the serving side (``stac_api``, ``tiler``) and the
+pipeline (``ingest``, ``inference``) share meaning without importing each other. Nothing here
+talks to a database or Redis: the tile store's change tokens are ``tile_generations``', text
+search's vocabulary is ``stac_api.text_search``'s.
 """

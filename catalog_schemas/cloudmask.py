@@ -34,6 +34,25 @@ CLOUD_CLASSES: tuple[CloudClass, ...] = (
 OBSCURED = (CLOUD, THIN_CLOUD, SHADOW)
 
 
+# Sen2Cor's scene classification (SCL, the L2A product's own per-pixel classes) -> cloud-mask
+# value; index = SCL value 0-11. One table for the pipeline's SCL cloud mask
+# (``ingest.clouds.cloudmask``) and the ``cloud-scl`` reference model (``inference.reference``).
+SCL_TO_CLOUDMASK: tuple[int, ...] = (
+    NODATA,  # 0 no data
+    NODATA,  # 1 saturated or defective: no usable measurement
+    CLEAR,  # 2 dark area pixels (terrain shadow, dark surfaces)
+    SHADOW,  # 3 cloud shadows
+    CLEAR,  # 4 vegetation
+    CLEAR,  # 5 not vegetated
+    CLEAR,  # 6 water
+    CLEAR,  # 7 unclassified
+    CLOUD,  # 8 cloud, medium probability
+    CLOUD,  # 9 cloud, high probability
+    THIN_CLOUD,  # 10 thin cirrus
+    SNOW,  # 11 snow or ice
+)
+
+
 def colormap() -> dict[int, RGBA]:
     """Value -> RGBA, nodata transparent."""
     cmap: dict[int, RGBA] = {NODATA: (0, 0, 0, 0)}

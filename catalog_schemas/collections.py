@@ -10,20 +10,25 @@ from pystac.extensions.item_assets import ItemAssetsExtension  # noqa: F401  (re
 from pystac.extensions.render import Render, RenderExtension
 
 from catalog_schemas import clc, cloudmask
+from catalog_schemas.assets import (
+    CLC_COLORMAP_NAME,
+    CLOUDMASK_ASSET,
+    CLOUDMASK_COLORMAP_NAME,
+    CONFIDENCE_ASSET,
+    LANDCOVER_ASSET,
+    POLYGONS_ASSET,
+    THUMBNAIL_ASSET,
+)
 
 LANDCOVER_COLLECTION_ID = "landcover"
-LANDCOVER_ASSET = "landcover"
-CLC_COLORMAP_NAME = "clc"
-CLOUDMASK_ASSET = "cloudmask"
-CLOUDMASK_COLORMAP_NAME = "cloudmask"
 
 # pgstac partitions a collection's items by this unit of their datetime (``collections.
 # partition_trunc``; pgstac's default is one partition for everything). Searches always carry a
 # date window (weeks to months) and pgstac searches partitions newest first, stopping at a full
 # page, so a month prunes most of a multi-year catalog: ~28 000 items a partition at 1 M items
 # over three years (docs/benchmarks.md, "Catalog at scale"). It is a database setting, not part
-# of the STAC document: ``ingest.catalog.register.ensure_collection`` applies it, and
-# ``ingest.derived.derived`` to the collections derived from landcover (changes, labels).
+# of the STAC document: ``ingest.catalog.register.ensure_collection`` applies it to every
+# collection (landcover and those derived from it: changes, labels).
 PARTITION_TRUNC = "month"
 LANDCOVER_PARTITION_TRUNC = PARTITION_TRUNC
 
@@ -111,13 +116,13 @@ def item_assets() -> dict[str, dict]:
     return {
         LANDCOVER_ASSET: {"type": cog, "roles": ["data"],
                           "title": "CORINE land cover (grid codes 1-44; 0: nodata or cloud)"},
-        "confidence": {"type": cog, "roles": ["data", "quality"],
+        CONFIDENCE_ASSET: {"type": cog, "roles": ["data", "quality"],
                        "title": "Confidence of the land-cover class (0-100; 255: nodata)"},
         CLOUDMASK_ASSET: {"type": cog, "roles": ["data", "cloud"],
                           "title": "Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, "
                                    "5 snow)"},
-        "polygons": {"type": "application/vnd.apache.parquet", "roles": ["data"],
+        POLYGONS_ASSET: {"type": "application/vnd.apache.parquet", "roles": ["data"],
                      "title": "Land-cover polygons (GeoParquet)"},
-        "thumbnail": {"type": pystac.MediaType.PNG, "roles": ["thumbnail"],
+        THUMBNAIL_ASSET: {"type": pystac.MediaType.PNG, "roles": ["thumbnail"],
                       "title": "Quicklook in CLC colours"},
     }

@@ -2,7 +2,8 @@
 
 One item per (Sentinel-2 product, model version): the product's footprint and time, our assets
 (land cover, confidence, cloud mask, polygons, quicklook) and statistics. Extensions:
-projection, raster, classification, file, processing, eo, mlm and the project's ``clc``.
+projection, raster, classification, file, processing, eo, mlm and the project's ``clc``
+(declared) and ``earthsig`` (not declared: see :mod:`catalog_schemas.earthsig_extension`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,22 @@ from pystac.extensions.file import FileExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 
-from catalog_schemas import cloudmask, landcover_stats
-from catalog_schemas.collections import (
+from catalog_schemas import cloudmask
+from catalog_schemas.assets import (
+    CLOUDMASK_ASSET,
+    CLOUDMASK_NODATA,
+    CONFIDENCE_ASSET,
+    CONFIDENCE_NODATA,
     LANDCOVER_ASSET,
-    LANDCOVER_COLLECTION_ID,
-    classification_classes,
+    LANDCOVER_NODATA,
+    POLYGONS_ASSET,
+    THUMBNAIL_ASSET,
 )
+from catalog_schemas.clc_extension import ClcExtension
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, classification_classes
+from catalog_schemas.earthsig_extension import EarthsigExtension
+from catalog_schemas.schema_uris import MLM_SCHEMA, PROCESSING_SCHEMA
 
-PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
-MLM_SCHEMA = "https://stac-extensions.github.io/mlm/v1.5.0/schema.json"
 SOFTWARE_VERSION = "0.1.0"
 PARQUET = "application/vnd.apache.parquet"
 
@@ -79,8 +87,10 @@ def landcover_item_id(product_id: str, model_name: str, model_version: str) -> s
     return f"{product_id}_{model_name}_v{model_version}"
 
 
-def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime) -> dict:
-    props = {
+def _base_properties(item: pystac.Item, source: pystac.Item, model: ModelInfo,
+                     processed: datetime) -> None:
+    props = item.properties
+    props.update({
         "title": f"Land cover of {source.id}",
         # pgstac's free-text search looks at descriptions: say what a user would search for.
         "description": (f"CORINE land cover of Sentinel-2 product {source.id} by model "
@@ -88,8 +98,11 @@ def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime)
         "constellation": source.properties.get("constellation", "sentinel-2"),
         "platform": source.properties.get("platform"),
         "instruments": source.properties.get("instruments", ["msi"]),
-        "earthsig:source_product": source.id,
-        "earthsig:model": model.ref,
+    })
+    earthsig = EarthsigExtension.ext(item)
+    earthsig.source_product = source.id
+    earthsig.model = model.ref
+    props.update({
         "processing:level": "L3",
         "processing:lineage": f"Segmented from Sentinel-2 product {source.id} with {model.ref}",
         "processing:software": {"earthsignature": SOFTWARE_VERSION, **model.software},
@@ -98,15 +111,15 @@ def _base_properties(source: pystac.Item, model: ModelInfo, processed: datetime)
         "mlm:framework": model.framework,
         "mlm:tasks": ["semantic-segmentation"],
         "mlm:architecture": model.name,
-    }
-    for key in ("license", "attribution", "citation"):
-        if getattr(model, key):
-            props[f"earthsig:model_{key}"] = getattr(model, key)
+    })
+    # The weights' terms, when the model's MLM document names them (pretrained models).
+    earthsig.model_license = model.license or None
+    earthsig.model_attribution = model.attribution or None
+    earthsig.model_citation = model.citation or None
     for key in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square", "grid:code",
                 "s2:processing_baseline"):
         if key in source.properties:
             props[key] = source.properties[key]
-    return props
 
 
 def landcover_item(
@@ -127,13 +140,15 @@ def landcover_item(
         geometry=source.geometry,
         bbox=source.bbox,
         datetime=source.datetime,
-        properties=_base_properties(source, model, processed or datetime.now(UTC)),
+        properties={},
         collection=LANDCOVER_COLLECTION_ID,
     )
+    _base_properties(item, source, model, processed or datetime.now(UTC))
     item.properties.update(statistics)
     for note in lineage_notes:
         item.properties["processing:lineage"] += f"; {note}"
-    item.stac_extensions.extend([PROCESSING_SCHEMA, MLM_SCHEMA, landcover_stats.SCHEMA_URI])
+    item.stac_extensions.extend([PROCESSING_SCHEMA, MLM_SCHEMA])
+    ClcExtension.add_to(item)  # the statistics' clc:* properties
     EOExtension.add_to(item)
     item.add_link(pystac.Link("derived_from", source_href, pystac.MediaType.JSON,
                               title=f"Sentinel-2 product {source.id}"))
@@ -166,17 +181,17 @@ def _raster(asset: pystac.Asset, grid: Grid, nodata: int, unit: str | None = Non
 
 
 def _landcover_ext(asset: pystac.Asset, grid: Grid) -> None:
-    _raster(asset, grid, nodata=0)
+    _raster(asset, grid, nodata=LANDCOVER_NODATA)
     ClassificationExtension.ext(asset, add_if_missing=True).classes = [
         Classification.create(**c) for c in classification_classes()]
 
 
 def _confidence_ext(asset: pystac.Asset, grid: Grid) -> None:
-    _raster(asset, grid, nodata=255, unit="percent")
+    _raster(asset, grid, nodata=CONFIDENCE_NODATA, unit="percent")
 
 
 def _cloudmask_ext(asset: pystac.Asset, grid: Grid) -> None:
-    _raster(asset, grid, nodata=cloudmask.NODATA)
+    _raster(asset, grid, nodata=CLOUDMASK_NODATA)
     ClassificationExtension.ext(asset, add_if_missing=True).classes = [
         Classification.create(value=c.value, name=c.name, description=c.description,
                               color_hint=c.hex_color) for c in cloudmask.CLOUD_CLASSES]
@@ -193,16 +208,16 @@ def _asset(title: str, media_type: str, roles: list[str]) -> Callable[[str], pys
 ASSET_BUILDERS = {
     LANDCOVER_ASSET: _asset("CORINE land cover (grid codes 1-44; 0: nodata or cloud)",
                             pystac.MediaType.COG, ["data"]),
-    "confidence": _asset("Confidence of the land-cover class (0-100; 255: nodata)",
+    CONFIDENCE_ASSET: _asset("Confidence of the land-cover class (0-100; 255: nodata)",
                          pystac.MediaType.COG, ["data", "quality"]),
-    "cloudmask": _asset("Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, 5 snow)",
+    CLOUDMASK_ASSET: _asset("Cloud mask (1 clear, 2 cloud, 3 thin cloud, 4 shadow, 5 snow)",
                         pystac.MediaType.COG, ["data", "cloud"]),
-    "polygons": _asset("Land-cover polygons (GeoParquet: clc_code, name, area_m2)", PARQUET,
+    POLYGONS_ASSET: _asset("Land-cover polygons (GeoParquet: clc_code, name, area_m2)", PARQUET,
                        ["data"]),
-    "thumbnail": _asset("Quicklook in CLC colours", pystac.MediaType.PNG, ["thumbnail"]),
+    THUMBNAIL_ASSET: _asset("Quicklook in CLC colours", pystac.MediaType.PNG, ["thumbnail"]),
 }
 EXTENSION_SETTERS = {
     LANDCOVER_ASSET: _landcover_ext,
-    "confidence": _confidence_ext,
-    "cloudmask": _cloudmask_ext,
+    CONFIDENCE_ASSET: _confidence_ext,
+    CLOUDMASK_ASSET: _cloudmask_ext,
 }

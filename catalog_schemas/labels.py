@@ -16,25 +16,23 @@ from pystac.extensions.file import FileExtension
 from pystac.extensions.label import LabelClasses, LabelExtension, LabelType
 
 from catalog_schemas import clc
+from catalog_schemas.assets import CHIP_ASSET, CONFIDENCE_ASSET, LABELS_ASSET, PREDICTION_ASSET
 from catalog_schemas.collections import EUROPE_BBOX
-from catalog_schemas.items import PROCESSING_SCHEMA, SOFTWARE_VERSION, PublishedFile
+from catalog_schemas.earthsig_extension import MODEL, EarthsigExtension
+from catalog_schemas.items import SOFTWARE_VERSION, PublishedFile
+from catalog_schemas.schema_uris import PROCESSING_SCHEMA
 
 LABELS_COLLECTION_ID = "labels"
-LABELS_ASSET = "labels"
-MEAN_CONFIDENCE = "earthsig:mean_confidence"  # 0-100, over the window's classified pixels
-DOMINANT_CLASS = "earthsig:dominant_class"  # CLC code (string) most predicted in the window
-WINDOW = "earthsig:window"  # [row, col, height, width] in the landcover item's grid
-SOURCE_ITEM = "earthsig:source_item"
 
 ASSETS: dict[str, tuple[str, str, list[str]]] = {
     # key: (title, media type, roles)
     LABELS_ASSET: ("Labels to correct: CLC level-3 codes, 0 = unlabelled (the prediction at "
                    "export)", pystac.MediaType.GEOTIFF, ["labels", "labels-raster"]),
-    "prediction": ("The model's prediction, CLC level-3 codes (kept unchanged)",
+    PREDICTION_ASSET: ("The model's prediction, CLC level-3 codes (kept unchanged)",
                    pystac.MediaType.GEOTIFF, ["data"]),
-    "confidence": ("The model's confidence, 0-100; 255 nodata", pystac.MediaType.GEOTIFF,
+    CONFIDENCE_ASSET: ("The model's confidence, 0-100; 255 nodata", pystac.MediaType.GEOTIFF,
                    ["data", "quality"]),
-    "chip": ("Image chip: B02, B03, B04, B08, DN = reflectance x 10000",
+    CHIP_ASSET: ("Image chip: B02, B03, B04, B08, DN = reflectance x 10000",
              pystac.MediaType.GEOTIFF, ["data"]),
 }
 
@@ -75,13 +73,12 @@ def label_item(*, source: pystac.Item, source_href: str, row: int, col: int, siz
     item = pystac.Item(id=label_item_id(source.id, row, col), geometry=geometry, bbox=bbox,
                        datetime=source.datetime, collection=LABELS_COLLECTION_ID,
                        properties={})
+    item.properties["title"] = f"Labelling candidate of {source.id} at row {row}, col {col}"
+    EarthsigExtension.ext(item).apply_label(
+        source_item=source.id, model=source.properties.get(MODEL),
+        mean_confidence=round(mean_confidence, 3), dominant_class=str(dominant),
+        window=[row, col, size, size])
     item.properties.update({
-        "title": f"Labelling candidate of {source.id} at row {row}, col {col}",
-        SOURCE_ITEM: source.id,
-        "earthsig:model": source.properties.get("earthsig:model"),
-        MEAN_CONFIDENCE: round(mean_confidence, 3),
-        DOMINANT_CLASS: str(dominant),
-        WINDOW: [row, col, size, size],
         "processing:software": {"earthsignature": SOFTWARE_VERSION},
         "processing:datetime": (processed or datetime.now(UTC)).isoformat()
         .replace("+00:00", "Z"),

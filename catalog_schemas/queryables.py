@@ -17,10 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from catalog_schemas import clc, landcover_stats
+from catalog_schemas.earthsig_extension import MODEL, SOURCE_PRODUCT
 
 JSON_SCHEMA = "https://json-schema.org/draft/2019-09/schema"
-SOURCE_PRODUCT = "earthsig:source_product"
-MODEL = "earthsig:model"
 CLOUD_COVER = "eo:cloud_cover"
 
 # Worth an index: filters that users write on every search. The 44 fractions are not (an index

@@ -18,10 +18,10 @@ from typing import Any
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
+from catalog_schemas.schema_uris import MLM_SCHEMA
 from inference.errors import InferenceError
 from inference.spec import CLOUDMASK, LANDCOVER, ModelSpec
 
-MLM_SCHEMA = "https://stac-extensions.github.io/mlm/v1.5.0/schema.json"
 TASKS = ["semantic-segmentation"]
 # Sentinel-2 band -> STAC common name (eo:common_name), for the item's ``bands``.
 COMMON_NAMES = {"B01": "coastal", "B02": "blue", "B03": "green", "B04": "red",

@@ -61,19 +61,18 @@ def _clc_spectral_3() -> tuple[ModelSpec, onnx.ModelProto]:
     return spec, spectral_v3.build_spectral_v3_model()
 
 
-# SCL value (index 0-11) -> cloud-mask value; 0 (no data) and 1 (defective) get no class.
-SCL_TO_CLOUD = (cm.NODATA, cm.NODATA, cm.CLEAR, cm.SHADOW, cm.CLEAR, cm.CLEAR, cm.CLEAR,
-                cm.CLEAR, cm.CLOUD, cm.CLOUD, cm.THIN_CLOUD, cm.SNOW)
 CLOUD_OUTPUTS = [c.value for c in cm.CLOUD_CLASSES]
 
 
 def _cloud_scl_1() -> tuple[ModelSpec, onnx.ModelProto]:
     """One-hot lookup ``SCL -> cloud class`` as a graph: Cast, Clip, Gather, Transpose.
 
-    SCL 0/1 rows are all zero: no class has any probability, which segmentation reads as nodata.
+    The table is ``catalog_schemas.cloudmask.SCL_TO_CLOUDMASK``, the pipeline's own. SCL 0/1
+    (no data, defective) rows are all zero: no class has any probability, which segmentation
+    reads as nodata.
     """
-    table = np.zeros((len(SCL_TO_CLOUD), len(CLOUD_OUTPUTS)), np.float32)
-    for scl, value in enumerate(SCL_TO_CLOUD):
+    table = np.zeros((len(cm.SCL_TO_CLOUDMASK), len(CLOUD_OUTPUTS)), np.float32)
+    for scl, value in enumerate(cm.SCL_TO_CLOUDMASK):
         if value != cm.NODATA:
             table[scl, CLOUD_OUTPUTS.index(value)] = 1.0
     nodes = [
@@ -85,7 +84,7 @@ def _cloud_scl_1() -> tuple[ModelSpec, onnx.ModelProto]:
     ]
     inits = [numpy_helper.from_array(table, "table"),
              numpy_helper.from_array(np.array(0, np.int64), "lo"),
-             numpy_helper.from_array(np.array(len(SCL_TO_CLOUD) - 1, np.int64), "hi"),
+             numpy_helper.from_array(np.array(len(cm.SCL_TO_CLOUDMASK) - 1, np.int64), "hi"),
              numpy_helper.from_array(np.array([1], np.int64), "axis1")]
     graph = helper.make_graph(
         nodes, "cloud_scl",
@@ -102,7 +101,7 @@ def _cloud_scl_1() -> tuple[ModelSpec, onnx.ModelProto]:
         input_bands=["SCL"], output_classes=CLOUD_OUTPUTS, window_size=512,
         input_units="SCL class value", output_kind=CLOUDMASK, architecture="lookup table",
         description="L2A scene classification (Sen2Cor SCL) mapped onto the cloud-mask classes",
-        hyperparameters={"scl_to_cloudmask": list(SCL_TO_CLOUD)},
+        hyperparameters={"scl_to_cloudmask": list(cm.SCL_TO_CLOUDMASK)},
     )
     return spec, model
 

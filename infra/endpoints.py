@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from catalog_schemas.collections import (
-    CLC_COLORMAP_NAME,
-    LANDCOVER_ASSET,
-    LANDCOVER_COLLECTION_ID,
-)
+from catalog_schemas.assets import CLC_COLORMAP_NAME, LANDCOVER_ASSET
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 
 TILE_QUERY = f"assets={LANDCOVER_ASSET}&colormap_name={CLC_COLORMAP_NAME}&resampling=nearest"
 

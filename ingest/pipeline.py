@@ -24,7 +24,9 @@ from rasterio.windows import Window
 
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
-from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from catalog_schemas.assets import CONFIDENCE_NODATA, LANDCOVER_ASSET
+from catalog_schemas.assets import LANDCOVER_FILES as FILES
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import (
     Grid,
     ModelInfo,
@@ -59,17 +61,9 @@ from ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
-CONFIDENCE_NODATA = 255
 # Threads writing a product's files: the workers' two cores (each COG write also compresses
 # on GDAL's own threads).
 ASSET_THREADS = 2
-FILES = {
-    LANDCOVER_ASSET: "landcover.tif",
-    "confidence": "confidence.tif",
-    "cloudmask": "cloudmask.tif",
-    "polygons": "polygons.parquet",
-    "thumbnail": "thumbnail.png",
-}
 
 
 @dataclass

@@ -85,7 +85,7 @@ from numpy.typing import DTypeLike
 from pyproj import Transformer
 from scipy import ndimage
 
-from catalog_schemas import clc, synonyms
+from catalog_schemas import clc, clc_names
 from samples import bigearthnet
 from samples.bigearthnet import BEN19_CLC
 from samples.s2grid import tile_grid
@@ -390,7 +390,7 @@ def _checked_bands(name: str, dn: Mapping[str, np.ndarray]) -> Mapping[str, np.n
 def _name_key(name: str) -> str:
     """BigEarthNet's 43 names against the CLC legend's: "Peatbogs" = "Peat bogs",
     "Transitional woodland/shrub" = "Transitional woodland-shrub", "Bare rock" = "Bare rocks"."""
-    return "".join(synonyms.word_key(w) for w in re.findall(r"[a-z]+", synonyms.fold(name)))
+    return "".join(clc_names.word_key(w) for w in re.findall(r"[a-z]+", clc_names.fold(name)))
 
 
 @cache

@@ -17,6 +17,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
 from catalog_schemas.collections import classification_classes
+from catalog_schemas.schema_uris import PROCESSING_SCHEMA
 from samples.scene import SampleScene
 from samples.spectra import (
     BANDS,
@@ -39,7 +40,7 @@ TRUTH_CLOUD_ASSET = "truth_cloudmask"
 SCL_ASSET = "scl"
 
 EXTENSION_URIS = (
-    "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    PROCESSING_SCHEMA,
     "https://stac-extensions.github.io/sentinel-2/v1.0.0/schema.json",
 )
 

@@ -38,8 +38,8 @@ from stac_api.settings import (
     TilerLinkSettings,
     TileStoreSettings,
 )
-from stac_api.text_search_run import add_text_search_route
-from stac_api.tile_changes import TileChangesMiddleware
+from stac_api.text_search.route import add_text_search_route
+from stac_api.tile_invalidation import TileInvalidationMiddleware
 from stac_api.writes import require_bodies
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -119,7 +119,7 @@ def create_app(
         require_bodies(api.add_route_dependencies, api.app, settings.prefix_path)
         store_url = (tile_store or TileStoreSettings()).tile_store_url
         if store_url:
-            api.app.add_middleware(TileChangesMiddleware, url=store_url,
+            api.app.add_middleware(TileInvalidationMiddleware, url=store_url,
                                    prefix=settings.prefix_path, key_header=auth.key_header)
     require_search_objects(api.add_route_dependencies, settings.prefix_path)
     add_error_handlers(api.app)

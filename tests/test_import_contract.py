@@ -1,10 +1,11 @@
 """The arrows between the top-level packages point one way (docs/architecture.md).
 
 Serving (``stac_api``, ``tiler``) never imports the pipeline (``ingest``) or the model service
-(``inference``); ``inference`` never imports ``ingest``; ``catalog_schemas`` imports no other
-package of ours; the pipeline never imports the sample generator (``samples``) or the
-evaluation (``evaluation``), which sit beside it for the demo and the tests; only ``infra``
-ties everything together. Every ``import`` statement counts,
+(``inference``); ``inference`` never imports ``ingest``; ``catalog_schemas`` and
+``tile_generations`` (the tile store's change tokens, shared by the catalog's writers and the
+tiler) import no other package of ours; the pipeline never imports the sample generator
+(``samples``) or the evaluation (``evaluation``), which sit beside it for the demo and the
+tests; only ``infra`` ties everything together. Every ``import`` statement counts,
 also those inside functions (imported lazily is imported all the same).
 """
 
@@ -16,19 +17,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("catalog_schemas", "inference", "ingest", "samples", "evaluation", "stac_api",
-            "tiler", "infra")
+PACKAGES = ("catalog_schemas", "tile_generations", "inference", "ingest", "samples", "evaluation",
+            "stac_api", "tiler", "infra")
 # What each package may import besides itself.
 ALLOWED = {
     "catalog_schemas": set(),
+    "tile_generations": set(),
     "inference": {"catalog_schemas"},
-    "ingest": {"catalog_schemas", "inference"},
+    "ingest": {"catalog_schemas", "tile_generations", "inference"},
     "samples": {"catalog_schemas", "inference", "ingest"},
     "evaluation": {"catalog_schemas", "inference", "ingest", "samples"},
-    "stac_api": {"catalog_schemas"},
-    "tiler": {"catalog_schemas"},
-    "infra": {"catalog_schemas", "inference", "ingest", "samples", "evaluation", "stac_api",
-              "tiler"},
+    "stac_api": {"catalog_schemas", "tile_generations"},
+    "tiler": {"catalog_schemas", "tile_generations"},
+    "infra": {"catalog_schemas", "tile_generations", "inference", "ingest", "samples",
+              "evaluation", "stac_api", "tiler"},
 }
 
 

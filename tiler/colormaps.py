@@ -13,9 +13,9 @@ from rio_tiler.types import ColorMapType
 from titiler.core.dependencies import create_colormap_dependency
 from titiler.core.utils import render_image
 
-from catalog_schemas import changes, clc, cloudmask
-from catalog_schemas.collections import CLC_COLORMAP_NAME
-from tiler.legend import CLOUDMASK_COLORMAP_NAME
+from catalog_schemas import clc, cloudmask
+from catalog_schemas import landcover_change as changes
+from catalog_schemas.assets import CHANGE_COLORMAP_NAME, CLC_COLORMAP_NAME, CLOUDMASK_COLORMAP_NAME
 
 
 def colormaps() -> ColorMaps:
@@ -26,7 +26,7 @@ def colormaps() -> ColorMaps:
     """
     return stock_colormaps.register(
         {CLC_COLORMAP_NAME: clc.colormap(), CLOUDMASK_COLORMAP_NAME: cloudmask.colormap(),
-         changes.CHANGE_COLORMAP_NAME: changes.change_colormap()}
+         CHANGE_COLORMAP_NAME: changes.change_colormap()}
     )
 
 

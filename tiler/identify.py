@@ -21,12 +21,10 @@ from titiler.pgstac.dependencies import CollectionIdParams, SearchIdParams
 from titiler.pgstac.reader import Item
 
 from catalog_schemas import clc, cloudmask
-from catalog_schemas.collections import LANDCOVER_ASSET
+from catalog_schemas.assets import CLOUDMASK_ASSET, CONFIDENCE_ASSET, LANDCOVER_ASSET
 from tiler.errors import NothingHereError
 from tiler.paths import AssetRoots
-from tiler.readers import CLOUDMASK_ASSET, MosaicItemReader
-
-CONFIDENCE_ASSET = "confidence"
+from tiler.readers import MosaicItemReader
 
 
 class PointClass(BaseModel):

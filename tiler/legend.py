@@ -29,10 +29,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from catalog_schemas import clc, cloudmask
-from catalog_schemas.collections import CLC_COLORMAP_NAME, LANDCOVER_ASSET
+from catalog_schemas.assets import CLC_COLORMAP_NAME, CLOUDMASK_COLORMAP_NAME, LANDCOVER_ASSET
 from tiler.errors import CollectionNotFoundError, LegendFilterError
-
-CLOUDMASK_COLORMAP_NAME = "cloudmask"
 
 # PNG layout, in pixels.
 _ROW, _SWATCH, _PAD, _FONT_SIZE = 20, 14, 6, 12

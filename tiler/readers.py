@@ -26,6 +26,7 @@ from titiler.core.dependencies import DefaultDependency
 from titiler.pgstac.reader import PgSTACReader, SimpleSTACReader
 
 from catalog_schemas import cloudmask
+from catalog_schemas.assets import CLOUDMASK_ASSET
 from tiler.datasets import open_local
 from tiler.paths import AssetRoots
 
@@ -35,7 +36,6 @@ from tiler.paths import AssetRoots
 warnings.filterwarnings("ignore", message="Some statistics data in STAC are invalid",
                         category=UserWarning, module="rio_tiler")
 
-CLOUDMASK_ASSET = "cloudmask"
 # Reads that each need their own thread. rio-tiler runs every multi-asset read in a *new*
 # thread pool (a new pool per call); GDAL/PROJ set up per thread (about 6 ms here, more than
 # reading a 256 px tile of a local COG), so a single asset is read in the request's own

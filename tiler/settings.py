@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from titiler.pgstac.settings import PostgresSettings
 
-from catalog_schemas.tile_generations import TOKEN_TTL_S
+from tile_generations import TOKEN_TTL_S
 
 # The web map's npm packages, installed by `make install` (infra/make/tiler.mk).
 WEB_DIR = Path(__file__).parent / "web"

@@ -3,7 +3,7 @@ under them changes.
 
 Item tiles (``/collections/{c}/items/{i}/tiles/WebMercatorQuad/...``) and mosaic tiles
 (``/collections/{c}/tiles/WebMercatorQuad/...``, ``/searches/{id}/tiles/WebMercatorQuad/...``)
-are kept with the change tokens they were drawn under (catalog_schemas.tile_generations): the
+are kept with the change tokens they were drawn under (tile_generations): the
 catalog's, and the item's or the tile's cell. A tile is served again only while those tokens
 are unchanged, so a registration shows at once, and a tile nobody changed is drawn once a day
 (``ttl_s``) instead of once every 30 s. The pipeline draws a product's tiles ahead when it
@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from catalog_schemas import tile_generations as gen
+import tile_generations as gen
 
 log = logging.getLogger(__name__)
 

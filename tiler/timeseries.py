@@ -38,13 +38,17 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window
 
 from catalog_schemas import clc, cloudmask
-from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from catalog_schemas.assets import (
+    CLOUDMASK_ASSET,
+    CONFIDENCE_ASSET,
+    CONFIDENCE_NODATA,
+    LANDCOVER_ASSET,
+)
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from catalog_schemas.earthsig_extension import MODEL
 from tiler.errors import NothingHereError, TilerServiceError
 from tiler.paths import AssetRoots
 
-CONFIDENCE_ASSET = "confidence"
-CLOUDMASK_ASSET = "cloudmask"
-CONFIDENCE_NODATA = 255
 PGSTAC_OPTIONS = "-c search_path=pgstac,public"  # pgstac's functions need it
 _GEOD = Geod(ellps="WGS84")
 _CLOUD_NAMES = {c.value: c.name for c in cloudmask.CLOUD_CLASSES} | {cloudmask.NODATA: "nodata"}
@@ -254,7 +258,7 @@ def _open(item: dict[str, Any], key: str, roots: AssetRoots) -> Iterator[Any]:
 
 def _props(item: dict[str, Any]) -> tuple[str | None, str | None]:
     props = item.get("properties") or {}
-    return props.get("datetime"), props.get("earthsig:model")
+    return props.get("datetime"), props.get(MODEL)
 
 
 # -- point -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def search(text: str, collections: tuple[str, ...], limit: int, min_fraction: fl
            radius_km: float, as_json: bool) -> None:
     """Search the catalog with a sentence: land-cover classes, a place and dates in words."""
     from stac_api.text_search import InvalidTextQuery, interpret
-    from stac_api.text_search_run import search_catalog
+    from stac_api.text_search.route import search_catalog
 
     export_stack_env()
     try:

@@ -19,7 +19,7 @@ def tiles_redraw() -> None:
     Registrations mark what they change by themselves; this is for what they cannot see, such
     as items written into pgstac by other tools.
     """
-    from ingest.catalog.tile_changes import redraw_all
+    from ingest.catalog.tile_invalidation import redraw_all
 
     export_stack_env()
     if not redraw_all():

@@ -24,7 +24,7 @@ from pypgstac.load import Loader, Methods
 from catalog_schemas.collections import PARTITION_TRUNC, landcover_collection
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.catalog.queryables import Queryables, register_queryables
-from ingest.catalog.tile_changes import mark_tiles_changed
+from ingest.catalog.tile_invalidation import mark_tiles_changed
 from ingest.errors import TransientError
 from ingest.settings import IngestSettings
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 import morecantile
 
-from catalog_schemas.tile_generations import ItemChange
+from tile_generations import ItemChange
 
 log = logging.getLogger(__name__)
 

@@ -12,31 +12,15 @@ from catalog_schemas import cloudmask as cm
 
 SCL_SOURCE = "the product's scene classification (SCL)"  # for the item's lineage
 
-# SCL value -> cloud-mask value (index = SCL value 0-11).
-SCL_TO_CLOUDMASK = np.array(
-    [
-        cm.NODATA,  # 0 no data
-        cm.NODATA,  # 1 saturated or defective: no usable measurement
-        cm.CLEAR,  # 2 dark area pixels (terrain shadow, dark surfaces)
-        cm.SHADOW,  # 3 cloud shadows
-        cm.CLEAR,  # 4 vegetation
-        cm.CLEAR,  # 5 not vegetated
-        cm.CLEAR,  # 6 water
-        cm.CLEAR,  # 7 unclassified
-        cm.CLOUD,  # 8 cloud, medium probability
-        cm.CLOUD,  # 9 cloud, high probability
-        cm.THIN_CLOUD,  # 10 thin cirrus
-        cm.SNOW,  # 11 snow or ice
-    ],
-    dtype=np.uint8,
-)
+# catalog_schemas.cloudmask.SCL_TO_CLOUDMASK as an array to index with.
+_SCL_LOOKUP = np.array(cm.SCL_TO_CLOUDMASK, dtype=np.uint8)
 
 
 def cloudmask_from_scl(scl: np.ndarray) -> np.ndarray:
     """Map SCL values onto cloud-mask values; values outside 0-11 become nodata."""
     out = np.zeros(scl.shape, dtype=np.uint8)
-    known = scl < SCL_TO_CLOUDMASK.size
-    out[known] = SCL_TO_CLOUDMASK[scl[known]]
+    known = scl < _SCL_LOOKUP.size
+    out[known] = _SCL_LOOKUP[scl[known]]
     return out
 
 

@@ -41,7 +41,14 @@ from shapely.geometry import box, mapping
 
 from catalog_schemas import clc
 from catalog_schemas import labels as lb
-from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from catalog_schemas.assets import (
+    CHIP_ASSET,
+    CONFIDENCE_ASSET,
+    CONFIDENCE_NODATA,
+    LANDCOVER_ASSET,
+    PREDICTION_ASSET,
+)
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import PublishedFile
 from inference.patches import BANDS, DN_SCALE, REFERENCE, write_patch
 from ingest.catalog import publisher
@@ -53,7 +60,6 @@ from ingest.outputs.staging import describe
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
 
-CONFIDENCE_NODATA = 255
 INDEX_FILE = "candidates.json"
 
 
@@ -135,11 +141,11 @@ def export_candidates(item: pystac.Item, k: int, out: Path, *, size: int = 64,
                       min_valid: float = 0.9, publish: bool = False,
                       ingest: IngestSettings | None = None, dsn: str = "") -> list[Candidate]:
     """Write the ``k`` candidates of the landcover ``item`` under ``out`` (see the module)."""
-    for key in (LANDCOVER_ASSET, "confidence"):
+    for key in (LANDCOVER_ASSET, CONFIDENCE_ASSET):
         if key not in item.assets:
             raise InvalidProductError(f"item {item.id} has no {key!r} asset")
     classes, transform, crs = _read(item.assets[LANDCOVER_ASSET].href)
-    confidence, _, _ = _read(item.assets["confidence"].href)
+    confidence, _, _ = _read(item.assets[CONFIDENCE_ASSET].href)
     chosen = select_candidates(score_windows(classes, confidence, size, min_valid=min_valid), k)
     lut = np.asarray(clc.clc_code_by_grid_code(), np.uint16)
     out = Path(out)
@@ -179,8 +185,9 @@ def export_candidates(item: pystac.Item, k: int, out: Path, *, size: int = 64,
 
 
 def _files(pid: str) -> dict[str, str]:
-    names = {lb.LABELS_ASSET: f"{pid}_{REFERENCE}.tif", "prediction": f"{pid}_prediction.tif",
-             "confidence": f"{pid}_confidence.tif", "chip": f"{pid}_chip.tif"}
+    names = {lb.LABELS_ASSET: f"{pid}_{REFERENCE}.tif",
+             PREDICTION_ASSET: f"{pid}_prediction.tif",
+             CONFIDENCE_ASSET: f"{pid}_confidence.tif", CHIP_ASSET: f"{pid}_chip.tif"}
     names.update({band: f"{pid}_{band}.tif" for band in BANDS})
     return names
 

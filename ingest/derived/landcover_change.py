@@ -4,9 +4,10 @@ Inputs are landcover items (one model): a **pair** (two item ids, or the latest 
 or before one date and the earliest on or after another), or a **composite** around a date:
 per pixel the latest clear class before the date and the latest clear class from the date on.
 A pixel without a class (nodata, cloud, thin cloud, shadow: 0 in the landcover COG) in either
-state is nodata in the change. Output: a uint16 change COG (``catalog_schemas.changes``), the
-table of transition areas (hectares per from -> to pair), and optionally an item in the
-``changes`` collection, published atomically with ``derived_from`` links to every input.
+state is nodata in the change. Output: a uint16 change COG
+(``catalog_schemas.landcover_change``), the table of transition areas (hectares per from -> to
+pair), and optionally an item in the ``changes`` collection, published atomically with
+``derived_from`` links to every input.
 
 :func:`alerts` lists connected regions of a from-group -> to-group transition (``forest`` ->
 ``burnt``) over an area threshold, from the published change items: a plain function for the
@@ -29,8 +30,8 @@ from rasterio.features import geometry_mask, shapes
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 
-from catalog_schemas import changes as ch
 from catalog_schemas import clc
+from catalog_schemas import landcover_change as ch
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
 from catalog_schemas.items import Grid, PublishedFile
 from ingest.catalog import publisher

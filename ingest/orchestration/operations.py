@@ -18,7 +18,7 @@ from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from ingest.catalog.pgstac_db import pgstac_session
-from ingest.catalog.tile_changes import mark_tiles_changed
+from ingest.catalog.tile_invalidation import mark_tiles_changed
 from ingest.orchestration.queue import Enqueued, enqueue_product
 from ingest.outputs.store import asset_store
 from ingest.settings import IngestSettings

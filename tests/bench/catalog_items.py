@@ -17,7 +17,7 @@ import shapely
 from pyogrio.raw import read
 
 from catalog_schemas import clc, landcover_stats
-from catalog_schemas.collections import LANDCOVER_ASSET
+from catalog_schemas.assets import LANDCOVER_FILES
 from catalog_schemas.items import Grid, ModelInfo, PublishedFile, landcover_item
 from ingest.discovery.aoi import load_aoi
 from samples.s2grid import grid_file
@@ -80,9 +80,7 @@ def template_item() -> dict[str, Any]:
             "platform": "sentinel-2b", "constellation": "sentinel-2", "instruments": ["msi"],
             "mgrs:utm_zone": 31, "mgrs:latitude_band": "T", "mgrs:grid_square": "EJ",
             "grid:code": "MGRS-31TEJ", "s2:processing_baseline": "05.10"})
-    names = {LANDCOVER_ASSET: "landcover.tif", "confidence": "confidence.tif",
-             "cloudmask": "cloudmask.tif", "polygons": "polygons.parquet",
-             "thumbnail": "thumbnail.png"}
+    names = LANDCOVER_FILES
     files = {key: PublishedFile(f"s3://earthsignature/landcover/ITEM/RUN/{name}", 1, "1220")
              for key, name in names.items()}
     grid = Grid(32631, (10980, 10980), (10.0, 0.0, 499980.0, 0.0, -10.0, 4900020.0))

@@ -52,9 +52,10 @@ import psycopg
 from fastapi import FastAPI
 from redis import Redis
 
+import tile_generations as gen
 from catalog_schemas import clc
-from catalog_schemas import tile_generations as gen
-from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from catalog_schemas.assets import LANDCOVER_ASSET
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 from inference.settings import InferenceSettings
 from infra.endpoints import TILE_QUERY
 from infra.postgres import dsn_for, libpq_env, migrate_pgstac

@@ -34,6 +34,7 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 
+from catalog_schemas.assets import LANDCOVER_FILES, POLYGONS_ASSET
 from inference.windows import windows
 
 CACHE = Path(".earthsig/bench")
@@ -120,7 +121,7 @@ def run_floor(href: str, assets: dict[str, str], out: Path) -> dict:
     timings["write-cogs"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    polygons.to_parquet(out / "polygons.parquet", index=False, compression="zstd",
+    polygons.to_parquet(out / LANDCOVER_FILES[POLYGONS_ASSET], index=False, compression="zstd",
                         write_covering_bbox=True)
     timings["write-polygons"] = time.perf_counter() - t0
     return {"timings": timings, "total": sum(timings.values())}

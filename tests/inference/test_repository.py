@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from catalog_schemas import cloudmask as cm
+from catalog_schemas.schema_uris import MLM_SCHEMA
 from inference.errors import InputMismatchError, ModelNotFoundError
-from inference.mlm import MLM_SCHEMA, mlm_item, spec_from_mlm
+from inference.mlm import mlm_item, spec_from_mlm
 from inference.reference import build
 from inference.repository import ModelRepository
 from inference.spec import minmax_then_centre

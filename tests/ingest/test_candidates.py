@@ -25,6 +25,7 @@ torch = pytest.importorskip("torch")
 
 from catalog_schemas import clc  # noqa: E402
 from catalog_schemas import labels as lb  # noqa: E402
+from catalog_schemas.earthsig_extension import MEAN_CONFIDENCE  # noqa: E402
 from catalog_schemas.validation import validate_item  # noqa: E402
 from evaluation.labels import evaluate_patches  # noqa: E402
 from inference.patches import BANDS, REFERENCE, read_patches, write_patch  # noqa: E402
@@ -149,7 +150,7 @@ def test_candidates_are_trainer_patches_and_label_items(setup: Setup, tmp_path: 
         assert props.get("label:properties") is None  # pgstac drops nulls; the file keeps it
         assert props["label:classes"][0]["classes"] == sorted(int(v) for v in
                                                                np.unique(codes) if v)
-        assert props[lb.MEAN_CONFIDENCE] == pytest.approx(c.window.mean_confidence, abs=1e-3)
+        assert props[MEAN_CONFIDENCE] == pytest.approx(c.window.mean_confidence, abs=1e-3)
         source = [ln["href"] for ln in stored["links"] if ln["rel"] == "source"]
         assert source == [f"../../landcover/items/{setup.item.id}"]
         assert stored["assets"]["labels"]["roles"] == ["labels", "labels-raster"]

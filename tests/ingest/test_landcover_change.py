@@ -24,9 +24,9 @@ from rasterio.enums import Resampling
 from rasterio.features import geometry_mask, shapes
 from rasterio.warp import transform_geom
 
-from catalog_schemas import changes as ch
 from catalog_schemas import clc
 from catalog_schemas import cloudmask as cm
+from catalog_schemas import landcover_change as ch
 from catalog_schemas.validation import validate_item
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env

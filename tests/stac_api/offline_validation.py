@@ -65,7 +65,7 @@ SCHEMA_MAP: dict[str, str] = {
     **{f"https://geojson.org/schema/{name}.json": str(_PYSTAC / f"geojson/{name}.json")
        for name in ("Feature", "Geometry")},
     landcover_stats.SCHEMA_URI: str(
-        Path(str(files("catalog_schemas"))) / "schemas" / "clc-v1.0.0.json"
+        Path(str(files("catalog_schemas"))) / "schemas" / "clc" / "v1.0.0" / "schema.json"
     ),
 }
 CORE_SCHEMAS = {SCHEMA_MAP[f"{STAC}/{name}-spec/json-schema/{name}.json"]: name

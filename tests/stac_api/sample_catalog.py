@@ -25,11 +25,8 @@ from pystac.extensions.grid import GridExtension
 from pystac.extensions.projection import ProjectionExtension
 
 from catalog_schemas import landcover_stats
-from catalog_schemas.collections import (
-    LANDCOVER_ASSET,
-    LANDCOVER_COLLECTION_ID,
-    landcover_collection,
-)
+from catalog_schemas.assets import LANDCOVER_ASSET
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, landcover_collection
 from catalog_schemas.items import landcover_item_id
 from ingest.catalog.queryables import register_queryables
 

@@ -11,7 +11,13 @@ import redis
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 
-from catalog_schemas.tile_generations import (
+from stac_api.app import create_app
+from stac_api.auth import write_scopes
+from stac_api.errors import WritesWithoutKeysError
+from stac_api.settings import AuthSettings, PostgresSettings, Settings, TileStoreSettings
+from stac_api.tile_invalidation import ItemWrite, item_write
+from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, UTM_31N, landcover_item
+from tile_generations import (
     CELL_MAXZOOM,
     NAMESPACE_SQL,
     WMQ,
@@ -19,12 +25,6 @@ from catalog_schemas.tile_generations import (
     cell_key,
     item_key,
 )
-from stac_api.app import create_app
-from stac_api.auth import write_scopes
-from stac_api.errors import WritesWithoutKeysError
-from stac_api.settings import AuthSettings, PostgresSettings, Settings, TileStoreSettings
-from stac_api.tile_changes import ItemWrite, item_write
-from tests.stac_api.sample_catalog import MONTPELLIER, PROVENCE, UTM_31N, landcover_item
 
 KEY = "k3y-for-tests"
 WRITES = Settings(_env_file=None, enable_transactions_extensions=True)

@@ -14,11 +14,10 @@ import pystac
 import pytest
 from click.testing import CliRunner
 
-from catalog_schemas import gazetteer, synonyms
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 from infra.cli import main as cli
 from infra.postgres import libpq_env
-from stac_api.text_search import InvalidTextQuery, interpret
+from stac_api.text_search import InvalidTextQuery, gazetteer, interpret, synonyms
 from tests.servers import uvicorn_server
 from tests.stac_api.conftest import FACTORY, HEALTH_PATH
 from tests.stac_api.sample_catalog import load_catalog

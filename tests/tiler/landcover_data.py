@@ -19,7 +19,8 @@ from rasterio.warp import transform, transform_bounds
 from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
-from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from catalog_schemas.assets import LANDCOVER_ASSET
+from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
 from ingest.outputs.cog import write_cog as pipeline_write_cog
 
 CRS = "EPSG:32631"

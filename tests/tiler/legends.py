@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from catalog_schemas.collections import LANDCOVER_ASSET
+from catalog_schemas.assets import LANDCOVER_ASSET
 from tests.tiles import decode_png
 from tiler.timeseries import PGSTAC_OPTIONS
 

@@ -81,7 +81,7 @@ def test_clc_change_paints_a_transition_in_its_new_class_colour() -> None:
     import numpy as np
     from rio_tiler.colormap import apply_cmap
 
-    from catalog_schemas import changes
+    from catalog_schemas import landcover_change as changes
     from catalog_schemas.clc import by_clc_code as by_code
 
     forest, burnt = by_code(311), by_code(334)

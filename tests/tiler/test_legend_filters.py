@@ -17,11 +17,8 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from catalog_schemas import clc
-from catalog_schemas.collections import (
-    LANDCOVER_ASSET,
-    classification_classes,
-    landcover_collection,
-)
+from catalog_schemas.assets import LANDCOVER_ASSET
+from catalog_schemas.collections import classification_classes, landcover_collection
 from infra.postgres import libpq_env
 from tests.servers import uvicorn_server
 from tests.tiler.landcover_data import item_dict, load, write_cog

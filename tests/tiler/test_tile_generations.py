@@ -1,4 +1,4 @@
-"""Which tokens a tile depends on (catalog_schemas.tile_generations, tiler.tile_store) and the
+"""Which tokens a tile depends on (tile_generations, tiler.tile_store) and the
 store's size bound on a real Redis."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 import morecantile
 import redis
 
-from catalog_schemas import tile_generations as gen
+import tile_generations as gen
 from tiler.tile_store import Lookup, TileStore, canonical_query, token_keys
 
 WMQ = morecantile.tms.get("WebMercatorQuad")

@@ -1,5 +1,5 @@
 """The shared tile store (tiler.tile_store) on real tilers, pgstac and Redis: catalog tiles kept
-across tiler processes until a write marks them changed (ingest.catalog.tile_changes), then
+across tiler processes until a write marks them changed (ingest.catalog.tile_invalidation), then
 drawn again at once with the new pixels; tiles nothing changed stay; Redis gone costs no tile."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import httpx
 import pytest
 import redis
 
-from catalog_schemas import tile_generations as gen
+import tile_generations as gen
 from catalog_schemas.collections import landcover_collection
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
-from ingest.catalog.tile_changes import catalog_namespace, mark_tiles_changed, redraw_all
+from ingest.catalog.tile_invalidation import catalog_namespace, mark_tiles_changed, redraw_all
 from ingest.settings import IngestSettings
 from tests.servers import uvicorn_server
 from tests.tiler.landcover_data import (

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from catalog_schemas import clc
-from catalog_schemas.collections import LANDCOVER_ASSET, classification_classes
+from catalog_schemas.assets import LANDCOVER_ASSET
+from catalog_schemas.collections import classification_classes
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.pipeline import process_product

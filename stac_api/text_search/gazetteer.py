@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from catalog_schemas.synonyms import fold, words
+from catalog_schemas.clc_names import fold
+from stac_api.text_search.synonyms import words
 
 BBox = tuple[float, float, float, float]
 KM_PER_DEGREE_LAT = 111.32
@@ -70,7 +71,7 @@ def _cities() -> dict[tuple[str, ...], Place]:
 
 @cache
 def _regions() -> dict[tuple[str, ...], Place]:
-    text = files("catalog_schemas").joinpath("data/regions.csv").read_text(encoding="utf-8")
+    text = files("stac_api.text_search").joinpath("data/regions.csv").read_text(encoding="utf-8")
     found: dict[tuple[str, ...], Place] = {}
     for row in csv.DictReader(text.splitlines()):
         box = (float(row["west"]), float(row["south"]), float(row["east"]), float(row["north"]))

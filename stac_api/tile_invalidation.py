@@ -1,7 +1,7 @@
 """Writes through the API mark the stored tiles they change (tiler.tile_store).
 
 An item write (create, update, patch, delete, bulk) marks what the pipeline's registrations
-mark (``catalog_schemas.tile_generations``): each written item's own key and the map cells
+mark (``tile_generations``): each written item's own key and the map cells
 under its footprint before the write and after it, both read from the database, so an item
 moved or deleted also redraws where it was. A collection write marks the whole catalog (its
 default render may have changed), as does anything this middleware cannot place. Marked after
@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog_schemas.tile_generations import (
+from stac_api.auth import READ_POSTS, WRITE_METHODS
+from tile_generations import (
     NAMESPACE_SQL,
     TOKEN_TTL_S,
     ItemChange,
@@ -30,7 +31,6 @@ from catalog_schemas.tile_generations import (
     changed_keys,
     new_token,
 )
-from stac_api.auth import READ_POSTS, WRITE_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def item_write(path: str, prefix: str, body: bytes) -> ItemWrite | None:
     return ItemWrite(collection, tuple(ids))
 
 
-class TileChangesMiddleware:
+class TileInvalidationMiddleware:
     """Mark the tiles a successful write (2xx) changed."""
 
     def __init__(self, app: ASGIApp, url: str, prefix: str = "",

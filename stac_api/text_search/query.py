@@ -9,9 +9,9 @@ longest thing it knows:
    or ``between ... and ...`` make one interval; ``since``/``after`` and ``before``/``until``
    open one end. A month or season without a year takes the next year written in the query
    (else the previous one): "June and July 2025";
-2. a land-cover phrase (:mod:`catalog_schemas.synonyms`: legend names at every level and
+2. a land-cover phrase (:mod:`stac_api.text_search.synonyms`: legend names at every level and
    synonyms);
-3. a place (:mod:`catalog_schemas.gazetteer`: regions, then cities; a city's box is
+3. a place (:mod:`stac_api.text_search.gazetteer`: regions, then cities; a city's box is
    ``radius_km`` around it);
 4. a filler word ("near", "in", "the", ...), reported under ``ignored``;
 
@@ -33,7 +33,8 @@ from typing import Any
 
 from stac_fastapi.types.errors import InvalidQueryParameter
 
-from catalog_schemas import clc, gazetteer, synonyms
+from catalog_schemas import clc
+from stac_api.text_search import gazetteer, synonyms
 
 DEFAULT_RADIUS_KM = 25.0
 MAX_QUERY_CHARS = 500

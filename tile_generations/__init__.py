@@ -18,6 +18,10 @@ match an old tile.
 
 Keys are namespaced by the database (its name and oid), so catalogs sharing one Redis, such as
 test databases or a re-created one, never see each other's tiles.
+
+A top-level package of its own, beside the data contract (``catalog_schemas``, pystac only):
+it talks to Redis, and its users are the catalog's writers (``ingest``, ``stac_api``) and the
+tile store (``tiler``), none of which may import another.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Two sources, one table of phrases: every name of the CORINE legend at each level (class
 "Coniferous forest", group "Forests", group "Wetlands") and a synonym table shipped beside the
 legend (``data/clc_synonyms.csv``: "vines" -> 221, "conifers" -> 312) for the words the legend
-lacks. Words are compared after :func:`word_key` (case, accents and plural endings do not
-matter), so a phrase matches "Vineyards", "vineyard" and "VINEYARDS" alike. A name that is both
+lacks. Words are compared after :func:`catalog_schemas.clc_names.word_key` (case, accents and
+plural endings do not matter), so a phrase matches "Vineyards", "vineyard" and "VINEYARDS"
+alike. A name that is both
 a group and a class ("Water bodies") means the group, as in category search.
 """
 
@@ -12,12 +13,12 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
 from catalog_schemas import clc
+from catalog_schemas.clc_names import word_key
 
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 
@@ -29,26 +30,6 @@ class LandCoverTerm:
     phrase: str
     codes: tuple[int, ...]
     source: str  # "legend class", "legend group" or "synonym"
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: "Écrins" -> "ecrins"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def word_key(word: str) -> str:
-    """A word without case, accents or plural ending: "Marshes" -> "marsh", "bodies" -> "body"."""
-    word = fold(word)
-    if len(word) <= 3:
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
 
 
 def words(text: str) -> list[str]:
@@ -63,7 +44,8 @@ def phrase_key(text: str) -> tuple[str, ...]:
 @cache
 def synonym_rows() -> tuple[LandCoverTerm, ...]:
     """The shipped synonym table, each code checked against the legend."""
-    text = files("catalog_schemas").joinpath("data/clc_synonyms.csv").read_text(encoding="utf-8")
+    path = files("stac_api.text_search").joinpath("data/clc_synonyms.csv")
+    text = path.read_text(encoding="utf-8")
     rows = []
     for row in csv.DictReader(text.splitlines()):
         codes = tuple(int(c) for c in row["codes"].split())

@@ -1,6 +1,6 @@
 """Text search run: ``GET /search/text`` on the API (its own POST search underneath) and the
 same query straight from pgstac for ``earthsig search``; the sentence is read by
-:func:`stac_api.text_search.interpret`."""
+:func:`stac_api.text_search.query.interpret`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.search import BaseSearchPostRequest
 
 from stac_api import categories, filters
-from stac_api.text_search import (
+from stac_api.text_search.query import (
     DEFAULT_RADIUS_KM,
     MAX_QUERY_CHARS,
     Q_HELP,

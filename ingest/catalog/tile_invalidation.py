@@ -1,4 +1,4 @@
-"""Telling the tiler's tile store what a catalog write changed (catalog_schemas.tile_generations).
+"""Telling the tiler's tile store what a catalog write changed (tile_generations).
 
 Called after each write is committed; without a configured store (``EARTHSIG_TILE_STORE_URL``)
 nothing is done. A store that cannot be told is a transient failure: the job is retried, and
@@ -14,10 +14,10 @@ from pypgstac.db import PgstacDB
 from redis import Redis
 from redis.exceptions import RedisError
 
-from catalog_schemas.tile_generations import NAMESPACE_SQL, ItemChange, mark_changed
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.errors import TransientError
 from ingest.settings import IngestSettings
+from tile_generations import NAMESPACE_SQL, ItemChange, mark_changed
 
 
 def catalog_namespace(db: PgstacDB) -> str:

@@ -24,26 +24,21 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from pystac.extensions.render import Render, RenderExtension
 
 from catalog_schemas import clc
+from catalog_schemas import earthsig_extension as earthsig
+from catalog_schemas.assets import CHANGE_ASSET, CHANGE_COLORMAP_NAME, SUMMARY_ASSET
+from catalog_schemas.assets import CHANGE_NODATA as NODATA
 from catalog_schemas.collections import EUROPE_BBOX
-from catalog_schemas.items import PROCESSING_SCHEMA, SOFTWARE_VERSION, Grid, PublishedFile
+from catalog_schemas.earthsig_extension import EarthsigExtension
+from catalog_schemas.items import SOFTWARE_VERSION, Grid, PublishedFile
+from catalog_schemas.schema_uris import PROCESSING_SCHEMA
 
 CHANGES_COLLECTION_ID = "changes"
-CHANGE_ASSET = "change"
-SUMMARY_ASSET = "summary"
-CHANGE_COLORMAP_NAME = "clc-change"
-NODATA = 0
 FACTOR = 100
+# A change item's properties (the project's extension), under the names its readers use.
+TILE, MODE, MODEL, TRANSITIONS = earthsig.TILE, earthsig.MODE, earthsig.MODEL, earthsig.TRANSITIONS
+BEFORE_ITEMS, AFTER_ITEMS = earthsig.BEFORE_ITEMS, earthsig.AFTER_ITEMS
+CHANGED_AREA, VALID_AREA = earthsig.CHANGED_AREA, earthsig.VALID_AREA
 UNCHANGED_RGBA = (200, 200, 200, 90)  # unchanged pixels: a faint grey, changes in colour
-
-# Properties of a change item (the project's own names).
-TRANSITIONS = "earthsig:transitions"  # [{"from": "311", "to": "334", "pixels", "area_ha"}]
-CHANGED_AREA = "earthsig:changed_area_ha"
-VALID_AREA = "earthsig:valid_area_ha"
-MODE = "earthsig:change_mode"  # "pair" or "composite"
-BEFORE_ITEMS = "earthsig:before_items"
-AFTER_ITEMS = "earthsig:after_items"
-TILE = "earthsig:tile"
-MODEL = "earthsig:model"
 
 GROUPS: dict[str, str] = {
     "artificial": "1", "urban": "11", "agricultural": "2", "arable": "21", "crops": "22",
@@ -187,11 +182,14 @@ def change_item(*, inputs: ChangeInputs, start: datetime, end: datetime, grid: G
         "description": (f"CORINE land-cover transitions of tile {inputs.tile} between "
                         f"{start:%Y-%m-%d} and {end:%Y-%m-%d} ({inputs.mode}), model "
                         f"{inputs.model}"),
-        TILE: inputs.tile, MODE: inputs.mode, MODEL: inputs.model,
-        BEFORE_ITEMS: ids_before, AFTER_ITEMS: ids_after,
-        TRANSITIONS: [t.as_property() for t in transitions],
-        CHANGED_AREA: round(sum(t.area_ha for t in changed), 4),
-        VALID_AREA: round(valid_area_ha, 4),
+    })
+    EarthsigExtension.ext(item).apply_change(
+        tile=inputs.tile, mode=inputs.mode, model=inputs.model,  # type: ignore[arg-type]
+        before_items=ids_before, after_items=ids_after,
+        transitions=[t.as_property() for t in transitions],
+        changed_area_ha=round(sum(t.area_ha for t in changed), 4),
+        valid_area_ha=round(valid_area_ha, 4))
+    item.properties.update({
         "processing:level": "L4",
         "processing:lineage": (f"Per-pixel comparison of landcover items {ids_before} "
                                f"(before) and {ids_after} (after)"),
