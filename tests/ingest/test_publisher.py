@@ -19,8 +19,8 @@ from pathlib import Path
 import pystac
 import pytest
 
-from catalog_schemas import changes as ch
 from catalog_schemas import labels as lb
+from catalog_schemas import landcover_change as ch
 from catalog_schemas.collections import (
     LANDCOVER_COLLECTION_ID,
     LANDCOVER_PARTITION_TRUNC,
