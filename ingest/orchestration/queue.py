@@ -1,9 +1,9 @@
 """Enqueueing a product as a chain of stage jobs, and waiting for it.
 
-Job ids are deterministic (stage + product + model version). RQ's ``unique=True`` does not
-combine with dependencies, so uniqueness is ours: under a short Redis lock per product and
-model, a chain already queued or running is left alone, a finished one is a no-op unless
-forced, and a failed one is replaced.
+Job ids are deterministic (stage + product + model version: ``chain_ids``). RQ's
+``unique=True`` does not combine with dependencies, so uniqueness is ours: under a short Redis
+lock per product and model, a chain already queued or running is left alone, a finished one
+is a no-op unless forced, and a failed one is replaced.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from rq.job import Job, JobStatus
 
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.jobs import fetch_job, infer_job, publish_job
-from ingest.orchestration.stages import Stage, cause, job_id, queue_name, timeout_s
+from ingest.orchestration.stages import Stage, cause, queue_name, timeout_s
 from ingest.orchestration.sweep import register_chain
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
@@ -48,10 +49,6 @@ class Enqueued:
         return self.state == "in-flight"
 
 
-def chain_ids(product_id: str, model_ref: str) -> dict[Stage, str]:
-    return {stage: job_id(stage, product_id, model_ref) for stage in Stage}
-
-
 def _status(job_id_: str, connection: Redis) -> JobStatus | None:
     try:
         return Job.fetch(job_id_, connection=connection).get_status(refresh=True)
@@ -69,7 +66,7 @@ def enqueue_product(href: str, model_ref: str | None, *, connection: Redis,
     product = load_product(href)  # fail here, not in a worker, when the href is not a product
     spec = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model).spec
-    ids = chain_ids(product.id, spec.ref)
+    ids = ChainIds.of(product.id, spec.ref).by_stage()
     with connection.lock(f"earthsig:enqueue:{ids[Stage.PUBLISH]}", timeout=60,
                          blocking_timeout=30):
         statuses = {stage: _status(i, connection) for stage, i in ids.items()}
@@ -109,7 +106,7 @@ def wait_for(job_id_: str, *, connection: Redis, timeout_s: float = 3600,
     """Block until the chain ending in ``job_id_`` finishes; raise with the failing stage."""
     deadline = time.monotonic() + timeout_s
     job = Job.fetch(job_id_, connection=connection)
-    chain = [job_id_.replace(f"{Stage.PUBLISH.value}-", f"{s.value}-", 1) for s in Stage]
+    chain = list(ChainIds.from_job_id(job_id_))
     while True:
         status = job.get_status(refresh=True)
         if status == JobStatus.FINISHED:

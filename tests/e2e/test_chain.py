@@ -28,7 +28,8 @@ from catalog_schemas import clc
 from catalog_schemas.validation import validate_item
 from infra.endpoints import endpoints
 from infra.postgres import libpq_env
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.chain_ids import ChainIds
+from ingest.orchestration.stages import Stage
 from samples import make_sample_product
 from tests.servers import uvicorn_server
 from tests.spots import interior_spot
@@ -98,7 +99,7 @@ def test_item_served_by_the_api_matches_the_product(chain: Chain) -> None:
 
 def test_job_ran_in_a_separate_worker_process(chain: Chain) -> None:
     connection = Redis.from_url(chain.env["EARTHSIG_REDIS_URL"])
-    job = Job.fetch(job_id(Stage.PUBLISH, chain.product.id, "clc-spectral:1"),
+    job = Job.fetch(ChainIds.of(chain.product.id, "clc-spectral:1").job_id(Stage.PUBLISH),
                     connection=connection)
     assert job.worker_name == WORKER_NAME
     assert job.return_value()["worker_pid"] != os.getpid()

@@ -30,8 +30,9 @@ from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.queue import enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 from tests.servers import moto_s3_server, uvicorn_server
@@ -131,7 +132,7 @@ def test_workers_on_other_hosts_complete_products(tmp_path: Path, hosts: dict[st
         results = [wait_for(q.job_id, connection=connection, timeout_s=240) for q in queued]
 
     for q in queued:  # each product crossed hosts: fetch on A, infer on B, publish on A
-        workers = {s: Job.fetch(job_id(s, q.product_id, q.model), connection=connection)
+        workers = {s: Job.fetch(ChainIds.of(q.product_id, q.model).job_id(s), connection=connection)
                    .worker_name for s in Stage}
         assert workers == {Stage.FETCH: "host-a", Stage.INFER: "host-b",
                            Stage.PUBLISH: "host-a"}

@@ -19,7 +19,8 @@ from infra.postgres import libpq_env
 from infra.redis_server import OwnedRedis
 from infra.settings import StackSettings
 from ingest.catalog.pgstac_db import pgstac_session
-from ingest.orchestration.queue import chain_ids, enqueue_product, wait_for
+from ingest.orchestration.chain_ids import ChainIds
+from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 
@@ -27,7 +28,7 @@ from samples import make_sample_product
 def _chain_states(redis: Redis, queued: list) -> str:
     lines = []
     for q in queued:
-        for i in chain_ids(q.product_id, q.model).values():
+        for i in ChainIds.of(q.product_id, q.model):
             try:
                 job = Job.fetch(i, connection=redis)
                 q = f"rq:queue:{job.origin}"
