@@ -24,6 +24,7 @@ from ingest.clouds import cloudmask_toa
 from ingest.clouds.cloud_shadows import cast_shadows, sun_angles
 from ingest.clouds.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
 from ingest.clouds.haze import scattering_haze
+from ingest.clouds.maskers import NoMasker, SclMasker, ToaMasker, masker_for
 from ingest.pipeline import prepare_product, process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
@@ -157,8 +158,12 @@ def test_which_products_get_it(product: Path, tmp_path: Path) -> None:
     assert not is_l1c(l2a) and not has_toa_bands(l2a)  # no B10 (and it has SCL)
     earth_search = pystac.Item("x", None, None, DAY, {"s2:product_type": "S2MSI1C"})
     assert is_l1c(earth_search) and not has_toa_bands(earth_search)
+    assert isinstance(masker_for(l1c, window_size=64, toa_resolution_m=60), ToaMasker)
+    assert isinstance(masker_for(l2a, window_size=64, toa_resolution_m=60), SclMasker)
+    assert isinstance(masker_for(earth_search, window_size=64, toa_resolution_m=60), NoMasker)
     l1c.assets.pop("B10")
     assert not has_toa_bands(l1c)
+    assert isinstance(masker_for(l1c, window_size=64, toa_resolution_m=60), NoMasker)
 
 
 def test_haze_is_the_generators_path_reflectance(product: Path) -> None:
