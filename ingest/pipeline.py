@@ -134,17 +134,28 @@ def process_product(
 
 
 def prepare_product(
-    href: str,
+    product: str | pystac.Item,
     model_ref: str | None = None,
     *,
     ingest: IngestSettings | None = None,
     inference: InferenceSettings | None = None,
+    href: str | None = None,
 ) -> Prepared:
-    """Read, infer, mask, compute statistics, write and publish the files; build the item."""
+    """Read, infer, mask, compute statistics, write and publish the files; build the item.
+
+    ``product``: its href, or its item as the fetch stage parsed it (not parsed again), read
+    from ``href``.
+    """
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
     timings: dict[str, float] = {}
-    source = load_product(href)
+    if isinstance(product, pystac.Item):
+        source = product
+        href = source.get_self_href() or href
+        if href is None:
+            raise ValueError(f"{source.id}: an item without a self link needs its href")
+    else:
+        source, href = load_product(product), product
     model = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model)
     spec = model.spec

@@ -19,6 +19,7 @@ from rq.job import Job, JobStatus
 
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
+from ingest.fetch import ProductSource
 from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.jobs import fetch_job, infer_job, publish_job
 from ingest.orchestration.stages import Stage, cause, queue_name, timeout_s
@@ -60,38 +61,50 @@ def enqueue_product(href: str, model_ref: str | None, *, connection: Redis,
                     ingest: IngestSettings | None = None,
                     inference: InferenceSettings | None = None,
                     force: bool = False) -> Enqueued:
-    """Queue the fetch -> infer -> publish chain of one product."""
+    """Queue the fetch -> infer -> publish chain of the product at ``href`` (read in place)."""
+    product = load_product(href)  # fail here, not in a worker, when the href is not a product
+    return enqueue_source(ProductSource(product.id, href=href), model_ref,
+                          connection=connection, ingest=ingest, inference=inference,
+                          force=force)
+
+
+def enqueue_source(source: ProductSource, model_ref: str | None, *, connection: Redis,
+                   ingest: IngestSettings | None = None,
+                   inference: InferenceSettings | None = None,
+                   force: bool = False) -> Enqueued:
+    """Queue the fetch -> infer -> publish chain of one product; its fetch job brings it."""
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
-    product = load_product(href)  # fail here, not in a worker, when the href is not a product
     spec = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model).spec
-    ids = ChainIds.of(product.id, spec.ref).by_stage()
+    product_id = source.product_id
+    ids = ChainIds.of(product_id, spec.ref).by_stage()
     with connection.lock(f"earthsig:enqueue:{ids[Stage.PUBLISH]}", timeout=60,
                          blocking_timeout=30):
         statuses = {stage: _status(i, connection) for stage, i in ids.items()}
         failed = any(s in ENDED_BADLY for s in statuses.values())
         # A failed stage leaves its dependents deferred for ever: such a chain is replaced.
         if not failed and any(s in IN_FLIGHT for s in statuses.values()):
-            return Enqueued(ids[Stage.PUBLISH], product.id, spec.ref, "in-flight")
+            return Enqueued(ids[Stage.PUBLISH], product_id, spec.ref, "in-flight")
         if statuses[Stage.PUBLISH] == JobStatus.FINISHED and not force:
-            return Enqueued(ids[Stage.PUBLISH], product.id, spec.ref, "done")
+            return Enqueued(ids[Stage.PUBLISH], product_id, spec.ref, "done")
         for i in ids.values():
             with contextlib.suppress(NoSuchJobError):
                 Job.fetch(i, connection=connection).delete()
-        _enqueue_chain(href, spec.ref, product.id, ids, connection, ingest)
+        _enqueue_chain(source, spec.ref, ids, connection, ingest)
         register_chain(connection, ingest.queue_prefix, ids[Stage.PUBLISH])
-    return Enqueued(ids[Stage.PUBLISH], product.id, spec.ref, "queued")
+    return Enqueued(ids[Stage.PUBLISH], product_id, spec.ref, "queued")
 
 
-def _enqueue_chain(href: str, model_ref: str, product_id: str, ids: dict[Stage, str],
+def _enqueue_chain(source: ProductSource, model_ref: str, ids: dict[Stage, str],
                    connection: Redis, ingest: IngestSettings) -> None:
     retry = Retry(max=ingest.retries, interval=ingest.retry_intervals_s) if ingest.retries \
         else None
+    product_id = source.product_id
     common = {"result_ttl": RESULT_TTL_S, "failure_ttl": FAILURE_TTL_S, "retry": retry,
-              "meta": {"product_id": product_id, "model": model_ref, "href": href}}
+              "meta": {"product_id": product_id, "model": model_ref, "href": source.location}}
     previous = None
-    for stage, func, args in ((Stage.FETCH, fetch_job, (href,)),
+    for stage, func, args in ((Stage.FETCH, fetch_job, (source.as_dict(),)),
                               (Stage.INFER, infer_job, (model_ref,)),
                               (Stage.PUBLISH, publish_job, ())):
         queue = Queue(queue_name(stage, ingest), connection=connection)
