@@ -31,6 +31,7 @@ from infra.postgres import libpq_env
 from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.stages import Stage
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import uvicorn_server
 from tests.spots import interior_spot
 from tests.tiles import colour_at, decode_png, rgba_at, tile_of, tile_url
@@ -60,7 +61,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
     home = tmp_path_factory.mktemp("home")
     path = make_sample_product("T31TCJ", date(2024, 7, 1), 1024, home / "samples", seed=11)
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_TILE_STORE_URL": module_redis_url}
     with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as tiler:
         worker_log = (home / "worker.log").open("wb")

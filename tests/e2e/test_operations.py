@@ -21,6 +21,7 @@ from ingest.catalog.pgstac_db import pgstac_session
 from ingest.orchestration.operations import discover_days, reprocess, retire
 from ingest.settings import IngestSettings
 from tests.ingest.test_discovery import DAY, EUROPE_CLEAR, api, catalog, eodag_env  # noqa: F401
+from tests.models import built
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,9 @@ def ops(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
         module_redis_url: str, eodag_env: dict[str, str]) -> dict:  # noqa: F811
     home = tmp_path_factory.mktemp("home")
     env = {**libpq_env(module_pgstac_dsn), **eodag_env, "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m", "clc-spectral",
+                                                            "clc-dynamicworld")),
            "EARTHSIG_DISCOVERY_PROVIDER": "local_stac"}
     return {"home": home, "env": env, "dsn": module_pgstac_dsn,
             "redis": Redis.from_url(module_redis_url),

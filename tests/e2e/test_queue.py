@@ -24,6 +24,7 @@ from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
 from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.workers import kill_worker, stop_workers
 
 N_PRODUCTS = 10
@@ -55,7 +56,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
              module_redis_url: str) -> Iterator[Pipeline]:
     home = tmp_path_factory.mktemp("home")
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_RETRY_INTERVALS_S": "[1, 1, 1]"}
     ingest = IngestSettings(_env_file=None, home=home, redis_url=module_redis_url,
                             retry_intervals_s=[1, 1, 1])

@@ -23,6 +23,7 @@ from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 
 def test_database_down_during_publish_is_retried(tmp_path: Path, redis_url: str,
@@ -36,7 +37,7 @@ def test_database_down_during_publish_is_retried(tmp_path: Path, redis_url: str,
     cluster = OwnedCluster(stack_settings)
     home = tmp_path / "home"
     env = {**libpq_env(dsn), "EARTHSIG_REDIS_URL": redis_url, "EARTHSIG_HOME": str(home),
-           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_RETRY_INTERVALS_S": "[2, 2, 2]"}
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name", "wf"],

@@ -31,6 +31,7 @@ from ingest.settings import IngestSettings
 from samples import generate_scene, make_sample_product
 from samples.product import truth_folder
 from samples.spectra import BAND_NAMES, TOA_PATH
+from tests.models import built
 
 DAY = date(2024, 7, 1)
 SIZE = 768
@@ -193,7 +194,7 @@ def test_haze_removal_gives_the_land_cover_of_l2a(product: Path, tmp_path: Path)
         prepared = prepare_product(
             str(product), ingest=IngestSettings(_env_file=None, home=home,
                                                 l1c_haze_removal=removal),
-            inference=InferenceSettings(_env_file=None, model_repository=home / "m"))
+            inference=InferenceSettings(_env_file=None, model_repository=built(home / "m")))
         with rasterio.open(prepared.item["assets"]["landcover"]["href"]) as src:
             landcover = src.read(1)
         seen = clear & (landcover > 0)
@@ -208,7 +209,7 @@ def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth:
                                          tmp_path: Path, pgstac_dsn: str) -> None:
     home = tmp_path / "home"
     process_product(str(product), ingest=IngestSettings(_env_file=None, home=home),
-                    inference=InferenceSettings(_env_file=None, model_repository=home / "m"),
+                    inference=InferenceSettings(_env_file=None, model_repository=built(home / "m")),
                     dsn=pgstac_dsn)
     with pgstac_session(pgstac_dsn) as db:
         [item] = [row[0] for row in db.query("SELECT content_hydrate(items) FROM items")]

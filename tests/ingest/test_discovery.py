@@ -34,6 +34,7 @@ from ingest.pipeline import process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import uvicorn_server
 
 DAY = dt.date(2024, 7, 1)
@@ -136,7 +137,7 @@ def dag(eodag_env: dict[str, str]):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[InferenceSettings, str]:
     settings = InferenceSettings(_env_file=None,
-                                 model_repository=tmp_path_factory.mktemp("models"))
+                                 model_repository=built(tmp_path_factory.mktemp("models")))
     return settings, ModelRepository.from_settings(settings).resolve(
         settings.default_model).spec.ref
 
