@@ -435,6 +435,7 @@ def models_reference_unet(ctx: click.Context, work: str, name: str, seeds: str, 
                steps=steps, batch=batch, width=width, depth=depth, minutes=minutes, seed=0)
     ctx.invoke(models_export, checkpoint=str(checkpoint), name=name, version=None)
     ref = f"{name}:{_repo().versions(name)[-1]}"
+    ctx.invoke(models_build, names=("clc-spectral",), missing=True)  # the baseline
     for model in (ref, "clc-spectral:1"):
         click.echo(f"\n$ earthsig models eval {model} --generate {eval_size} --seed {eval_seed}")
         ctx.invoke(models_eval, ref=model, scene=None, size=eval_size, bigearthnet=False,
