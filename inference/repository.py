@@ -9,7 +9,8 @@ Several versions live side by side; which one a bare model name means is the *ac
 (a setting, ``EARTHSIG_INFERENCE_ACTIVE_VERSIONS``), else the reference default
 (``reference.DEFAULT_ACTIVE``), else the highest. Reference models are
 generated from code or copied from installed packages (nothing is downloaded), so any worker
-host can rebuild an identical repository.
+host can rebuild an identical repository; building is an explicit step
+(``build_references``, ``earthsig models build``), never a side effect of a lookup.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,18 +99,19 @@ class ModelRepository:
         return available[-1] if available else None
 
     def resolve(self, ref: str) -> ResolvedModel:
+        """The model ``NAME[:VERSION]`` as the repository holds it (the active version when
+        none named). Reads only: a reference model not built yet is not found
+        (``build_references``, ``earthsig models build``)."""
         name, version = parse_model_ref(ref)
-        missing = [v for v in reference.versions_of(name) if v not in self.versions(name)]
-        if missing and reference.buildable(name):
-            for v in missing:
-                self.build_reference(name, v)
         available = self.versions(name)
         if not available:
-            raise ModelNotFoundError(f"model {name!r} is not in the repository {self.root}")
+            raise ModelNotFoundError(f"model {name!r} is not in the repository {self.root}"
+                                     f"{_how_to_build(name)}")
         version = version or self.active_version(name)
         if version not in available:
             raise ModelNotFoundError(
-                f"model {name!r} has no version {version!r} in {self.root} (has {available})")
+                f"model {name!r} has no version {version!r} in {self.root} (has {available})"
+                f"{_how_to_build(name) if version in reference.versions_of(name) else ''}")
         folder = self.root / name / str(version)
         spec = spec_from_mlm(json.loads((folder / MLM_FILE).read_text()))
         return ResolvedModel(spec=spec, onnx_path=folder / ONNX_FILE)
@@ -124,10 +126,32 @@ class ModelRepository:
         return self.add_version(spec, model)
 
     def build_all_references(self) -> list[ResolvedModel]:
+        """Write every version of every reference model buildable here (again, if there)."""
+        return self.build_references()
+
+    def build_references(self, names: Iterable[str] | None = None, *,
+                         only_missing: bool = False) -> list[ResolvedModel]:
+        """Write the versions of the reference models ``names`` (model names or refs; default:
+        every one buildable here) - with ``only_missing``, only those the repository lacks;
+        return what was written.
+
+        The explicit step that makes a repository servable (``earthsig models build``, an
+        infer-stage worker at start, the local stack): ``resolve`` never builds.
+        """
+        wanted = list(REFERENCE_MODELS) if names is None else [
+            parse_model_ref(n)[0] for n in names]
         built = []
-        for name, versions in REFERENCE_MODELS.items():
-            if reference.buildable(name):
-                built += [self.build_reference(name, v) for v in versions]
+        for name in dict.fromkeys(wanted):
+            if not reference.versions_of(name):
+                raise ModelNotFoundError(f"no reference model named {name!r}")
+            if not reference.buildable(name):
+                if names is not None:
+                    raise ModelNotFoundError(f"reference model {name!r} cannot be built here: "
+                                             "the package it comes from is not installed")
+                continue
+            have = self.versions(name) if only_missing else []
+            built += [self.build_reference(name, v) for v in reference.versions_of(name)
+                      if v not in have]
         return built
 
     def add_version(self, spec: ModelSpec, model: onnx.ModelProto) -> ResolvedModel:
@@ -146,6 +170,12 @@ class ModelRepository:
         documents; nothing is built)."""
         return [spec_from_mlm(json.loads((self.root / name / v / MLM_FILE).read_text()))
                 for v in self.versions(name)]
+
+
+def _how_to_build(name: str) -> str:
+    if not reference.versions_of(name):
+        return ""
+    return f": a reference model, build it with `earthsig models build {name}`"
 
 
 def triton_config(specs: ModelSpec | Sequence[ModelSpec],

@@ -13,6 +13,7 @@ from redis import Redis
 from infra.endpoints import endpoints, write_endpoints
 from infra.stack import COMPONENTS, Stack
 from ingest.orchestration.queue import enqueue_product, wait_for
+from ingest.orchestration.worker import build_served_references
 from samples import make_sample_product
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict
         hrefs += [real] if real else []
         assert state.redis is not None
         connection = Redis.from_url(state.redis.url)
+        # Before the first lookup, whether or not the stack's worker has built them yet.
+        build_served_references()
         jobs = [enqueue_product(href, None, connection=connection) for href in hrefs]
         for job in jobs:
             result = wait_for(job.job_id, connection=connection)

@@ -38,14 +38,14 @@ from inference.repository import ModelRepository, ResolvedModel
 from inference.run import run_model
 from inference.settings import InferenceSettings
 from inference.spec import ModelSpec
-from inference.windows import ProgressLog, WindowReader, windows
+from inference.windows import ProgressLog, WindowReader
 from ingest.catalog.publisher import StoredRun, register_run, store_run
 from ingest.catalog.register import landcover_definition
 from ingest.catalog.seed import seed_item
-from ingest.clouds.cloudmask import SCL_SOURCE, cloudmask_from_scl, obscured
-from ingest.clouds.cloudmask_toa import BANDS as TOA_CLOUD_BANDS
-from ingest.clouds.cloudmask_toa import has_toa_bands, is_l1c, l1c_cloudmask, toa_cloud_source
+from ingest.clouds.cloudmask import obscured
+from ingest.clouds.cloudmask_toa import is_l1c
 from ingest.clouds.haze import haze_lineage, haze_removed
+from ingest.clouds.maskers import masker_for
 from ingest.clouds.toa_emulation import emulation_lineage, path_reflectance, toa_emulated
 from ingest.errors import InvalidProductError
 from ingest.outputs.coastline import REFINEMENT as COASTLINE_REFINEMENT
@@ -56,7 +56,7 @@ from ingest.outputs.quicklook import write_thumbnail
 from ingest.outputs.stats import landcover_stats
 from ingest.outputs.store import asset_store
 from ingest.outputs.vectors import vectorise, write_polygons
-from ingest.readers import ProductReader, band_asset, load_product, open_product
+from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -127,18 +127,29 @@ def process_product(
 
 
 def prepare_product(
-    href: str,
+    product: str | pystac.Item,
     model_ref: str | None = None,
     *,
     ingest: IngestSettings | None = None,
     inference: InferenceSettings | None = None,
+    href: str | None = None,
 ) -> Prepared:
     """Read, infer, mask, compute statistics, write the files and commit them as a run; build
-    the item."""
+    the item.
+
+    ``product``: its href, or its item as the fetch stage parsed it (not parsed again), read
+    from ``href``.
+    """
     ingest = ingest or IngestSettings()
     inference = inference or InferenceSettings()
     timings: dict[str, float] = {}
-    source = load_product(href)
+    if isinstance(product, pystac.Item):
+        source = product
+        href = source.get_self_href() or href
+        if href is None:
+            raise ValueError(f"{source.id}: an item without a self link needs its href")
+    else:
+        source, href = load_product(product), product
     model = ModelRepository.from_settings(inference).resolve(
         model_ref or inference.default_model)
     spec = model.spec
@@ -219,22 +230,21 @@ def software_versions(inference: InferenceSettings, *, masked_from_toa: bool = F
 def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSettings,
              ingest: IngestSettings, timings: dict[str, float]) -> _Outputs:
     bands = model.spec.input_bands
+    masker = masker_for(source, window_size=inference.window_size,
+                        toa_resolution_m=ingest.l1c_cloud_resolution_m)
     with open_product(source, bands) as reader:
         grid = reader.grid
-        l1c = None
-        notes: tuple[str, ...] = ()
         window_reader: WindowReader = reader.read
         wants_toa = takes_toa(model.spec)
-        if _masked_from_toa(source):
-            # One pass over the product at a coarse resolution gives the clouds and each
-            # band's haze, which comes off what a model made for surface reflectance reads.
-            with _step("cloudmask", source.id, timings):
-                l1c = l1c_cloudmask(source, grid.height, grid.width,
-                                    ingest.l1c_cloud_resolution_m)
-            notes = (f"clouds from {toa_cloud_source(ingest.l1c_cloud_resolution_m)}",)
-            if ingest.l1c_haze_removal and not wants_toa:
-                window_reader = haze_removed(reader.read, [l1c.haze.get(b, 0.0) for b in bands])
-                notes = (*notes, haze_lineage(l1c.haze, bands))
+        # Before the model: a mask made from the top-of-atmosphere bands gives each band's
+        # haze in the same pass, which comes off what a model made for surface reflectance
+        # reads.
+        with _step("cloudmask", source.id, timings):
+            mask = masker.cloud_mask(reader)
+        notes = mask.lineage
+        if mask.haze is not None and ingest.l1c_haze_removal and not wants_toa:
+            window_reader = haze_removed(reader.read, [mask.haze.get(b, 0.0) for b in bands])
+            notes = (*notes, haze_lineage(mask.haze, bands))
         if wants_toa and not is_l1c(source):
             # A model trained on L1C reads an L2A product with the atmosphere put back.
             path = path_reflectance(bands)
@@ -247,22 +257,13 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
         # Reading runs one chunk ahead of the model, overlapped: its own time is summed as it
         # happens and reported beside the stage's wall time, which contains it.
         timings["read (within read+infer)"] = read.seconds
-        if l1c is None:
-            with _step("cloudmask", source.id, timings):
-                cloud = _scl_cloudmask(reader, grid.height, grid.width, inference.window_size)
-            if cloud is not None:
-                notes = (f"clouds from {SCL_SOURCE}", *notes)
     classes, confidence = seg.classes, seg.confidence
     if COASTLINE_REFINEMENT in model.spec.hyperparameters.get("refinements", {}):
         with _step("coastline", source.id, timings):
             marine = refine_water(classes, model.spec.hyperparameters, grid.crs,
                                   grid.transform)
         notes = (*notes, f"water at sea ({marine} px) from {COASTLINE_SOURCE}")
-    if l1c is not None:
-        # The SCL marks invalid pixels itself; the L1C mask, made coarser, cannot: it has
-        # nothing to say where the bands had no valid pixel.
-        cloud = l1c.mask
-        cloud[classes == clc.NODATA] = cm.NODATA
+    cloud = mask.over(classes, clc.NODATA)
     if cloud is not None:
         # Land cover is unknown under clouds and shadows: nodata there, so mosaics show an
         # older clear product beneath instead of a cloud classified as snow.
@@ -275,9 +276,7 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
     return _Outputs(classes, confidence, cloud,
                     Grid(epsg=epsg, shape=(grid.height, grid.width),
                          transform=tuple(grid.transform)[:6]),
-                    grid.crs, grid.transform, notes, l1c is not None)
-
-
+                    grid.crs, grid.transform, notes, mask.from_toa)
 
 
 def reachable_classes(spec: ModelSpec) -> tuple[int, ...]:
@@ -293,18 +292,6 @@ def takes_toa(spec: ModelSpec) -> bool:
     return spec.input_units.startswith("top-of-atmosphere")
 
 
-def _masked_from_toa(item: pystac.Item) -> bool:
-    """An L1C product without SCL that has the bands of s2cloudless."""
-    try:
-        band_asset(item, "SCL")
-    except InvalidProductError:
-        if is_l1c(item) and has_toa_bands(item):
-            return True
-        log.warning("%s: no SCL and not the bands of s2cloudless (%s): no cloud mask",
-                    item.id, ", ".join(TOA_CLOUD_BANDS))
-    return False
-
-
 class _TimedReader:
     """A window reader that sums the time spent reading (for the stage timings)."""
 
@@ -317,22 +304,6 @@ class _TimedReader:
             return self.read(window)
         finally:
             self.seconds += time.perf_counter() - t0
-
-
-def _scl_cloudmask(reader: ProductReader, height: int, width: int, size: int
-                   ) -> np.ndarray | None:
-    """The product's cloud mask from its SCL (L2A), read window by window; None without SCL."""
-    try:
-        reader.read_on_grid("SCL", Window(0, 0, 1, 1), categorical=True)  # is there SCL?
-    except InvalidProductError as exc:
-        if "no asset for band SCL" in str(exc):
-            return None
-        raise
-    mask = np.zeros((height, width), dtype=np.uint8)
-    for w in windows(height, width, size):
-        rows, cols = w.toslices()
-        mask[rows, cols] = cloudmask_from_scl(reader.read_on_grid("SCL", w, categorical=True))
-    return mask
 
 
 def _write_assets(out: _Outputs, source: pystac.Item, staging: Path,

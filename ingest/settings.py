@@ -27,6 +27,13 @@ class IngestSettings(BaseSettings):
         default=None, description="Public HTTP(S) base of the bucket: hrefs become "
         "<base>/<key> instead of s3://bucket/<key>, readable by any GDAL without credentials.",
     )
+    inputs_root: Path | None = Field(
+        default=None, description="Where the fetch stage downloads the products that cannot "
+        "be read in place (SAFE zips), for the later stages of any worker to read: a folder "
+        "every worker mounts at the same path (default: <asset root>/inputs; with an S3 asset "
+        "store, <home>/inputs, which then has to be shared). A product already there is not "
+        "downloaded again.",
+    )
     discovery_provider: str = Field(
         default="earth_search", description="EODAG provider of the daily discovery and "
         "backfills (credentials through EODAG's own configuration).",
@@ -91,3 +98,12 @@ class IngestSettings(BaseSettings):
     @property
     def assets(self) -> Path:
         return (self.asset_root or self.home / "assets").resolve()
+
+    @property
+    def inputs(self) -> Path:
+        """The fetch stage's download folder (``inputs_root`` or its default)."""
+        if self.inputs_root is not None:
+            return self.inputs_root.resolve()
+        if self.asset_store_url:
+            return (self.home / "inputs").resolve()
+        return self.assets / "inputs"

@@ -45,8 +45,7 @@ def discover(start: datetime, end: datetime | None, aoi: str, max_cloud: float, 
             aoi=discovery.load_aoi(aoi), max_cloud=max_cloud, model_ref=model,
             provider=provider, level=level)
         queued = discovery.enqueue_candidates(
-            found.new, model, connection=Redis.from_url(settings.redis_url),
-            downloads=settings.home / "downloads") if enqueue else []
+            found.new, model, connection=Redis.from_url(settings.redis_url)) if enqueue else []
     except (IngestError, InferenceError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

@@ -20,15 +20,36 @@ def _repo() -> ModelRepository:
     return ModelRepository.from_settings(InferenceSettings())
 
 
+def _resolve(ref: str) -> ResolvedModel:
+    """The model ``ref``; a model not in the repository is a message (how to build it)."""
+    from inference.errors import ModelNotFoundError
+
+    try:
+        return _repo().resolve(ref)
+    except ModelNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group()
 def models() -> None:
     """The model repository (Triton layout, an MLM document per version)."""
 
 
 @models.command("build")
-def models_build() -> None:
-    """Write every reference model version into the repository."""
-    for model in _repo().build_all_references():
+@click.argument("names", nargs=-1)
+@click.option("--missing", is_flag=True,
+              help="Only the versions the repository lacks (else each is written again).")
+def models_build(names: tuple[str, ...], missing: bool) -> None:
+    """Write the reference models NAMES (default: every one buildable here) into the
+    repository. Looking a model up never builds it: this is the step that does (`make install`
+    runs it)."""
+    from inference.errors import ModelNotFoundError
+
+    try:
+        built = _repo().build_references(names or None, only_missing=missing)
+    except ModelNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for model in built:
         click.echo(f"{model.spec.ref}  {model.onnx_path}")
 
 
@@ -51,7 +72,7 @@ def models_list() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole MLM document.")
 def models_show(ref: str, as_json: bool) -> None:
     """One model version (NAME or NAME:VERSION): bands, scaling, window, classes."""
-    model = _repo().resolve(ref)
+    model = _resolve(ref)
     if as_json:
         click.echo(model.mlm_path.read_text())
         return
@@ -79,7 +100,7 @@ def models_tune_atmosphere(ref: str) -> None:
     from samples.real_patches import RealPatchDataError
 
     try:
-        rows, best = ben.tune_atmosphere(_repo().resolve(ref), InferenceSettings())
+        rows, best = ben.tune_atmosphere(_resolve(ref), InferenceSettings())
     except (RealPatchDataError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("\n".join(ben.tuning_report(rows, best)))
@@ -184,12 +205,12 @@ def models_eval(ref: str, scene: str | None, size: int | None, bigearthnet: bool
                                ", --labels DIR")
     if baseline and labels is None:
         raise click.UsageError("--baseline goes with --labels")
-    model = _repo().resolve(ref)
+    model = _resolve(ref)
     if labels is not None:
         _eval_labels(model, Path(labels), baseline)
         return
     if bigearthnet:
-        _eval_bigearthnet([model, *(_repo().resolve(r) for r in compare)],
+        _eval_bigearthnet([model, *(_resolve(r) for r in compare)],
                           path_blue, path_red, by_source)
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -226,13 +247,13 @@ def _eval_labels(model: ResolvedModel, root: Path, baseline: str | None) -> None
 
     settings = InferenceSettings()
     scores = {}
-    for resolved in [model, *([_repo().resolve(baseline)] if baseline else [])]:
+    for resolved in [model, *([_resolve(baseline)] if baseline else [])]:
         ev = evaluate_patches(root, resolved, settings)
         spec = resolved.spec
         click.echo("\n".join(report(SceneEvaluation(spec.ref, spec.output_kind, root, ev))))
         scores[spec.ref] = ev.mean_iou
     if baseline:
-        new, old = scores[model.spec.ref], scores[_repo().resolve(baseline).spec.ref]
+        new, old = scores[model.spec.ref], scores[_resolve(baseline).spec.ref]
         click.echo(f"gain on held-out labels: mean IoU {100 * old:.1f} % -> {100 * new:.1f} % "
                    f"({100 * (new - old):+.1f} points)")
 
@@ -414,6 +435,7 @@ def models_reference_unet(ctx: click.Context, work: str, name: str, seeds: str, 
                steps=steps, batch=batch, width=width, depth=depth, minutes=minutes, seed=0)
     ctx.invoke(models_export, checkpoint=str(checkpoint), name=name, version=None)
     ref = f"{name}:{_repo().versions(name)[-1]}"
+    ctx.invoke(models_build, names=("clc-spectral",), missing=True)  # the baseline
     for model in (ref, "clc-spectral:1"):
         click.echo(f"\n$ earthsig models eval {model} --generate {eval_size} --seed {eval_seed}")
         ctx.invoke(models_eval, ref=model, scene=None, size=eval_size, bigearthnet=False,

@@ -2,15 +2,14 @@
 
 ``discover`` searches (``search.search_products``), drops the products the catalog already
 holds for the model version (``catalogued.catalogued_products``), and, when asked, queues the
-rest: a provider's STAC item URL when its COG bands can be read in place, else the SAFE zip
-fetched through EODAG (``ingest.fetch``).
+rest: a provider's STAC item URL when its COG bands can be read in place, else EODAG's
+description of the product, for the fetch stage to download (``ingest.fetch``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
@@ -55,14 +54,19 @@ def discover(dag: Any, *, start: dt.date, end: dt.date, aoi: BaseGeometry, max_c
                       skipped=[c for c in found if c.id in done], model=model_ref)
 
 
-def enqueue_candidates(candidates: list[Candidate], model_ref: str, *, connection: Any,
-                       downloads: Path) -> list[Any]:
-    """Queue each candidate (fetching SAFE zips first); return ``enqueue_product``'s answers."""
-    from ingest.fetch import fetch_product
-    from ingest.orchestration.queue import enqueue_product
+def enqueue_candidates(candidates: list[Candidate], model_ref: str, *,
+                       connection: Any) -> list[Any]:
+    """Queue each candidate; return ``enqueue_source``'s answers. Nothing is downloaded here:
+    a SAFE zip is queued as EODAG's description of it, which the fetch stage downloads."""
+    from ingest.fetch import ProductSource
+    from ingest.orchestration.queue import enqueue_product, enqueue_source
 
     queued = []
     for candidate in candidates:
-        href = candidate.item_href or str(fetch_product(candidate.product, downloads))
-        queued.append(enqueue_product(href, model_ref, connection=connection))
+        if candidate.item_href:  # read in place; its item checked (and its id read) here
+            queued.append(enqueue_product(candidate.item_href, model_ref,
+                                          connection=connection))
+        else:
+            queued.append(enqueue_source(ProductSource.of_eodag(candidate.product), model_ref,
+                                         connection=connection))
     return queued

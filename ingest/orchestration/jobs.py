@@ -8,16 +8,19 @@ network, model server) and is retried with back-off by RQ.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pystac
 from rq import get_current_job
 from rq.job import Job
 
 from inference.errors import ModelNotFoundError
 from ingest.errors import InvalidProductError
+from ingest.fetch import ProductSource, fetch
 from ingest.orchestration.monitor import record_published
 from ingest.orchestration.pausepoints import pause_point
 from ingest.outputs.store import asset_store
@@ -25,6 +28,7 @@ from ingest.pipeline import Prepared, prepare_product, register_prepared
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
 
+log = logging.getLogger(__name__)
 INVALID_INPUT = (InvalidProductError, ModelNotFoundError)
 T = TypeVar("T")
 
@@ -57,27 +61,36 @@ def _dependency_result(job: Job | None) -> Any:
     return job.dependency.return_value()
 
 
-def fetch_job(href: str) -> dict:
-    """Check that the product is complete and readable where it is; return where to read it."""
+def fetch_job(source: dict) -> dict:
+    """Bring the product (``fetch.ProductSource`` as a dict) where every worker can read it -
+    download a SAFE zip into the shared inputs folder, or nothing for a product read in place -
+    parse it, check that it is complete and readable, and hand the parsed item forward."""
 
     def work() -> dict:
-        item = load_product(href)
+        wanted = ProductSource.from_dict(source)
+        href = fetch(wanted, IngestSettings().inputs)
+        item = load_product(href)  # the product's only parse on its way
+        if item.id != wanted.product_id:
+            log.warning("%s: the product read is %s (the provider's id differs)",
+                        wanted.product_id, item.id)
         bands = ["B02", "B03", "B04", "B08"]
         with open_product(item, bands) as reader:  # opens every band: fails on a bad file
             grid = reader.grid
         pause_point("fetch")
-        return {"href": href, "product_id": item.id, "shape": [grid.height, grid.width]}
+        return {"href": href, "product_id": item.id, "shape": [grid.height, grid.width],
+                "item": item.to_dict()}
 
     return _run(work)
 
 
 def infer_job(model_ref: str | None) -> dict:
-    """Read, infer, write the files of the product the fetch stage checked and commit them as
-    a run (``ingest.catalog.publisher``, first half)."""
+    """Read, infer, write the files of the product the fetch stage brought (from the item it
+    parsed) and commit them as a run (``ingest.catalog.publisher``, first half)."""
 
     def work() -> dict:
         fetched = _dependency_result(get_current_job())
-        prepared = prepare_product(fetched["href"], model_ref)
+        item = pystac.Item.from_dict(fetched["item"])
+        prepared = prepare_product(item, model_ref, href=fetched["href"])
         return dataclasses.asdict(prepared)
 
     return _run(work)

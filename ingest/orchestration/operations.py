@@ -71,8 +71,7 @@ def discover_days(start: dt.date, end: dt.date, *, connection: Redis, aoi: str =
         found = discovery.discover(gateway, start=day, end=day, aoi=area, max_cloud=max_cloud,
                                    model_ref=model, provider=provider or
                                    ingest.discovery_provider, level=level)
-        queued = discovery.enqueue_candidates(found.new, model, connection=connection,
-                                              downloads=ingest.home / "downloads")
+        queued = discovery.enqueue_candidates(found.new, model, connection=connection)
         run.days.append(day.isoformat())
         run.found += len(found.new) + len(found.skipped)
         run.skipped += len(found.skipped)

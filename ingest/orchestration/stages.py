@@ -1,4 +1,4 @@
-"""The stage queues of the pipeline and the deterministic ids of their jobs.
+"""The stage queues of the pipeline (their jobs' ids: ``chain_ids``).
 
 Per product: ``fetch`` (IO-bound: check or bring the product), ``infer`` (compute-bound: read,
 infer, write the files and commit them as a run), ``publish`` (register the item). Workers
@@ -7,7 +7,6 @@ subscribe to the stages they should run, so IO and compute scale apart, on any n
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from rq.job import Job
@@ -50,12 +49,6 @@ def worker_queue_names(queues: list[str], settings: IngestSettings) -> list[str]
 def timeout_s(stage: Stage, settings: IngestSettings) -> int:
     return {Stage.FETCH: settings.fetch_timeout_s, Stage.INFER: settings.infer_timeout_s,
             Stage.PUBLISH: settings.publish_timeout_s}[stage]
-
-
-def job_id(stage: Stage, product_id: str, model_ref: str) -> str:
-    """Deterministic (stage + product + model version): never two in flight."""
-    raw = f"{stage.value}-{product_id}-{model_ref.replace(':', '-v')}"
-    return re.sub(r"[^A-Za-z0-9_-]", "-", raw)  # RQ's allowed job-id alphabet
 
 
 def cause(job: Job) -> str:

@@ -25,7 +25,7 @@ from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from ingest.orchestration.stages import Stage
+from ingest.orchestration.chain_ids import ChainIds
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK_S = 60
@@ -45,15 +45,6 @@ def _suspects_key(queue_prefix: str) -> str:
 
 def register_chain(connection: Redis, queue_prefix: str, last_job_id: str) -> None:
     connection.zadd(open_chains_key(queue_prefix), {last_job_id: time.time()})
-
-
-def chain_job_ids(last_job_id: str) -> list[str]:
-    """The ids of a chain's jobs, first stage first, from the id of its last (publish) job."""
-    prefix = f"{Stage.PUBLISH.value}-"
-    if not last_job_id.startswith(prefix):
-        raise ValueError(f"not the id of a chain's publish job: {last_job_id!r}")
-    rest = last_job_id[len(prefix):]
-    return [f"{stage.value}-{rest}" for stage in Stage]
 
 
 @dataclass(frozen=True)
@@ -133,7 +124,7 @@ def _sweep(connection: Redis, queue_prefix: str, grace_s: float) -> list[Strande
     repaired: list[Stranded] = []
     for raw in cast(list[bytes], connection.zrange(open_key, 0, -1)):
         last = raw.decode()
-        ids = chain_job_ids(last)
+        ids = list(ChainIds.from_job_id(last))
         jobs = Job.fetch_many(ids, connection=connection)
         if jobs[-1] is not None and jobs[-1].get_status(refresh=False) == JobStatus.FINISHED:
             connection.zrem(open_key, last)

@@ -22,7 +22,13 @@ from rq.exceptions import NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from ingest.orchestration.stages import DISCOVER_QUEUE, WORK_ORDER, queue_name, worker_queue_names
+from ingest.orchestration.stages import (
+    DISCOVER_QUEUE,
+    WORK_ORDER,
+    Stage,
+    queue_name,
+    worker_queue_names,
+)
 from ingest.orchestration.sweep import sweep_chains
 from ingest.settings import IngestSettings
 
@@ -97,6 +103,25 @@ class PipelineWorker(Worker):
         super().run_maintenance_tasks()
 
 
+def build_served_references() -> list[str]:
+    """An infer worker's first step: build the reference models it is set to run (its default
+    model, and each model given an active version) that its repository lacks, so a fresh host
+    serves them, byte-identical to every other host's. Looking a model up never builds it."""
+    from inference import reference
+    from inference.repository import ModelRepository, parse_model_ref
+    from inference.settings import InferenceSettings
+
+    inference = InferenceSettings()
+    names = [parse_model_ref(inference.default_model)[0], *inference.active_versions]
+    repo = ModelRepository.from_settings(inference)
+    built = repo.build_references([n for n in names if reference.buildable(n)],
+                                  only_missing=True)
+    if built:
+        log.info("built reference models missing from %s: %s", repo.root,
+                 ", ".join(m.spec.ref for m in built))
+    return [m.spec.ref for m in built]
+
+
 def run_worker(queues: list[str] | None = None, *, burst: bool = False,
                settings: IngestSettings | None = None, name: str | None = None) -> bool:
     """Work the given queues (default: every stage, later stages first, then discovery)."""
@@ -110,6 +135,8 @@ def run_worker(queues: list[str] | None = None, *, burst: bool = False,
     names = (worker_queue_names(queues, settings) if queues else
              [*(queue_name(stage, settings) for stage in WORK_ORDER),
               f"{settings.queue_prefix}{DISCOVER_QUEUE}"])
+    if queue_name(Stage.INFER, settings) in names:
+        build_served_references()
     wait_s = 1.0
     while True:
         connection = Redis.from_url(settings.redis_url)

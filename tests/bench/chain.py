@@ -29,6 +29,7 @@ from ingest.pipeline import process_product
 from ingest.readers import load_product, open_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 BENCH_DB = "earthsig_bench"
 
@@ -74,6 +75,7 @@ def main() -> None:
         href = str(make_sample_product(args.tile, date(2024, 7, 1), args.size, root / "s"))
         generate_s = time.perf_counter() - t0
         inference = InferenceSettings(model_repository=root / "models")
+        built(inference.model_repository, inference.default_model)  # not timed
         floor_s = io_floor(href, root / "floor.tif", inference.window_size)
         dsn = bench_database()
         t0 = time.perf_counter()

@@ -26,6 +26,7 @@ from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 BENCH_DB = "earthsig_bench_queue"
 REDIS_DB = 9
@@ -77,6 +78,7 @@ def main() -> None:
     redis_url = state.redis.url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
     with tempfile.TemporaryDirectory(prefix="earthsig-bench-", dir=".earthsig") as tmp:
         home = Path(tmp)
+        built(home / "m", InferenceSettings().default_model)  # before the workers start
         hrefs = [str(make_sample_product("T31TCJ", date(2024, 6, 1) + timedelta(days=i),
                                          args.size, home / "s", seed=i))
                  for i in range(args.products)]

@@ -67,6 +67,7 @@ from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 from tests.bench.wrk_load import WrkRound, wrk_round
+from tests.models import built
 from tests.servers import uvicorn_server
 
 CACHE = Path(".earthsig/bench/serving")
@@ -120,6 +121,7 @@ def prepare(dsn: str) -> list[dict]:
         return found
     home = CACHE / "home"
     inference = InferenceSettings(model_repository=CACHE / "models")
+    built(inference.model_repository, inference.default_model)
     t0 = time.perf_counter()
     for k, (tile, when) in enumerate((t, d) for t in TILES for d in DATES):
         cloud = CLOUDS[k % len(CLOUDS)]

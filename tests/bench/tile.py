@@ -178,7 +178,8 @@ def main() -> None:
     from inference.repository import ModelRepository
     from tests.bench.chain import bench_database
 
-    ModelRepository(CACHE / "models").resolve("clc-spectral:1")  # built once, not timed
+    ModelRepository(CACHE / "models").build_references(["clc-spectral"],
+                                                       only_missing=True)  # not timed
     dsn = bench_database()
     out = CACHE / f"run-{args.size}"
     shutil.rmtree(out, ignore_errors=True)

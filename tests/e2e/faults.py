@@ -18,6 +18,7 @@ from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.settings import IngestSettings
+from tests.models import built
 from tests.workers import kill_worker, stop_workers
 
 
@@ -37,7 +38,7 @@ class Pipeline:
     def env(self) -> dict[str, str]:
         return {**libpq_env(self.dsn), "EARTHSIG_REDIS_URL": self.redis_url,
                 "EARTHSIG_HOME": str(self.home),
-                "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(self.home / "m"),
+                "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(self.home / "m")),
                 "EARTHSIG_RETRY_INTERVALS_S": json.dumps(self.retry_intervals_s),
                 "EARTHSIG_RETRIES": str(len(self.retry_intervals_s)),
                 **({"EARTHSIG_ASSET_ROOT": str(self.asset_root)} if self.asset_root else {}),
@@ -55,7 +56,7 @@ class Pipeline:
 
     @property
     def inference(self) -> InferenceSettings:
-        return InferenceSettings(_env_file=None, model_repository=self.home / "m")
+        return InferenceSettings(_env_file=None, model_repository=built(self.home / "m"))
 
     @property
     def assets(self) -> Path:

@@ -28,8 +28,10 @@ from catalog_schemas import clc
 from catalog_schemas.validation import validate_item
 from infra.endpoints import endpoints
 from infra.postgres import libpq_env
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.chain_ids import ChainIds
+from ingest.orchestration.stages import Stage
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import uvicorn_server
 from tests.spots import interior_spot
 from tests.tiles import colour_at, decode_png, rgba_at, tile_of, tile_url
@@ -59,7 +61,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
     home = tmp_path_factory.mktemp("home")
     path = make_sample_product("T31TCJ", date(2024, 7, 1), 1024, home / "samples", seed=11)
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_TILE_STORE_URL": module_redis_url}
     with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as tiler:
         worker_log = (home / "worker.log").open("wb")
@@ -98,7 +101,7 @@ def test_item_served_by_the_api_matches_the_product(chain: Chain) -> None:
 
 def test_job_ran_in_a_separate_worker_process(chain: Chain) -> None:
     connection = Redis.from_url(chain.env["EARTHSIG_REDIS_URL"])
-    job = Job.fetch(job_id(Stage.PUBLISH, chain.product.id, "clc-spectral:1"),
+    job = Job.fetch(ChainIds.of(chain.product.id, "clc-spectral:1").job_id(Stage.PUBLISH),
                     connection=connection)
     assert job.worker_name == WORKER_NAME
     assert job.return_value()["worker_pid"] != os.getpid()

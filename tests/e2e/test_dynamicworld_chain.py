@@ -20,6 +20,7 @@ from inference import dynamicworld as dw
 from infra.postgres import libpq_env
 from samples.bigearthnet import DEFAULT_ROOT
 from samples.bigearthnet_product import build_product, patch_window, region_patches
+from tests.models import built
 from tests.servers import uvicorn_server
 from tests.workers import stop_workers
 
@@ -31,7 +32,8 @@ def test_worker_publishes_the_real_models_land_cover(tmp_path: Path, pgstac_dsn:
     product = build_product(tmp_path / "real", root=ROOT)
     home = tmp_path / "home"
     env = {**os.environ, **libpq_env(pgstac_dsn), "EARTHSIG_REDIS_URL": redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m", "clc-dynamicworld")),
            # The service's own default, which the suite otherwise pins to clc-spectral.
            "EARTHSIG_INFERENCE_DEFAULT_MODEL": "clc-dynamicworld",
            "EARTHSIG_INFERENCE_ORT_THREADS": "0"}

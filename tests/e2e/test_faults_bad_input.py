@@ -18,8 +18,9 @@ import rasterio
 from rq.job import Job
 
 from ingest.errors import InvalidProductError
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from samples import make_sample_product
 from tests.e2e.faults import Pipeline, assert_published_once, counts
 
@@ -98,7 +99,7 @@ def test_bad_products_fail_by_name_and_the_worker_carries_on(pipeline: Pipeline)
         with pytest.raises(JobFailedError, match=rf"job {stage}-.*invalid input: "
                                                  rf"{q.product_id}: {problem}"):
             wait_for(q.job_id, connection=pipeline.redis, timeout_s=60)
-        failed = Job.fetch(job_id(Stage(stage), q.product_id, q.model),
+        failed = Job.fetch(ChainIds.of(q.product_id, q.model).job_id(Stage(stage)),
                            connection=pipeline.redis)
         assert failed.meta["attempts"] == 1  # invalid input: never retried
     results = [wait_for(q.job_id, connection=pipeline.redis, timeout_s=60) for q in queued[-2:]]

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from rq.job import Job, JobStatus
 
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.queue import enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from samples import make_sample_product
 from tests.e2e.faults import Pipeline, all_done, assert_published_once
 
@@ -93,7 +94,7 @@ def test_disk_full_while_writing_cogs_is_retried_once_space_is_freed(
     pipeline.start_worker("d0")
     queued = enqueue_product(href, None, connection=pipeline.redis, ingest=pipeline.ingest,
                              inference=pipeline.inference)
-    infer = job_id(Stage.INFER, queued.product_id, queued.model)
+    infer = ChainIds.of(queued.product_id, queued.model).job_id(Stage.INFER)
     deadline = time.monotonic() + 60
     while True:  # the first attempt fails on the full disk; a retry is scheduled
         job = Job.fetch(infer, connection=pipeline.redis)

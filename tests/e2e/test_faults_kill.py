@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 from rq.job import Job, JobStatus
 
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.pausepoints import ENV, POINTS
 from ingest.orchestration.queue import enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from samples import make_sample_product
 from tests.e2e.faults import (
     Pipeline,
@@ -61,7 +62,7 @@ def test_worker_killed_inside_a_stage_loses_and_duplicates_nothing(
     queued = enqueue_product(href, None, connection=pipeline.redis, ingest=pipeline.ingest,
                              inference=pipeline.inference)
     horse = int(wait_for_file(marker, pipeline))  # the job sits at the point now
-    stage_job = Job.fetch(job_id(STAGE_OF[point], queued.product_id, queued.model),
+    stage_job = Job.fetch(ChainIds.of(queued.product_id, queued.model).job_id(STAGE_OF[point]),
                           connection=pipeline.redis)
     assert stage_job.get_status() == JobStatus.STARTED
     assert int(stage_job.meta["horse_pid"]) == horse
@@ -72,7 +73,7 @@ def test_worker_killed_inside_a_stage_loses_and_duplicates_nothing(
     except (TimeoutError, RuntimeError) as exc:
         raise AssertionError(f"{exc}\n{pipeline.logs()}") from exc
     for stage in Stage:
-        job = Job.fetch(job_id(stage, queued.product_id, queued.model),
+        job = Job.fetch(ChainIds.of(queued.product_id, queued.model).job_id(stage),
                         connection=pipeline.redis)
         assert job.get_status() == JobStatus.FINISHED
         # The killed stage ran twice (the kill, the retry on the survivor); others once.

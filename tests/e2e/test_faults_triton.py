@@ -21,8 +21,9 @@ from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from inference.triton_serve import TritonLayout, start_server, wait_ready
 from infra.ports import free_port
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.queue import enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from samples import make_sample_product
 from tests.e2e.faults import Pipeline, all_done, assert_published_once
 
@@ -63,7 +64,7 @@ def test_triton_down_when_inference_starts_is_retried_until_it_is_up(
                                    seed=6))
     queued = enqueue_product(href, f"{MODEL}:1", connection=pipeline.redis,
                              ingest=pipeline.ingest, inference=pipeline.inference)
-    infer = job_id(Stage.INFER, queued.product_id, queued.model)
+    infer = ChainIds.of(queued.product_id, queued.model).job_id(Stage.INFER)
     deadline = time.monotonic() + 60
     while True:  # the first attempt finds no server; a retry is scheduled
         job = Job.fetch(infer, connection=pipeline.redis)

@@ -31,6 +31,7 @@ import pytest
 
 from infra.postgres import libpq_env
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import uvicorn_server
 
 SECONDS = float(os.environ.get("EARTHSIG_LOAD_SECONDS", "15"))
@@ -105,7 +106,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
     # As the stack runs it: the tiler keeps tiles in Redis, the worker's registrations during
     # the load mark what they change there.
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_TILE_STORE_URL": module_redis_url}
     worker_log = (home / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name", "load-worker"],

@@ -30,10 +30,12 @@ from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.queue import enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import moto_s3_server, uvicorn_server
 
 BUCKET = "earthsig-multihost"
@@ -97,7 +99,9 @@ def hosts(tmp_path: Path, pgstac_dsn: str, redis_url: str,
               "EARTHSIG_ASSET_STORE_URL": f"s3://{BUCKET}/catalog",
               "EARTHSIG_S3_ENDPOINT_URL": s3_endpoint,
               "EARTHSIG_ASSET_PUBLIC_URL": f"{s3_endpoint}/{BUCKET}",
-              "CPL_VSIL_CURL_USE_HEAD": "NO"}
+              "CPL_VSIL_CURL_USE_HEAD": "NO",
+              # Configured like the enqueuer: the same default model (tests/conftest.py).
+              "EARTHSIG_INFERENCE_DEFAULT_MODEL": os.environ["EARTHSIG_INFERENCE_DEFAULT_MODEL"]}
     started = {"a": _start_host("host-a", tmp_path / "host-a", "fetch,publish", shared),
                "b": _start_host("host-b", tmp_path / "host-b", "infer", shared)}
     try:
@@ -124,14 +128,14 @@ def test_workers_on_other_hosts_complete_products(tmp_path: Path, hosts: dict[st
         hrefs = [f"{base}/{p.relative_to(served).as_posix()}" for p in paths]
         enqueuer = tmp_path / "enqueuer"
         ingest = IngestSettings(_env_file=None, home=enqueuer, redis_url=redis_url)
-        inference = InferenceSettings(_env_file=None, model_repository=enqueuer / "models")
+        inference = InferenceSettings(_env_file=None, model_repository=built(enqueuer / "models"))
         connection = Redis.from_url(redis_url)
         queued = [enqueue_product(h, None, connection=connection, ingest=ingest,
                                   inference=inference) for h in hrefs]
         results = [wait_for(q.job_id, connection=connection, timeout_s=240) for q in queued]
 
     for q in queued:  # each product crossed hosts: fetch on A, infer on B, publish on A
-        workers = {s: Job.fetch(job_id(s, q.product_id, q.model), connection=connection)
+        workers = {s: Job.fetch(ChainIds.of(q.product_id, q.model).job_id(s), connection=connection)
                    .worker_name for s in Stage}
         assert workers == {Stage.FETCH: "host-a", Stage.INFER: "host-b",
                            Stage.PUBLISH: "host-a"}
@@ -150,7 +154,7 @@ def test_workers_on_other_hosts_complete_products(tmp_path: Path, hosts: dict[st
     assert not (enqueuer / "assets").exists()
     for host in hosts.values():
         assert not any((host.root / "state" / "staging").glob("*/**/*.tif"))
-    # Host B rebuilt the reference model itself, byte for byte the enqueuer's.
+    # Host B's worker built the reference model itself at start, byte for byte the enqueuer's.
     model = ModelRepository.from_settings(inference).resolve(queued[0].model)
     rebuilt = hosts["b"].models / model.spec.name / model.spec.version / "model.onnx"
     assert _sha256(rebuilt) == _sha256(model.onnx_path)

@@ -18,9 +18,15 @@ from rq.cron import CronScheduler
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
-from ingest.orchestration.operations import discover_days, reprocess, retire
+from ingest.orchestration.operations import (
+    catalogued_sources,
+    discover_days,
+    reprocess,
+    retire,
+)
 from ingest.settings import IngestSettings
 from tests.ingest.test_discovery import DAY, EUROPE_CLEAR, api, catalog, eodag_env  # noqa: F401
+from tests.models import built
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +34,9 @@ def ops(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
         module_redis_url: str, eodag_env: dict[str, str]) -> dict:  # noqa: F811
     home = tmp_path_factory.mktemp("home")
     env = {**libpq_env(module_pgstac_dsn), **eodag_env, "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m", "clc-spectral",
+                                                            "clc-dynamicworld")),
            "EARTHSIG_DISCOVERY_PROVIDER": "local_stac"}
     return {"home": home, "env": env, "dsn": module_pgstac_dsn,
             "redis": Redis.from_url(module_redis_url),
@@ -106,3 +114,22 @@ def test_scheduler_registers_the_daily_discovery(ops: dict, tmp_path: Path) -> N
         proc.terminate()
         proc.wait(15)
         log.close()
+
+
+def test_a_discovered_safe_zip_is_downloaded_by_the_fetch_stage(
+        ops: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discovery queues the SAFE zip without downloading it; the fetch stage of a real worker
+    (EODAG configured from its environment) downloads it into the shared inputs folder, and
+    the item is made from it there."""
+    for key, value in ops["env"].items():
+        monkeypatch.setenv(key, value)
+    run = discover_days(DAY, DAY, connection=ops["redis"], ingest=ops["ingest"],
+                        inference=ops["inference"], provider="local_stac", level="L1C")
+    assert len(run.queued) == 1
+    inputs = ops["ingest"].inputs
+    assert inputs == ops["home"] / "assets" / "inputs"
+    assert not inputs.exists()  # nothing downloaded at discovery
+    _work(ops)
+    [zipped] = inputs.glob("*.zip")
+    sources = catalogued_sources(dsn=ops["dsn"])
+    assert sources[zipped.stem] == str(zipped)

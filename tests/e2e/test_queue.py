@@ -18,11 +18,13 @@ from rq.job import Job, JobStatus
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
 from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.monitor import pipeline_status
 from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.workers import kill_worker, stop_workers
 
 N_PRODUCTS = 10
@@ -54,7 +56,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
              module_redis_url: str) -> Iterator[Pipeline]:
     home = tmp_path_factory.mktemp("home")
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home), "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_RETRY_INTERVALS_S": "[1, 1, 1]"}
     ingest = IngestSettings(_env_file=None, home=home, redis_url=module_redis_url,
                             retry_intervals_s=[1, 1, 1])
@@ -91,11 +94,12 @@ def test_products_flow_through_all_stages(pipeline: Pipeline) -> None:
     assert pipeline.items() == sorted(r["item_id"] for r in results)
     for q in queued[:-1]:
         for stage in Stage:
-            job = Job.fetch(job_id(stage, q.product_id, q.model), connection=pipeline.redis)
+            job = Job.fetch(ChainIds.of(q.product_id, q.model).job_id(stage),
+                            connection=pipeline.redis)
             assert job.get_status() == JobStatus.FINISHED
             assert job.worker_name in pipeline.workers
             assert job.meta["attempts"] == 1
-    failed = Job.fetch(job_id(Stage.FETCH, queued[-1].product_id, queued[-1].model),
+    failed = Job.fetch(ChainIds.of(queued[-1].product_id, queued[-1].model).job_id(Stage.FETCH),
                        connection=pipeline.redis)
     assert failed.meta["attempts"] == 1  # invalid input: never retried
     assert "invalid input" in failed.meta["cause"]
@@ -120,7 +124,7 @@ def test_killed_worker_mid_product_is_recovered(pipeline: Pipeline) -> None:
     before = set(pipeline.items())
     q = enqueue_product(href, None, connection=pipeline.redis, ingest=pipeline.ingest,
                         inference=pipeline.inference)
-    infer = job_id(Stage.INFER, q.product_id, q.model)
+    infer = ChainIds.of(q.product_id, q.model).job_id(Stage.INFER)
     deadline = time.monotonic() + 120
     while True:  # wait until a horse is working on the infer stage
         job = Job.fetch(infer, connection=pipeline.redis)

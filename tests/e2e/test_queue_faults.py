@@ -18,10 +18,12 @@ from infra.postgres import OwnedCluster, libpq_env
 from infra.settings import StackSettings
 from infra.stack import Stack
 from ingest.catalog.pgstac_db import pgstac_session
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.queue import enqueue_product, wait_for
-from ingest.orchestration.stages import Stage, job_id
+from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 
 def test_database_down_during_publish_is_retried(tmp_path: Path, redis_url: str,
@@ -35,7 +37,7 @@ def test_database_down_during_publish_is_retried(tmp_path: Path, redis_url: str,
     cluster = OwnedCluster(stack_settings)
     home = tmp_path / "home"
     env = {**libpq_env(dsn), "EARTHSIG_REDIS_URL": redis_url, "EARTHSIG_HOME": str(home),
-           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_RETRY_INTERVALS_S": "[2, 2, 2]"}
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name", "wf"],
@@ -49,7 +51,7 @@ def test_database_down_during_publish_is_retried(tmp_path: Path, redis_url: str,
                                                   retry_intervals_s=[2, 2, 2]),
                             inference=InferenceSettings(_env_file=None,
                                                         model_repository=home / "m"))
-        publish = job_id(Stage.PUBLISH, q.product_id, q.model)
+        publish = ChainIds.of(q.product_id, q.model).job_id(Stage.PUBLISH)
         deadline = time.monotonic() + 120
         while True:  # the first registration attempt fails and a retry is scheduled
             job = Job.fetch(publish, connection=redis)

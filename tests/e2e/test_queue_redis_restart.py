@@ -19,15 +19,17 @@ from infra.postgres import libpq_env
 from infra.redis_server import OwnedRedis
 from infra.settings import StackSettings
 from ingest.catalog.pgstac_db import pgstac_session
-from ingest.orchestration.queue import chain_ids, enqueue_product, wait_for
+from ingest.orchestration.chain_ids import ChainIds
+from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 
 def _chain_states(redis: Redis, queued: list) -> str:
     lines = []
     for q in queued:
-        for i in chain_ids(q.product_id, q.model).values():
+        for i in ChainIds.of(q.product_id, q.model):
             try:
                 job = Job.fetch(i, connection=redis)
                 q = f"rq:queue:{job.origin}"
@@ -54,7 +56,7 @@ def test_redis_restart_mid_run_loses_and_duplicates_nothing(
     url = owned.start()  # append-only persistence, as the stack runs it
     home = tmp_path / "home"
     env = {**libpq_env(pgstac_dsn), "EARTHSIG_REDIS_URL": url, "EARTHSIG_HOME": str(home),
-           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(home / "m"),
+           "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_RETRY_INTERVALS_S": "[1, 2, 4]"}
     logs = [(tmp_path / f"worker{n}.log").open("wb") for n in range(2)]
     workers = [subprocess.Popen([sys.executable, "-m", "infra", "worker", "--name", f"wr{n}"],

@@ -15,6 +15,7 @@ from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from infra.cli import main
 from samples.real_patches import DEFAULT_ROOT, load_patches
+from tests.models import built
 
 ROOT = Path(__file__).parents[2] / DEFAULT_ROOT
 
@@ -22,7 +23,8 @@ ROOT = Path(__file__).parents[2] / DEFAULT_ROOT
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory) -> dict:
     settings = InferenceSettings(_env_file=None,
-                                 model_repository=tmp_path_factory.mktemp("models"))
+                                 model_repository=built(tmp_path_factory.mktemp("models"),
+                                                        "clc-dynamicworld", "clc-spectral"))
     repo = ModelRepository.from_settings(settings)
     patches = load_patches(ROOT)
     models = [repo.resolve("clc-dynamicworld"), repo.resolve("clc-spectral:1")]
@@ -78,7 +80,8 @@ def test_without_the_atmosphere_the_sea_is_not_water(scored: dict) -> None:
 
 def test_cli_prints_the_table_beside_the_baselines(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(tmp_path / "m"))
+    monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY",
+                       str(built(tmp_path / "m", "clc-dynamicworld")))
     monkeypatch.chdir(ROOT.parents[2])
     result = CliRunner().invoke(main, ["models", "eval", "clc-dynamicworld", "--bigearthnet"])
     assert result.exit_code == 0, result.output

@@ -13,6 +13,7 @@ from evaluation.pixels import evaluate
 from evaluation.scenes import evaluate_scene, generate_labelled_product, load_scene
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
+from tests.models import built
 
 
 def test_iou_of_a_hand_made_case() -> None:
@@ -59,7 +60,7 @@ def _settings() -> InferenceSettings:
 
 
 def test_scene_eval_counts_only_clear_pixels(cloudy_scene: Path, tmp_path: Path) -> None:
-    model = ModelRepository(tmp_path).resolve("clc-spectral:1")
+    model = ModelRepository(built(tmp_path)).resolve("clc-spectral:1")
     result = evaluate_scene(cloudy_scene, model, _settings())
     scene = load_scene(cloudy_scene, ["B02"])
     clear = np.isin(scene.cloudmask, (cm.CLEAR, cm.SNOW)).sum()
@@ -70,7 +71,7 @@ def test_scene_eval_counts_only_clear_pixels(cloudy_scene: Path, tmp_path: Path)
 
 
 def test_cloud_models_are_scored_against_scl(cloudy_scene: Path, tmp_path: Path) -> None:
-    model = ModelRepository(tmp_path).resolve("cloud-scl")
+    model = ModelRepository(built(tmp_path, "cloud-scl")).resolve("cloud-scl")
     ev = evaluate_scene(cloudy_scene, model, _settings()).evaluation
     assert ev.pixel_accuracy == 1.0  # SCL against itself: the lookup graph is exact
     assert {c.value for c in ev.classes} >= {cm.CLEAR, cm.CLOUD, cm.SHADOW}
@@ -80,7 +81,7 @@ def test_cli_prints_the_table(cloudy_scene: Path, tmp_path: Path,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     from infra.commands.models import models
 
-    monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(tmp_path))
+    monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(built(tmp_path)))
     monkeypatch.setenv("EARTHSIG_INFERENCE_WINDOW_SIZE", "64")
     out = CliRunner().invoke(models, ["eval", "clc-spectral", "--scene", str(cloudy_scene)])
     assert out.exit_code == 0, out.output

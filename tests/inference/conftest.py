@@ -19,6 +19,7 @@ from inference.training import export, train
 from inference.triton_serve import TritonLayout, start_server, wait_ready
 from infra.ports import free_port
 from samples.patches import write_generated_patches
+from tests.models import built
 
 
 @dataclass(frozen=True)
@@ -72,4 +73,4 @@ def triton(served_repo: ModelRepository, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 def repo(tmp_path: Path) -> ModelRepository:
-    return ModelRepository(tmp_path / "models")
+    return ModelRepository(built(tmp_path / "models", "clc-spectral", "cloud-scl"))

@@ -16,6 +16,7 @@ from inference import s2cloudless
 from inference.backends import OnnxRuntimeBackend
 from inference.packaged import UKIS, package_dir
 from inference.repository import ModelRepository
+from tests.models import built
 
 # Made by `make install` from the s2cloudless 1.2.2 sdist (infra/make/inference.mk).
 REFERENCE = Path(__file__).parents[2] / ".earthsig/testdata/s2cloudless/input_arrays.npz"
@@ -31,7 +32,8 @@ def real_scene() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> ModelRepository:
-    return ModelRepository(tmp_path_factory.mktemp("cloud-models"))
+    return ModelRepository(built(tmp_path_factory.mktemp("cloud-models"), "s2cloudless",
+                                 "ukis-csmask-6b-l2a", "ukis-csmask-4b-l1c"))
 
 
 def _bands(scene: dict[str, np.ndarray], names: list[str] | tuple[str, ...]) -> np.ndarray:

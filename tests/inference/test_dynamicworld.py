@@ -21,6 +21,7 @@ from inference import dynamicworld as dw
 from inference import dynamicworld_import as imp
 from inference.mlm import mlm_item
 from inference.repository import ModelRepository
+from tests.models import built
 
 REAL_SCENE = Path(__file__).parents[2] / ".earthsig/testdata/s2cloudless/input_arrays.npz"
 
@@ -107,7 +108,7 @@ def test_mapping_table() -> None:
 
 
 def test_mlm_lists_exactly_the_reachable_classes_and_provenance(tmp_path: Path) -> None:
-    repo = ModelRepository(tmp_path)
+    repo = ModelRepository(built(tmp_path, "clc-dynamicworld"))
     model = repo.resolve("clc-dynamicworld")
     doc = json.loads(model.mlm_path.read_text())
     props = doc["properties"]

@@ -98,3 +98,31 @@ def test_missing_model_or_version_is_named(repo: ModelRepository) -> None:
         repo.resolve("clc-spectral:9")
     with pytest.raises(ModelNotFoundError, match="'clc-unet' is not in the repository"):
         repo.resolve("clc-unet")
+
+
+def test_resolve_on_an_empty_repository_raises_and_writes_nothing(tmp_path) -> None:  # noqa: ANN001
+    repo = ModelRepository(tmp_path / "models")
+    with pytest.raises(ModelNotFoundError, match=r"'clc-spectral' is not in the repository .*"
+                       r"build it with `earthsig models build clc-spectral`"):
+        repo.resolve("clc-spectral")
+    with pytest.raises(ModelNotFoundError, match="'clc-unet' is not in the repository [^:]*$"):
+        repo.resolve("clc-unet")  # not a reference model: nothing to build
+    assert not (tmp_path / "models").exists()
+    repo.add_version(*build("clc-spectral", "1"))
+    with pytest.raises(ModelNotFoundError, match=r"no version '3'.*earthsig models build"):
+        repo.resolve("clc-spectral:3")  # a reference version not built: never built here
+    assert repo.versions("clc-spectral") == ["1"]
+
+
+def test_building_reference_models_is_an_explicit_step(tmp_path) -> None:  # noqa: ANN001
+    repo = ModelRepository(tmp_path)
+    built = repo.build_references(["clc-spectral:1", "cloud-scl"], only_missing=True)
+    assert [m.spec.ref for m in built] == ["clc-spectral:1", "clc-spectral:2",
+                                           "clc-spectral:3", "cloud-scl:1"]
+    assert repo.resolve("clc-spectral").spec.version == "1"
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("model.onnx")}
+    assert repo.build_references(["clc-spectral", "cloud-scl"], only_missing=True) == []
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("model.onnx")} == before
+    assert len(repo.build_references(["cloud-scl"])) == 1  # without only_missing: again
+    with pytest.raises(ModelNotFoundError, match="no reference model named 'clc-unet'"):
+        repo.build_references(["clc-unet"])

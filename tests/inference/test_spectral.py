@@ -14,6 +14,7 @@ from inference.errors import ModelNotFoundError
 from inference.reference import build
 from inference.repository import ModelRepository
 from tests.inference.conftest import TritonFixture
+from tests.models import built
 
 # B02, B03, B04, B08 surface reflectance of typical surfaces -> the CLC class expected.
 SIGNATURES = {
@@ -29,7 +30,7 @@ SIGNATURES = {
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> ModelRepository:
-    return ModelRepository(tmp_path_factory.mktemp("models"))
+    return ModelRepository(built(tmp_path_factory.mktemp("models")))
 
 
 def _predict(repo: ModelRepository, pixels: np.ndarray, ref: str = "clc-spectral"
@@ -77,7 +78,7 @@ def test_repository_layout_and_resolution(repo: ModelRepository) -> None:
 
 
 def test_reference_model_is_deterministic(tmp_path: Path, repo: ModelRepository) -> None:
-    other = ModelRepository(tmp_path).resolve("clc-spectral")
+    other = ModelRepository(built(tmp_path)).resolve("clc-spectral")
     assert other.onnx_path.read_bytes() == repo.resolve("clc-spectral").onnx_path.read_bytes()
 
 
@@ -263,7 +264,9 @@ def test_adding_version_3_to_a_repository_of_10_channel_versions(tmp_path: Path)
     config = (tmp_path / "clc-spectral" / "config.pbtxt").read_text()
     assert "version_policy: { all { } }" in config and "dims: [10, -1, -1]" in config
     before = {p: p.read_bytes() for p in tmp_path.glob("clc-spectral/[12]/*")}
-    assert repo.resolve("clc-spectral:3").spec.version == "3"  # built on first use
+    assert [m.spec.ref for m in repo.build_references(["clc-spectral"], only_missing=True)] \
+        == ["clc-spectral:3"]
+    assert repo.resolve("clc-spectral:3").spec.version == "3"
     assert repo.versions("clc-spectral") == ["1", "2", "3"]
     assert {p: p.read_bytes() for p in tmp_path.glob("clc-spectral/[12]/*")} == before
     assert repo.resolve("clc-spectral").spec.version == "1"  # the default is unchanged

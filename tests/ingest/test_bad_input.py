@@ -29,6 +29,7 @@ from ingest.errors import InvalidProductError
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 DAY, SIZE = date(2024, 7, 1), 128
 
@@ -216,7 +217,7 @@ BREAKAGES: dict[str, tuple[str, Callable[[Path], str]]] = {
 def _run(href: str, home: Path, dsn: str) -> None:
     process_product(href, ingest=IngestSettings(_env_file=None, home=home),
                     inference=InferenceSettings(_env_file=None,
-                                                model_repository=home / "models"),
+                                                model_repository=built(home / "models")),
                     dsn=dsn)
 
 

@@ -23,6 +23,7 @@ from ingest.clouds.cloudmask import cloudmask_from_scl, obscured
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 PRODUCTS = [("T31TCJ", date(2024, 7, 1), 1, 0.0), ("T31TCJ", date(2024, 7, 11), 2, 40.0),
             ("T31TDJ", date(2024, 7, 1), 3, 5.0), ("T31TDJ", date(2024, 7, 21), 4, 0.0)]
@@ -53,7 +54,7 @@ def _truth(product: Path) -> tuple[dict[int, float], float]:
 def catalog(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str) -> list[Truth]:
     home = tmp_path_factory.mktemp("home")
     ingest = IngestSettings(_env_file=None, home=home)
-    inference = InferenceSettings(_env_file=None, model_repository=home / "models")
+    inference = InferenceSettings(_env_file=None, model_repository=built(home / "models"))
     truths = []
     for tile, day, seed, cloud in PRODUCTS:
         product = make_sample_product(tile, day, 384, home / "samples", seed=seed,

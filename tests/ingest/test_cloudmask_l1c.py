@@ -24,12 +24,14 @@ from ingest.clouds import cloudmask_toa
 from ingest.clouds.cloud_shadows import cast_shadows, sun_angles
 from ingest.clouds.cloudmask_toa import cloudmask_from_toa, has_toa_bands, is_l1c
 from ingest.clouds.haze import scattering_haze
+from ingest.clouds.maskers import NoMasker, SclMasker, ToaMasker, masker_for
 from ingest.pipeline import prepare_product, process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from samples import generate_scene, make_sample_product
 from samples.product import truth_folder
 from samples.spectra import BAND_NAMES, TOA_PATH
+from tests.models import built
 
 DAY = date(2024, 7, 1)
 SIZE = 768
@@ -157,8 +159,12 @@ def test_which_products_get_it(product: Path, tmp_path: Path) -> None:
     assert not is_l1c(l2a) and not has_toa_bands(l2a)  # no B10 (and it has SCL)
     earth_search = pystac.Item("x", None, None, DAY, {"s2:product_type": "S2MSI1C"})
     assert is_l1c(earth_search) and not has_toa_bands(earth_search)
+    assert isinstance(masker_for(l1c, window_size=64, toa_resolution_m=60), ToaMasker)
+    assert isinstance(masker_for(l2a, window_size=64, toa_resolution_m=60), SclMasker)
+    assert isinstance(masker_for(earth_search, window_size=64, toa_resolution_m=60), NoMasker)
     l1c.assets.pop("B10")
     assert not has_toa_bands(l1c)
+    assert isinstance(masker_for(l1c, window_size=64, toa_resolution_m=60), NoMasker)
 
 
 def test_haze_is_the_generators_path_reflectance(product: Path) -> None:
@@ -188,7 +194,7 @@ def test_haze_removal_gives_the_land_cover_of_l2a(product: Path, tmp_path: Path)
         prepared = prepare_product(
             str(product), ingest=IngestSettings(_env_file=None, home=home,
                                                 l1c_haze_removal=removal),
-            inference=InferenceSettings(_env_file=None, model_repository=home / "m"))
+            inference=InferenceSettings(_env_file=None, model_repository=built(home / "m")))
         with rasterio.open(prepared.item["assets"]["landcover"]["href"]) as src:
             landcover = src.read(1)
         seen = clear & (landcover > 0)
@@ -203,7 +209,7 @@ def test_the_pipeline_masks_l1c_products(product: Path, mask: np.ndarray, truth:
                                          tmp_path: Path, pgstac_dsn: str) -> None:
     home = tmp_path / "home"
     process_product(str(product), ingest=IngestSettings(_env_file=None, home=home),
-                    inference=InferenceSettings(_env_file=None, model_repository=home / "m"),
+                    inference=InferenceSettings(_env_file=None, model_repository=built(home / "m")),
                     dsn=pgstac_dsn)
     with pgstac_session(pgstac_dsn) as db:
         [item] = [row[0] for row in db.query("SELECT content_hydrate(items) FROM items")]

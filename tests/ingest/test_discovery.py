@@ -16,18 +16,25 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from redis import Redis
+from rq import Queue, SimpleWorker
 from rq.job import Job
 
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from infra.commands.discover import discover as discover_command
+from ingest import pipeline
 from ingest.discovery import DiscoveryError, discover, enqueue_candidates, load_aoi
 from ingest.discovery.search import search_products
-from ingest.fetch import fetch_product
+from ingest.fetch import ProductSource, fetch, fetch_product
+from ingest.orchestration import jobs
+from ingest.orchestration.chain_ids import ChainIds
+from ingest.orchestration.queue import enqueue_source
+from ingest.orchestration.stages import WORK_ORDER, Stage
 from ingest.pipeline import process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import uvicorn_server
 
 DAY = dt.date(2024, 7, 1)
@@ -130,7 +137,7 @@ def dag(eodag_env: dict[str, str]):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[InferenceSettings, str]:
     settings = InferenceSettings(_env_file=None,
-                                 model_repository=tmp_path_factory.mktemp("models"))
+                                 model_repository=built(tmp_path_factory.mktemp("models")))
     return settings, ModelRepository.from_settings(settings).resolve(
         settings.default_model).spec.ref
 
@@ -195,25 +202,108 @@ def test_safe_zip_is_downloaded_through_eodag(dag, catalog: dict, tmp_path: Path
     assert fetch_product(candidate.product, tmp_path / "downloads") == path  # once only
 
 
-def test_enqueue_queues_cogs_by_url_and_zips_by_path(dag, model, redis_url: str,
-                                                     pgstac_dsn: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_queued_description_is_enough_to_download(dag, catalog: dict, tmp_path: Path) -> None:
+    """What discovery queues, through JSON and a gateway of its own (another host's worker)."""
+    [candidate] = _search(dag, level="L1C")
+    source = ProductSource.from_dict(json.loads(json.dumps(
+        ProductSource.of_eodag(candidate.product).as_dict())))
+    href = fetch(source, tmp_path / "inputs")
+    assert href == str(tmp_path / "inputs" / f"{catalog['ids']['l1c']}.zip")
+    assert Path(href).read_bytes() == catalog["zip"].read_bytes()
+    # Once there, taken as it is: no gateway, no provider.
+    assert fetch(source, tmp_path / "inputs", dag=object()) == href
+    readable = ProductSource("x", href="/somewhere/x.json")
+    assert fetch(readable, tmp_path / "inputs") == "/somewhere/x.json"
+    assert not (tmp_path / "inputs" / "x.zip").exists()
+    with pytest.raises(ValueError, match="one of them"):
+        ProductSource("x")
+
+
+def _zip_downloads(api: str, product_id: str) -> int:
+    return sum(1 for r in httpx.get(f"{api}/_requests").json()
+               if r["method"] == "GET" and r["path"].endswith(f"/{product_id}.zip"))
+
+
+def _fetch_jobs(connection: Redis) -> dict[str, dict]:
+    """Product id -> the source its fetch job was queued with."""
+    sources = {}
+    for key in connection.scan_iter("rq:job:fetch-*"):
+        job = Job.fetch(key.decode().split(":")[2], connection=connection)
+        sources[job.args[0]["product_id"]] = job.args[0]
+    return sources
+
+
+def test_enqueue_queues_cogs_by_url_and_zips_undownloaded(
+        dag, model, api: str, redis_url: str, pgstac_dsn: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     inference, ref = model
     monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(inference.model_repository))
+    monkeypatch.setenv("EARTHSIG_HOME", str(tmp_path))
     connection = Redis.from_url(redis_url)
     candidates = [*_search(dag)[:1], *_search(dag, level="L1C")]
-    queued = enqueue_candidates(candidates, ref, connection=connection,
-                                downloads=tmp_path / "downloads")
+    downloads = _zip_downloads(api, candidates[1].id)
+    queued = enqueue_candidates(candidates, ref, connection=connection)
     assert [q.product_id for q in queued] == [c.id for c in candidates]
     assert all(Job.exists(q.job_id, connection=connection) for q in queued)
-    hrefs = set()
-    for key in connection.scan_iter("rq:job:*"):
-        parts = key.decode().split(":")
-        if len(parts) == 3 and (job := Job.fetch(parts[2], connection=connection)).args:
-            hrefs.add(job.args[0])
-    # The COG product by its provider's item URL (read in place); the zip by its local path.
-    assert candidates[0].item_href in hrefs
-    assert str(tmp_path / "downloads" / f"{candidates[1].id}.zip") in hrefs
+    sources = _fetch_jobs(connection)
+    # The COG product by its provider's item URL (read in place) ...
+    assert sources[candidates[0].id] == {"product_id": candidates[0].id,
+                                         "href": candidates[0].item_href, "eodag": None}
+    # ... the zip as EODAG's description of it, for the fetch stage: nothing downloaded yet.
+    zipped = sources[candidates[1].id]
+    assert zipped["href"] is None and zipped["eodag"]["id"] == candidates[1].id
+    assert json.loads(json.dumps(zipped)) == zipped  # plain data, for a worker on any host
+    assert _zip_downloads(api, candidates[1].id) == downloads
+    assert not list(tmp_path.rglob("*.zip"))
+
+
+def test_the_fetch_stage_downloads_and_the_infer_stage_reads_what_it_parsed(
+        dag, eodag_env: dict[str, str], model, api: str, catalog: dict, redis_url: str,
+        pg_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain of a discovered SAFE zip, run by an in-process worker: the fetch job downloads
+    it into the shared inputs folder (once), parses it once, and the infer stage works from
+    that item without parsing the product again."""
+    inference, ref = model
+    shared = tmp_path / "shared-inputs"
+    for key, value in {**eodag_env, **pg_env, "EARTHSIG_HOME": str(tmp_path / "home"),
+                       "EARTHSIG_INPUTS_ROOT": str(shared),
+                       "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(inference.model_repository),
+                       }.items():
+        monkeypatch.setenv(key, value)
+    parses: list[str] = []
+
+    def counted(href: str):  # noqa: ANN202
+        parses.append(href)
+        return load_product(href)
+
+    def refused(href: str):  # noqa: ANN202
+        raise AssertionError(f"the infer stage parsed {href} again")
+
+    monkeypatch.setattr(jobs, "load_product", counted)
+    monkeypatch.setattr(pipeline, "load_product", refused)
+    connection = Redis.from_url(redis_url)
+    [candidate] = _search(dag, level="L1C")
+    zipped = shared / f"{candidate.id}.zip"
+    downloads = _zip_downloads(api, candidate.id)
+    for attempt in range(2):  # the second time, forced: the zip is there already
+        [queued] = enqueue_candidates([candidate], ref, connection=connection) if not attempt \
+            else [enqueue_source(ProductSource.of_eodag(candidate.product), ref,
+                                 connection=connection, force=True)]
+        SimpleWorker([Queue(s.value, connection=connection) for s in WORK_ORDER],
+                     connection=connection).work(burst=True)
+        published = Job.fetch(queued.job_id, connection=connection)
+        assert published.get_status() == "finished", (
+            Job.fetch(ChainIds.from_job_id(queued.job_id).job_id(Stage.FETCH),
+                      connection=connection).latest_result().exc_string)
+        assert zipped.read_bytes() == catalog["zip"].read_bytes()
+        assert not list(shared.glob(".fetch-*"))
+        assert _zip_downloads(api, candidate.id) == downloads + 1  # the first time only
+        assert parses == [str(zipped)] * (attempt + 1)  # once per chain, by the fetch stage
+        infer = Job.fetch(ChainIds.from_job_id(queued.job_id).job_id(Stage.INFER),
+                          connection=connection)
+        source = next(link for link in infer.return_value()["item"]["links"]
+                      if link["rel"] == "derived_from")
+        assert source["href"] == str(zipped)  # read from the shared folder
 
 
 def test_cli_lists_json(eodag_env: dict[str, str], model, pg_env: dict[str, str],

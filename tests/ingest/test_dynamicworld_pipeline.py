@@ -30,6 +30,7 @@ from ingest.outputs.coastline import CELL_PX, land_mask, mark_marine_water
 from ingest.pipeline import prepare_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 DAY = date(2024, 7, 1)
 
@@ -84,7 +85,7 @@ def test_water_at_sea_becomes_marine(lon: float, lat: float, at_sea: bool) -> No
 
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
+    return built(tmp_path_factory.mktemp("models"), "clc-dynamicworld")
 
 
 def _prepare(product: Path, home: Path, repository: Path) -> dict:

@@ -38,6 +38,7 @@ from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import generate_scene, make_sample_product
 from samples.changes import Conversion
+from tests.models import built
 
 TILE, SIZE, SEED, SQUARE, MARGIN = "32TQM", 512, 11, 48, 8
 D0, D1, D2 = date(2024, 5, 1), date(2024, 6, 1), date(2024, 7, 1)
@@ -83,7 +84,7 @@ class Scenes:
 def scenes(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str) -> Scenes:
     home = tmp_path_factory.mktemp("home")
     ingest = IngestSettings(_env_file=None, home=home)
-    inference = InferenceSettings(_env_file=None, model_repository=home / "models")
+    inference = InferenceSettings(_env_file=None, model_repository=built(home / "models"))
     conversion = _forest_square()
     items, truth, clear = {}, {}, {}
     for day, cover in CLOUDS.items():

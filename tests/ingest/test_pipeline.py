@@ -33,6 +33,7 @@ from ingest.outputs.staging import multihash_sha256
 from ingest.pipeline import prepare_product, process_product, register_prepared
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 
 ASSETS = {"landcover", "confidence", "cloudmask", "polygons", "thumbnail"}
 
@@ -59,7 +60,7 @@ def _items(dsn: str) -> list[dict]:
 
 def _settings(home: Path) -> tuple[IngestSettings, InferenceSettings]:
     return (IngestSettings(_env_file=None, home=home),
-            InferenceSettings(_env_file=None, model_repository=home / "models"))
+            InferenceSettings(_env_file=None, model_repository=built(home / "models")))
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from ingest.errors import InvalidProductError
 from ingest.readers import load_product, open_product
 from samples import generate_scene, make_sample_product
 from samples.arrays import upsample2
+from tests.models import built
 
 TILE, DATE, SIZE, SEED, CLOUDS = "T31TCJ", dt.date(2024, 7, 1), 200, 11, 25.0
 BANDS_10M = ["B02", "B03", "B04", "B08"]
@@ -213,7 +214,7 @@ def test_pipeline_reads_a_safe_zip_like_the_cog_product(
     from ingest.settings import IngestSettings
 
     ingest = IngestSettings(_env_file=None, home=tmp_path)
-    inference = InferenceSettings(_env_file=None, model_repository=tmp_path / "models")
+    inference = InferenceSettings(_env_file=None, model_repository=built(tmp_path / "models"))
     landcover = {}
     for layout in ("cog-03.01", "safe-l2a-zip-03.01"):
         result = process_product(str(products[layout]), ingest=ingest, inference=inference,

@@ -35,6 +35,7 @@ from samples.bigearthnet_product import (
     region_patches,
 )
 from samples.s2grid import tile_grid
+from tests.models import built
 
 ROOT = Path(__file__).parents[2] / DEFAULT_ROOT
 # Measured with clc-spectral:1 (docs/models.md, "Real pixels"); the model is not tuned to them.
@@ -60,7 +61,8 @@ def registered(product: Path, tmp_path_factory: pytest.TempPathFactory,
                module_pgstac_dsn: str) -> dict:
     home = tmp_path_factory.mktemp("home")
     process_product(str(product), ingest=IngestSettings(_env_file=None, home=home),
-                    inference=InferenceSettings(_env_file=None, model_repository=home / "models"),
+                    inference=InferenceSettings(_env_file=None,
+                                                model_repository=built(home / "models")),
                     dsn=module_pgstac_dsn)
     with pgstac_session(module_pgstac_dsn) as db:
         [item] = [row[0] for row in db.query("SELECT content_hydrate(items) FROM items")]

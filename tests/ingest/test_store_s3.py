@@ -22,6 +22,7 @@ from ingest.outputs.staging import multihash_sha256
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import moto_s3_server
 
 BUCKET = "earthsig-assets"
@@ -63,7 +64,7 @@ def _settings(home: Path, endpoint: str, public: bool) -> tuple[IngestSettings, 
     ingest = IngestSettings(_env_file=None, home=home, asset_store_url=f"s3://{BUCKET}/catalog",
                             s3_endpoint_url=endpoint,
                             asset_public_url=f"{endpoint}/{BUCKET}" if public else None)
-    return ingest, InferenceSettings(_env_file=None, model_repository=home / "models")
+    return ingest, InferenceSettings(_env_file=None, model_repository=built(home / "models"))
 
 
 def _keys(s3) -> list[str]:  # noqa: ANN001

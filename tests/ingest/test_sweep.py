@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 
-from ingest.orchestration.sweep import chain_job_ids, open_chains_key, register_chain, sweep_chains
+from ingest.orchestration.sweep import open_chains_key, register_chain, sweep_chains
 
 
 def _chain(redis: Redis, product: str = "p1") -> list[Job]:
@@ -32,13 +31,6 @@ def _finish(job: Job, redis: Redis) -> None:
     redis.lrem(queue.key, 0, job.id)
     job.set_status(JobStatus.FINISHED)
     FinishedJobRegistry(queue=queue).add(job, ttl=3600)
-
-
-def test_chain_job_ids_follow_the_publish_id() -> None:
-    assert chain_job_ids("publish-S2A_X-clc-v1") == ["fetch-S2A_X-clc-v1", "infer-S2A_X-clc-v1",
-                                                     "publish-S2A_X-clc-v1"]
-    with pytest.raises(ValueError, match="not the id of a chain's publish job: 'infer-x'"):
-        chain_job_ids("infer-x")
 
 
 def test_healthy_chains_are_left_alone(redis_url: str) -> None:

@@ -36,6 +36,7 @@ from ingest.clouds.cloudmask import cloudmask_from_scl
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import uvicorn_server
 from tests.tiler.test_web_map import MODULES, _chromium
 from tiler.errors import NothingHereError
@@ -102,7 +103,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str) ->
                                       cloud_cover=cloud)
         done = process_product(
             str(product), ingest=IngestSettings(_env_file=None, home=home),
-            inference=InferenceSettings(_env_file=None, model_repository=home / "models"),
+            inference=InferenceSettings(_env_file=None, model_repository=built(home / "models")),
             dsn=module_pgstac_dsn)
         truths.append(_truth(product, _item(module_pgstac_dsn, done.item_id)))
     with rasterio.open(product.parent / "truth_landcover.tif") as src:

@@ -28,6 +28,7 @@ from infra.postgres import libpq_env
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.models import built
 from tests.servers import uvicorn_server
 from tests.spots import Spot, interior_spot
 from tests.tiler.landcover_data import item_dict, load, write_cog
@@ -78,7 +79,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str) -> 
     process_product(
         str(product),
         ingest=IngestSettings(_env_file=None, home=home),
-        inference=InferenceSettings(_env_file=None, model_repository=home / "models"),
+        inference=InferenceSettings(_env_file=None, model_repository=built(home / "models")),
         dsn=module_pgstac_dsn,
     )
     load(module_pgstac_dsn, [], [_item_of_another_model(write_cog(home / "elsewhere.tif"))])
