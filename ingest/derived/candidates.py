@@ -49,6 +49,7 @@ from catalog_schemas.assets import (
     PREDICTION_ASSET,
 )
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from catalog_schemas.earthsig_extension import MODEL
 from catalog_schemas.items import PublishedFile
 from inference.patches import BANDS, DN_SCALE, REFERENCE, write_patch
 from ingest.catalog import publisher
@@ -243,7 +244,7 @@ def _write(path: Path, data: np.ndarray, geo: dict, nodata: int | None = None) -
 
 
 def _write_index(out: Path, item: pystac.Item, found: list[Candidate]) -> None:
-    doc = {"source_item": item.id, "model": item.properties.get("earthsig:model"),
+    doc = {"source_item": item.id, "model": item.properties.get(MODEL),
            "candidates": [{"pid": c.pid, **asdict(c.window)} for c in found]}
     with atomic_file(out / INDEX_FILE) as tmp:
         tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")

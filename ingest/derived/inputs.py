@@ -12,6 +12,7 @@ from datetime import date
 import pystac
 
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from catalog_schemas.earthsig_extension import MODEL
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.errors import InvalidProductError
 
@@ -65,5 +66,5 @@ def landcover_items_of_tile(tile: str, *, start: date | None = None, end: date |
     found = [pystac.Item.from_dict(f) for f in search_items(
         LANDCOVER_COLLECTION_ID, start=start, end=end, dsn=dsn)
         if tile_of(f) == tile and (model is None or
-                                   f["properties"].get("earthsig:model") == model)]
+                                   f["properties"].get(MODEL) == model)]
     return sorted(found, key=lambda i: (i.datetime, i.id))

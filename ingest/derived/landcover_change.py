@@ -33,6 +33,7 @@ from shapely.geometry import mapping, shape
 from catalog_schemas import clc
 from catalog_schemas import landcover_change as ch
 from catalog_schemas.collections import LANDCOVER_ASSET, LANDCOVER_COLLECTION_ID
+from catalog_schemas.earthsig_extension import MODEL
 from catalog_schemas.items import Grid, PublishedFile
 from ingest.catalog import publisher
 from ingest.catalog.register import CollectionDefinition
@@ -131,7 +132,7 @@ def _same_grid(rasters: list[LandcoverRaster]) -> None:
 
 
 def _model_of(items: list[pystac.Item], model: str | None) -> str:
-    models = sorted({str(i.properties.get("earthsig:model")) for i in items})
+    models = sorted({str(i.properties.get(MODEL)) for i in items})
     if model is None and len(models) > 1:
         raise InvalidProductError(f"the items come from several models {models}: name one "
                                   "(a change between two models is no change)")

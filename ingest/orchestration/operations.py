@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID
+from catalog_schemas.earthsig_extension import MODEL, SOURCE_PRODUCT
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from ingest.catalog.pgstac_db import pgstac_session
@@ -105,7 +106,7 @@ def catalogued_sources(*, model_ref: str | None = None, bbox: list[float] | None
         search["datetime"] = f"{lower}/{upper}"
     if model_ref:
         search["filter-lang"] = "cql2-json"
-        search["filter"] = {"op": "=", "args": [{"property": "earthsig:model"}, model_ref]}
+        search["filter"] = {"op": "=", "args": [{"property": MODEL}, model_ref]}
     with pgstac_session(dsn) as db:
         [(result,)] = list(db.query("SELECT search(%s::jsonb)", [json.dumps(search)]))
     sources = {}
@@ -113,7 +114,7 @@ def catalogued_sources(*, model_ref: str | None = None, bbox: list[float] | None
         link = next((ln for ln in feature.get("links", []) if ln.get("rel") == "derived_from"
                      and str(ln.get("title", "")).startswith("Sentinel-2 product")), None)
         if link:
-            sources[feature["properties"]["earthsig:source_product"]] = link["href"]
+            sources[feature["properties"][SOURCE_PRODUCT]] = link["href"]
     return sources
 
 
