@@ -18,7 +18,8 @@ def run_model(read_window: WindowReader, height: int, width: int, model: Resolve
     windows where ``keep`` keeps no valid pixel are not run."""
     spec = model.spec
     return segment(read_window, height, width, backend or open_backend(model, settings),
-                   window_size=settings.window_size, batch_size=settings.batch_size,
+                   window_size=settings.window_size,
+                   batch_size=settings.batch_size_for(spec.name),
                    overlap=settings.window_overlap, blend=settings.blend,
                    prepare=spec.prepare, values=spec.raster_values, keep=keep,
                    progress=progress)

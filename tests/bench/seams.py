@@ -143,6 +143,48 @@ def real_scene(model: ResolvedModel) -> np.ndarray:
     return np.moveaxis(image[..., index], -1, 0)[:, :512, :512].astype(np.float32)
 
 
+def skipped_share(mask: np.ndarray, size: int, overlap: int) -> tuple[int, int]:
+    """(windows wholly under cloud or nodata, windows) of ``mask``'s layout."""
+    from catalog_schemas import cloudmask as cm
+
+    hidden = np.isin(mask, (*cm.OBSCURED, cm.NODATA))
+    rows, cols = axis_layout(mask.shape[0], size, overlap), axis_layout(mask.shape[1], size,
+                                                                        overlap)
+    skipped = sum(bool(hidden[r.pos:r.pos + r.length, c.pos:c.pos + c.length].all())
+                  for r in rows for c in cols)
+    return skipped, len(rows) * len(cols)
+
+
+def skips(size: int, covers: list[float]) -> None:
+    """The share of windows a cloud mask lets the chain skip: s2cloudless's real L1C scene
+    (our mask of it, as ``tests/ingest/test_cloudmask_l1c.py`` makes it), and generated
+    scenes' cloud truth (cloud, thin cloud, shadow) at several cloud covers."""
+    from catalog_schemas import cloudmask as cm
+    from inference import s2cloudless
+    from ingest.clouds import cloudmask_toa
+    from samples import generate_scene
+
+    with np.load(REAL_SCENE) as data:
+        image = data["s2_im"][0]
+    toa = np.moveaxis(image[..., [s2cloudless.L1C_ORDER.index(b)
+                                  for b in cloudmask_toa.BANDS]], -1, 0).astype(np.float32)
+    h, w = toa.shape[1:]
+    coarse = cloudmask_toa.coarse_from_arrays(toa, np.ones((h, w), bool), 1)
+    real = cloudmask_toa.fine_mask(coarse, None, 10, h, w)
+    print("| scene | cloud, thin cloud, shadow % | window | overlap | skipped | windows | "
+          "share % |\n|---|---:|---:|---:|---:|---:|---:|")
+    masks = [(f"real L1C {h} x {w}", real)]
+    for cover in covers:
+        scene = generate_scene("T32TLS", date(2024, 7, 1), size, seed=11, cloud_cover=cover)
+        masks.append((f"generated {size} px, cloud_cover {cover:g}", scene.cloudmask()))
+    for name, mask in masks:
+        obscured = np.isin(mask, cm.OBSCURED).mean() * 100
+        for window, overlap in ((256, 32), (512, 32)):
+            k, n = skipped_share(mask, window, overlap)
+            print(f"| {name} | {obscured:.1f} | {window} | {overlap} | {k} | {n} | "
+                  f"{100 * k / n:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="clc-dynamicworld")
@@ -150,7 +192,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1536, help="generated scene, px")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--only", choices=("field", "seams", "speed"))
+    parser.add_argument("--only", choices=("field", "seams", "speed", "skips"))
     args = parser.parse_args()
     model = _model(args.model, args.models)
     backend = OnnxRuntimeBackend(model.onnx_path, threads=args.threads)
@@ -164,6 +206,9 @@ def main() -> None:
         seams(model, backend, generated_scene(args.size, model),
               [(512, 0), (512, 16), (512, 32), (512, 64), (768, 16), (768, 32), (1024, 32)],
               "generated")
+    if args.only in (None, "skips"):
+        print()
+        skips(args.size, [10, 20, 40, 60])
     if args.only in (None, "speed"):
         print()
         speed(model, [(512, 16, 4), (512, 32, 4), (512, 64, 4), (768, 16, 2), (768, 32, 2),

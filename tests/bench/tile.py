@@ -116,7 +116,8 @@ def run_chain(href: str, out: Path, dsn: str, model_ref: str, sample: int) -> di
     return {"timings": result.timings_s, "total": total, "assets": assets,
             "imports_mb": imports_mb, "peak_mb": peak_mb, "windows": counts.counts,
             "model_only": model_only, "ort_threads": inference.ort_threads,
-            "window": [inference.window_size, inference.window_overlap, inference.batch_size]}
+            "window": [inference.window_size, inference.window_overlap,
+                       inference.batch_size_for(model_ref.split(":")[0])]}
 
 
 def model_only_seconds(href: str, model_ref: str, inference: object, counts: dict,
@@ -134,7 +135,7 @@ def model_only_seconds(href: str, model_ref: str, inference: object, counts: dic
     assert isinstance(inference, InferenceSettings)
     model = ModelRepository(inference.model_repository).resolve(model_ref)
     backend = open_backend(model, inference)
-    size, batch_size = inference.window_size, inference.batch_size
+    size, batch_size = inference.window_size, inference.batch_size_for(model.spec.name)
     with open_product(href, model.spec.input_bands) as reader:
         layout = axis_layout(reader.grid.height, size, inference.window_overlap)
         cols = axis_layout(reader.grid.width, size, inference.window_overlap)
@@ -277,13 +278,13 @@ def report(size: int, chain: dict, floor: dict, model: str) -> None:
         print(f"| floor: {stage} | {seconds:.2f} | {mpx / seconds:.1f} | {seconds / base:.2f} |")
     print(f"| **I/O floor total** | {base:.2f} | {mpx / base:.1f} | 1.00 |")
     for stage, seconds in chain["timings"].items():
-        print(f"| chain: {stage} | {seconds:.2f} | {mpx / max(seconds, 1e-9):.1f} | "
+        print(f"| chain: {stage} | {seconds:.2f} | {mpx / max(seconds, 1e-9):.2f} | "
               f"{seconds / base:.2f} |")
     total = chain["total"]
-    print(f"| **chain total** | {total:.2f} | {mpx / total:.1f} | {total / base:.2f} |")
+    print(f"| **chain total** | {total:.2f} | {mpx / total:.2f} | {total / base:.2f} |")
     model_only = chain["model_only"]["seconds"]
     print(f"| model only (same windows, from memory) | {model_only:.2f} | "
-          f"{mpx / model_only:.1f} | {model_only / base:.2f} |")
+          f"{mpx / model_only:.2f} | {model_only / base:.2f} |")
     w = chain["windows"]
     if w:
         print(f"\nWindows: {w['total']} in the layout, {w['run']} run in {w['batches']} "
