@@ -9,6 +9,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _model_batch_sizes() -> dict[str, int]:
+    """`{"clc-dynamicworld": 1}`"""
+    return {"clc-dynamicworld": 1}
+
+
 class InferenceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EARTHSIG_INFERENCE_", env_file=".env",
                                       extra="ignore", protected_namespaces=())
@@ -33,6 +38,16 @@ class InferenceSettings(BaseSettings):
         description="Overlap stitching: centre (each pixel from the window whose centre is "
                     "nearest) or weighted (probabilities averaged with tapered weights).")
     batch_size: int = Field(default=4, ge=1, description="Windows per backend call.")
+    model_batch_sizes: dict[str, int] = Field(
+        default_factory=_model_batch_sizes,
+        description='Windows per backend call for the models named, JSON, over batch_size: '
+                    'a full-resolution network\'s activations are large (clc-dynamicworld: '
+                    '0.9 GB in ONNX Runtime for one 512 px window, 3.9 GB for four, at the same '
+                    'speed a window; docs/benchmarks.md).')
+
+    def batch_size_for(self, model: str) -> int:
+        """Windows per backend call for ``model`` (its name)."""
+        return max(1, self.model_batch_sizes.get(model, self.batch_size))
     backend: Literal["onnxruntime", "triton"] = Field(
         default="onnxruntime", description="Embedded ONNX Runtime, or a Triton server (gRPC).")
     ort_threads: int = Field(

@@ -12,8 +12,10 @@ smaller than one window). Overlaps are stitched one of two ways:
 
 Memory is bounded by one band of window rows: the product is read window by window, and only
 the uint8 class and confidence grids are held whole (``weighted`` also keeps a float32
-accumulator of ``classes x window_size x width``). Windows whose pixels are all invalid are
-not sent to the backend.
+accumulator of ``classes x window_size x width``). Windows are not sent to the backend when
+none of their pixels would be kept: all invalid, or (with ``keep``, the caller's say of which
+pixels it will publish) all hidden, e.g. under cloud. ``keep`` decides skipping only: a window
+that runs is stitched exactly as without it, so outputs never change where a pixel is kept.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rasterio.windows import Window
@@ -35,13 +37,35 @@ log = logging.getLogger(__name__)
 # read_window(window) -> (model input [bands, h, w] float32, valid mask [h, w] bool)
 WindowReader = Callable[[Window], tuple[np.ndarray, np.ndarray]]
 Prepare = Callable[[np.ndarray], np.ndarray]
+# keep(window) -> [h, w] bool: pixels whose class the caller will publish (e.g. not under cloud)
+KeepMask = Callable[[Window], np.ndarray]
 BLENDS = ("centre", "weighted")
+
+
+@dataclass
+class WindowCounts:
+    """How many windows ran, and how many were skipped and why (logged, and for benches)."""
+
+    total: int = 0
+    run: int = 0
+    skipped_invalid: int = 0  # no valid pixel
+    skipped_hidden: int = 0  # valid pixels, but ``keep`` kept none of them
+    batches: int = 0  # backend calls
+    model_s: float = 0.0  # time within the backend's predict
+
+    @property
+    def skipped_share(self) -> float:
+        return (self.skipped_invalid + self.skipped_hidden) / max(self.total, 1)
 
 
 @dataclass
 class Segmentation:
     classes: np.ndarray  # uint8 raster values (CLC grid code / cloud value), 0 where invalid
     confidence: np.ndarray  # uint8 0-100 (max probability), 0 where invalid
+    # Valid pixels of windows skipped because ``keep`` kept none of them (their classes are 0,
+    # though the bands were there); None when no window was skipped so.
+    unrun: np.ndarray | None = None
+    counts: WindowCounts = field(default_factory=WindowCounts)
 
 
 def windows(height: int, width: int, size: int) -> Iterator[Window]:
@@ -62,12 +86,13 @@ def inference_windows(height: int, width: int, size: int, overlap: int = 0
 def segment(read_window: WindowReader, height: int, width: int, backend: Backend, *,
             window_size: int = 512, batch_size: int = 4, overlap: int = 0,
             blend: str = "centre", prepare: Prepare | None = None,
-            values: np.ndarray | None = None,
+            values: np.ndarray | None = None, keep: KeepMask | None = None,
             progress: Callable[[int, int], None] | None = None) -> Segmentation:
     """Classify a raster window by window.
 
     ``prepare`` turns a read batch into model input (the MLM value_scaling); ``values`` maps
-    output channel -> raster value (default: channel + 1, the CLC grid code).
+    output channel -> raster value (default: channel + 1, the CLC grid code). A window where
+    ``keep`` keeps no valid pixel is not run (see the module's docstring).
     """
     if blend not in BLENDS:
         raise ValueError(f"blend must be one of {BLENDS}, not {blend!r}")
@@ -76,6 +101,8 @@ def segment(read_window: WindowReader, height: int, width: int, backend: Backend
     stitcher: Stitcher = (CentreStitcher(height, width, values) if blend == "centre"
                           else WeightedStitcher(height, width, window_size, values))
     total, done = len(rows) * len(cols), 0
+    run = _ChunkRunner(backend, window_size, prepare, stitcher, keep, height, width)
+    run.counts.total = total
     chunks = [(r, row, cols[start:start + batch_size])
               for r, row in enumerate(rows) for start in range(0, len(cols), batch_size)]
     # Reading (GDAL decoding, which releases the GIL) overlaps the model's run on the previous
@@ -87,13 +114,19 @@ def segment(read_window: WindowReader, height: int, width: int, backend: Backend
             if k + 1 < len(chunks):
                 ahead = pool.submit(_read_chunk, read_window, chunks[k + 1][1],
                                     chunks[k + 1][2])
-            _run_chunk(reads, backend, row, chunk, window_size, prepare, stitcher)
+            run(reads, row, chunk)
             done += len(chunk)
             if progress:
                 progress(done, total)
             if k + 1 == len(chunks) or chunks[k + 1][0] != r:
                 stitcher.finish_row(row, rows[r + 1].pos if r + 1 < len(rows) else height)
-    return Segmentation(classes=stitcher.classes, confidence=stitcher.confidence)
+    c = run.counts
+    log.info("%d windows: %d run in %d batches (%.1f s in the model), %d skipped with no valid "
+             "pixel, %d with none kept (%.0f %% skipped)", c.total, c.run, c.batches, c.model_s,
+             c.skipped_invalid, c.skipped_hidden, 100 * c.skipped_share,
+             extra={"window_counts": c})
+    return Segmentation(classes=stitcher.classes, confidence=stitcher.confidence,
+                        unrun=run.unrun, counts=c)
 
 
 def _read_chunk(read_window: WindowReader, row: Axis, cols: list[Axis]
@@ -101,16 +134,48 @@ def _read_chunk(read_window: WindowReader, row: Axis, cols: list[Axis]
     return [read_window(Window(c.pos, row.pos, c.length, row.length)) for c in cols]
 
 
-def _run_chunk(reads: list[tuple[np.ndarray, np.ndarray]], backend: Backend, row: Axis,
-               cols: list[Axis], size: int, prepare: Prepare | None,
-               stitcher: Stitcher) -> None:
-    live = [i for i, (_, mask) in enumerate(reads) if mask.any()]
-    if not live:
-        return  # all nodata: nothing to predict, the grids stay 0 there
-    batch = np.stack([_pad(reads[i][0], size) for i in live])
-    probs = backend.predict(prepare(batch) if prepare else batch)
-    for i, p in zip(live, probs, strict=True):
-        stitcher.add(row, cols[i], p[:, :row.length, :cols[i].length], reads[i][1])
+class _ChunkRunner:
+    """Runs the windows of one chunk worth running through the backend, stitches them, and
+    counts what ran and what was skipped."""
+
+    def __init__(self, backend: Backend, size: int, prepare: Prepare | None,
+                 stitcher: Stitcher, keep: KeepMask | None, height: int, width: int) -> None:
+        self.backend, self.size, self.prepare, self.stitcher = backend, size, prepare, stitcher
+        self.keep, self.shape = keep, (height, width)
+        self.counts = WindowCounts()
+        self.unrun: np.ndarray | None = None
+
+    def __call__(self, reads: list[tuple[np.ndarray, np.ndarray]], row: Axis,
+                 cols: list[Axis]) -> None:
+        live = []
+        for i, (_, valid) in enumerate(reads):
+            if not valid.any():
+                self.counts.skipped_invalid += 1  # all nodata: the grids stay 0 there
+            elif self.keep is not None and not self._kept_any(row, cols[i], valid):
+                self.counts.skipped_hidden += 1
+                self._mark_unrun(row, cols[i], valid)
+            else:
+                live.append(i)
+        if not live:
+            return
+        batch = np.stack([_pad(reads[i][0], self.size) for i in live])
+        t0 = time.perf_counter()
+        probs = self.backend.predict(self.prepare(batch) if self.prepare else batch)
+        self.counts.model_s += time.perf_counter() - t0
+        self.counts.batches += 1
+        self.counts.run += len(live)
+        for i, p in zip(live, probs, strict=True):
+            self.stitcher.add(row, cols[i], p[:, :row.length, :cols[i].length], reads[i][1])
+
+    def _kept_any(self, row: Axis, col: Axis, valid: np.ndarray) -> bool:
+        assert self.keep is not None
+        kept = self.keep(Window(col.pos, row.pos, col.length, row.length))
+        return bool(np.logical_and(kept, valid).any())
+
+    def _mark_unrun(self, row: Axis, col: Axis, valid: np.ndarray) -> None:
+        if self.unrun is None:
+            self.unrun = np.zeros(self.shape, bool)
+        self.unrun[row.pos:row.pos + row.length, col.pos:col.pos + col.length] |= valid
 
 
 def _pad(x: np.ndarray, size: int) -> np.ndarray:

@@ -251,24 +251,30 @@ def _segment(source: pystac.Item, model: ResolvedModel, inference: InferenceSett
             window_reader = toa_emulated(window_reader, path)
             notes = (*notes, emulation_lineage(bands, path))
         read = _TimedReader(window_reader)
+        # Land cover under clouds and shadows is hidden below: windows where nothing would be
+        # kept are not run (the mask's keep decides skipping only; kept pixels never change).
+        keep = mask.keep if mask.values is not None else None
         with _step("read+infer", source.id, timings):
-            seg = run_model(read, grid.height, grid.width, model, inference,
+            seg = run_model(read, grid.height, grid.width, model, inference, keep=keep,
                             progress=ProgressLog(f"{source.id}: infer"))
         # Reading runs one chunk ahead of the model, overlapped: its own time is summed as it
         # happens and reported beside the stage's wall time, which contains it.
         timings["read (within read+infer)"] = read.seconds
+        timings["model (within read+infer)"] = seg.counts.model_s
     classes, confidence = seg.classes, seg.confidence
-    if COASTLINE_REFINEMENT in model.spec.hyperparameters.get("refinements", {}):
-        with _step("coastline", source.id, timings):
-            marine = refine_water(classes, model.spec.hyperparameters, grid.crs,
-                                  grid.transform)
-        notes = (*notes, f"water at sea ({marine} px) from {COASTLINE_SOURCE}")
-    cloud = mask.over(classes, clc.NODATA)
+    cloud = mask.over(classes, clc.NODATA, seg.unrun)
     if cloud is not None:
         # Land cover is unknown under clouds and shadows: nodata there, so mosaics show an
         # older clear product beneath instead of a cloud classified as snow.
         hidden = obscured(cloud) | (cloud == cm.NODATA)
         classes[hidden] = 0
+    if COASTLINE_REFINEMENT in model.spec.hyperparameters.get("refinements", {}):
+        # After hiding (pixel by pixel, so the same pixels): the count is of published pixels,
+        # the same whether or not windows under cloud were run.
+        with _step("coastline", source.id, timings):
+            marine = refine_water(classes, model.spec.hyperparameters, grid.crs,
+                                  grid.transform)
+        notes = (*notes, f"water at sea ({marine} px) from {COASTLINE_SOURCE}")
     confidence[classes == 0] = CONFIDENCE_NODATA
     epsg = grid.crs.to_epsg()
     if epsg is None:

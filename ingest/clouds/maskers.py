@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 import pystac
+from rasterio.windows import Window
 
 from catalog_schemas import cloudmask as cm
 from inference.windows import windows
@@ -40,12 +41,24 @@ class CloudMask:
     from_toa: bool = False  # made by s2cloudless (its software goes in the item)
     marks_nodata: bool = True  # False: the mask cannot tell where the bands had no pixel
 
-    def over(self, land_cover: np.ndarray, nodata: int) -> np.ndarray | None:
+    def over(self, land_cover: np.ndarray, nodata: int, unrun: np.ndarray | None = None
+             ) -> np.ndarray | None:
         """The mask to publish beside ``land_cover``: where the mask cannot tell invalid
-        pixels itself (made coarser), those where the land cover is ``nodata`` are nodata."""
+        pixels itself (made coarser), those where the land cover is ``nodata`` are nodata,
+        but for ``unrun`` ones (valid bands the model was not run on: all hidden anyway)."""
         if self.values is not None and not self.marks_nodata:
-            self.values[land_cover == nodata] = cm.NODATA
+            invalid = land_cover == nodata
+            if unrun is not None:
+                invalid &= ~unrun
+            self.values[invalid] = cm.NODATA
         return self.values
+
+    def keep(self, window: Window) -> np.ndarray:
+        """Pixels of ``window`` whose land cover will be published: not obscured (cloud,
+        thin cloud, shadow) nor nodata in the mask (all, without a mask)."""
+        if self.values is None:
+            return np.ones((int(window.height), int(window.width)), bool)
+        return ~np.isin(self.values[window.toslices()], (*cm.OBSCURED, cm.NODATA))
 
 
 class CloudMasker(Protocol):

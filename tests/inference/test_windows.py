@@ -5,7 +5,7 @@ import pytest
 from rasterio.windows import Window
 
 from inference.stitch import axis_layout
-from inference.windows import inference_windows, segment, windows
+from inference.windows import BLENDS, inference_windows, segment, windows
 
 
 class PixelBackend:
@@ -169,3 +169,71 @@ def test_plane_by_plane_argmax_equals_the_reduction(channels: int) -> None:
     np.testing.assert_array_equal(got[1], want[1])
     assert got[0].dtype == got[1].dtype == np.uint8
     assert (got[0][4:8][valid[4:8]] == 10).all() and (got[1][8:12][valid[8:12]] == 100).all()
+
+
+class ContextBackend(PixelBackend):
+    """A model that sees context: each pixel's scores shift with its window's mean, so a
+    window's answers depend on every pixel it reads (as a convolutional network's do)."""
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return super().predict(batch + batch.mean(axis=(2, 3), keepdims=True) * 3)
+
+
+def _clouds(seed: int, shape: tuple[int, int], cell: int = 20) -> np.ndarray:
+    """A cloud bank over the top-left (whole windows under it) and random cells elsewhere
+    (windows partly under cloud)."""
+    coarse = np.random.default_rng(seed).random((-(-shape[0] // cell), -(-shape[1] // cell)))
+    cloud = np.kron(coarse > 0.5, np.ones((cell, cell), bool))[:shape[0], :shape[1]]
+    cloud[:130, :120] = True
+    return cloud
+
+
+def test_windows_under_cloud_are_skipped_only_where_nothing_is_kept() -> None:
+    """Of four 64 px windows: one all nodata and one whose only kept pixel is nodata are
+    skipped; one with a single clear valid pixel and one all clear are run."""
+    valid = np.ones((128, 128), bool)
+    keep = np.zeros((128, 128), bool)
+    valid[:64, :64] = False  # top-left: nothing valid
+    keep[10, 100] = True  # top-right: one clear valid pixel among cloud
+    keep[100, 10] = True
+    valid[100, 10] = False  # bottom-left: the only clear pixel is nodata
+    keep[64:, 64:] = True  # bottom-right: clear
+
+    def read_it(window: Window) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = window.toslices()
+        return SCENE[:, :64, :64] + 0 * window.col_off, valid[rows, cols]
+
+    backend = ContextBackend()
+    seg = segment(read_it, 128, 128, backend, window_size=64, batch_size=1,
+                  keep=lambda w: keep[w.toslices()])
+    assert len(backend.calls) == 2
+    c = seg.counts
+    assert (c.total, c.run, c.skipped_invalid, c.skipped_hidden) == (4, 2, 1, 1)
+    assert c.skipped_share == 0.5 and c.batches == 2
+    assert seg.classes[10, 100] > 0 and (seg.classes[64:, 64:] > 0).all()
+    assert (seg.classes[64:, :64] == 0).all()
+    # The skipped window's valid pixels are told apart from nodata ones.
+    assert seg.unrun is not None
+    np.testing.assert_array_equal(seg.unrun[64:, :64], valid[64:, :64])
+    assert not seg.unrun[:64].any() and not seg.unrun[:, 64:].any()
+
+
+@pytest.mark.parametrize("blend", BLENDS)
+@pytest.mark.parametrize("size,overlap", [(64, 0), (64, 16), (48, 20)])
+def test_skipping_cloudy_windows_changes_no_kept_pixel(blend: str, size: int,
+                                                       overlap: int) -> None:
+    keep = ~_clouds(3, (HEIGHT, WIDTH))
+    kwargs = {"window_size": size, "batch_size": 3, "overlap": overlap, "blend": blend}
+    full = segment(read, HEIGHT, WIDTH, ContextBackend(), **kwargs)
+    skipping = segment(read, HEIGHT, WIDTH, ContextBackend(), **kwargs,
+                       keep=lambda w: keep[w.toslices()])
+    assert skipping.counts.skipped_hidden > 0 and skipping.counts.run > 0
+    kept = keep & VALID
+    np.testing.assert_array_equal(skipping.classes[kept], full.classes[kept])
+    np.testing.assert_array_equal(skipping.confidence[kept], full.confidence[kept])
+    # Where a pixel differs it is hidden, and was valid only where ``unrun`` says so.
+    differs = skipping.classes != full.classes
+    assert not (differs & kept).any()
+    assert skipping.unrun is not None
+    assert not (skipping.unrun & keep).any()
+    np.testing.assert_array_equal(skipping.unrun & differs, differs)
