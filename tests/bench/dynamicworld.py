@@ -66,11 +66,15 @@ class Variant:
         return session(self.path, self.level, self.threads)
 
 
-def session(path: Path, level: str, threads: int) -> ort.InferenceSession:
+def session(path: Path, level: str, threads: int, *, arena: bool = False
+            ) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = LEVELS[level]
+    # Without the arena each run gives its memory back: seven sessions each keeping a batch's
+    # ~1.3 GB would not fit beside the other benchmarks (peak RSS is probed with it, below).
+    options.enable_cpu_mem_arena = arena
     return ort.InferenceSession(str(path), sess_options=options,
                                 providers=["CPUExecutionProvider"])
 
@@ -191,7 +195,7 @@ def agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 def probe(path: str, level: str, threads: int, batch: int) -> None:
     """In a fresh process: session load time and peak RSS over one batch (JSON line)."""
     t0 = time.perf_counter()
-    s = session(Path(path), level, threads)
+    s = session(Path(path), level, threads, arena=True)  # as the pipeline's backend
     load = time.perf_counter() - t0
     x = np.random.default_rng(0).uniform(0.02, 0.45, (batch, len(dw.BANDS), WINDOW, WINDOW))
     s.run(None, {"reflectance": x.astype(np.float32)})
