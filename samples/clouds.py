@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.clouds.cloud_shadows import shifted
 from samples.arrays import block_reduce, by_rows
 from samples.noise import ValueNoise
 from samples.spectra import BASE_RESOLUTION, Scl
@@ -62,7 +63,7 @@ def draw_clouds(rng: np.random.Generator, n10: int, cloud_cover: float, latitude
     alpha /= CLOUD_EDGE
     np.clip(alpha, 0, 1, out=alpha)
     drow, dcol = _shadow_offset(rng, latitude, date)
-    shadow = _shift(alpha >= CLOUD_MEDIUM, drow, dcol) & (alpha == 0)
+    shadow = shifted(alpha >= CLOUD_MEDIUM, drow, dcol) & (alpha == 0)
     return Clouds.from_layers(alpha, shadow)
 
 
@@ -101,14 +102,3 @@ def _shadow_offset(rng: np.random.Generator, latitude: float,
     # The shadow falls away from the sun. Rows grow southward.
     azimuth = math.radians(azimuth)
     return round(distance * math.cos(azimuth)), round(-distance * math.sin(azimuth))
-
-
-def _shift(mask: np.ndarray, drow: int, dcol: int) -> np.ndarray:
-    """``mask`` moved by (drow, dcol) pixels; what comes in from outside is False."""
-    out = np.zeros_like(mask)
-    rows, cols = mask.shape
-    if abs(drow) >= rows or abs(dcol) >= cols:
-        return out
-    out[max(drow, 0): rows + min(drow, 0), max(dcol, 0): cols + min(dcol, 0)] = \
-        mask[max(-drow, 0): rows + min(-drow, 0), max(-dcol, 0): cols + min(-dcol, 0)]
-    return out

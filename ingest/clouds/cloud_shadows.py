@@ -46,11 +46,11 @@ def cast_shadows(cloud: np.ndarray, dark: np.ndarray, sun: tuple[float, float],
         offset = round(step * d_row), round(step * d_col)
         if offset not in seen:
             seen.add(offset)
-            zone |= _shifted(cloud, *offset)
+            zone |= shifted(cloud, *offset)
     return zone & dark & ~cloud
 
 
-def _shifted(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def shifted(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """``mask`` moved by (rows, cols) pixels; what comes in from outside is False."""
     out = np.zeros_like(mask)
     height, width = mask.shape
