@@ -48,6 +48,56 @@ class OnnxRuntimeBackend:
         return self.session.run([self.output_name], {self.input_name: batch})[0]
 
 
+class OpenVinoBackend:
+    """The embedded backend with OpenVINO's CPU runtime, on the same ONNX file.
+
+    OpenVINO fuses a convolution's element-wise tail (Dynamic World's Mish gates) into the
+    convolution, where ONNX Runtime's CPU provider runs each element-wise op as its own pass
+    over full-resolution activations. It compiles a model for one input shape at a time (0.1 s;
+    a shape left dynamic ran 2x slower), so each shape seen is compiled once and kept.
+    Precision stays float32: on CPUs with bfloat16 OpenVINO may otherwise pick it.
+    """
+
+    def __init__(self, model_path: Path, *, threads: int = 0) -> None:
+        import openvino as ov
+
+        self.core = ov.Core()
+        try:
+            self.model = self.core.read_model(str(model_path))
+        except Exception as exc:  # OpenVINO raises RuntimeError with its own message
+            raise InferenceError(f"cannot load ONNX model {model_path} in OpenVINO: {exc}") from exc
+        _refuse_antialias(model_path)
+        self.config: dict[str, object] = {"INFERENCE_PRECISION_HINT": "f32",
+                                          "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            self.config["INFERENCE_NUM_THREADS"] = threads
+        self._compiled: dict[tuple[int, ...], object] = {}
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        compiled = self._compiled.get(batch.shape)
+        if compiled is None:
+            model = self.model.clone()
+            model.reshape(list(batch.shape))
+            compiled = self._compiled[batch.shape] = self.core.compile_model(
+                model, "CPU", self.config)
+        return compiled(batch)[0]  # type: ignore[operator]
+
+
+def _refuse_antialias(model_path: Path) -> None:
+    """OpenVINO reads Resize's ``antialias`` without applying it (Dynamic World's first
+    downsampling: 86 % of the real patches' classes kept), so such a graph is refused rather
+    than run wrongly; ``earthsig models build`` writes clc-dynamicworld without it."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    for node in graph.node:
+        if node.op_type == "Resize" and any(a.name == "antialias" and a.i for a in node.attribute):
+            raise InferenceError(
+                f"{model_path}: Resize {node.name!r} is antialiased, which OpenVINO does not "
+                "compute; rebuild the model (`earthsig models build NAME`) or run "
+                "it with ONNX Runtime (EARTHSIG_INFERENCE_MODEL_RUNTIMES)")
+
+
 def open_backend(model: ResolvedModel, settings: InferenceSettings) -> Backend:
     """The backend the settings name, for one resolved model (call it inside the job)."""
     if settings.backend == "triton":
@@ -58,5 +108,7 @@ def open_backend(model: ResolvedModel, settings: InferenceSettings) -> Backend:
                              input_name=spec.input_name, output_name=spec.output_name,
                              timeout_s=settings.triton_timeout_s,
                              retries=settings.triton_retries)
-    return OnnxRuntimeBackend(model.onnx_path, threads=settings.ort_threads,
-                              spinning=settings.ort_spinning)
+    threads = settings.threads_for(model.spec.name)
+    if settings.runtime_for(model.spec.name) == "openvino":
+        return OpenVinoBackend(model.onnx_path, threads=threads)
+    return OnnxRuntimeBackend(model.onnx_path, threads=threads, spinning=settings.ort_spinning)

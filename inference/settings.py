@@ -14,6 +14,19 @@ def _model_batch_sizes() -> dict[str, int]:
     return {"clc-dynamicworld": 1}
 
 
+Runtime = Literal["onnxruntime", "openvino"]
+
+
+def _model_runtimes() -> dict[str, Runtime]:
+    """`{"clc-dynamicworld": "openvino"}`"""
+    return {"clc-dynamicworld": "openvino"}
+
+
+def _model_threads() -> dict[str, int]:
+    """`{"clc-dynamicworld": 2}`"""
+    return {"clc-dynamicworld": 2}
+
+
 class InferenceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EARTHSIG_INFERENCE_", env_file=".env",
                                       extra="ignore", protected_namespaces=())
@@ -30,7 +43,9 @@ class InferenceSettings(BaseSettings):
     active_versions: dict[str, str] = Field(
         default_factory=dict,
         description='Active version per model, JSON: {"clc-spectral": "1"}; else the highest.')
-    window_size: int = Field(default=512, ge=64, description="Inference window, pixels.")
+    window_size: int = Field(
+        default=512, ge=64, multiple_of=2,
+        description="Inference window, pixels (even: clc-dynamicworld halves it).")
     window_overlap: int = Field(default=32, ge=0,
                                 description="Pixels shared by neighbouring windows.")
     blend: Literal["centre", "weighted"] = Field(
@@ -50,10 +65,29 @@ class InferenceSettings(BaseSettings):
         return max(1, self.model_batch_sizes.get(model, self.batch_size))
     backend: Literal["onnxruntime", "triton"] = Field(
         default="onnxruntime", description="Embedded ONNX Runtime, or a Triton server (gRPC).")
+    model_runtimes: dict[str, Runtime] = Field(
+        default_factory=_model_runtimes,
+        description='In-process runtime of the models named, JSON (the others: ONNX Runtime). '
+                    'OpenVINO runs clc-dynamicworld 3-4x faster than ONNX Runtime on CPU '
+                    '(docs/benchmarks.md); the cloud models\' tree ensembles are ONNX-ML ops '
+                    'only ONNX Runtime has.')
     ort_threads: int = Field(
         default=1, ge=0,
-        description="ONNX Runtime intra-op threads (0: all cores). 1 by default: the window "
+        description="In-process runtime threads (0: all cores). 1 by default: the window "
                     "reader runs on the other core (docs/benchmarks.md).")
+    model_threads: dict[str, int] = Field(
+        default_factory=_model_threads,
+        description='Threads for the models named, JSON, over ort_threads: the real model\'s '
+                    'time is all in the network, so it takes both cores of a 2-core node '
+                    '(1.33x in the chain with ONNX Runtime; docs/benchmarks.md).')
+
+    def runtime_for(self, model: str) -> Runtime:
+        """The in-process runtime of ``model`` (its name)."""
+        return self.model_runtimes.get(model, "onnxruntime")
+
+    def threads_for(self, model: str) -> int:
+        """In-process runtime threads for ``model`` (its name)."""
+        return self.model_threads.get(model, self.ort_threads)
     ort_spinning: bool = Field(
         default=False,
         description="Let ONNX Runtime's idle threads spin between operators (off: they "

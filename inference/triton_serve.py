@@ -71,8 +71,9 @@ def prepare_backends(layout: TritonLayout, target: Path) -> Path:
 
 
 def served_copy(repo: ModelRepository, target: Path, *, ort_threads: int = 0,
-                ort_arena: bool = True) -> list[str]:
-    """Write the Python-backend copy of every model in ``repo`` into ``target``."""
+                ort_arena: bool = True, runtimes: dict[str, str] | None = None) -> list[str]:
+    """Write the Python-backend copy of every model in ``repo`` into ``target``; ``runtimes``
+    names the models run with OpenVINO instead of ONNX Runtime (``model_runtimes``)."""
     if target.exists():
         shutil.rmtree(target)  # a model removed from the repository must not be served
     model_py = files("inference").joinpath("triton_model.py").read_text()
@@ -82,7 +83,8 @@ def served_copy(repo: ModelRepository, target: Path, *, ort_threads: int = 0,
         # Every version's shapes: a band or class count they disagree on becomes -1 here.
         config = triton_config(repo.specs(name), repo.max_batch_size, backend="python")
         params = [PARAM.format(key="ort_threads", value=ort_threads),
-                  PARAM.format(key="ort_arena", value=int(ort_arena))]
+                  PARAM.format(key="ort_arena", value=int(ort_arena)),
+                  PARAM.format(key="runtime", value=(runtimes or {}).get(name, "onnxruntime"))]
         config += f"parameters [{', '.join(params)}]\n"
         (target / name).mkdir(parents=True)
         (target / name / "config.pbtxt").write_text(config)
@@ -115,10 +117,12 @@ def server_command(layout: TritonLayout, served: Path, backends: Path, *, grpc_p
 
 def start_server(repo: ModelRepository, layout: TritonLayout, state: Path, *, grpc_port: int,
                  http_port: int, log_path: Path, ort_threads: int = 0,
-                 ort_arena: bool = True) -> subprocess.Popen:
+                 ort_arena: bool = True, runtimes: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
     """Prepare the served copy and start ``tritonserver`` in its own session (not waited on)."""
     served = state / "repository"
-    served_copy(repo, served, ort_threads=ort_threads, ort_arena=ort_arena)
+    served_copy(repo, served, ort_threads=ort_threads, ort_arena=ort_arena,
+                runtimes=runtimes)
     backends = prepare_backends(layout, state / "backends")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:

@@ -21,7 +21,8 @@ def serve_triton(grpc_port: int, http_port: int) -> None:
     log = state / "tritonserver.log"
     process = start_server(repo, TritonLayout(settings.triton_venv.resolve()), state,
                            grpc_port=grpc_port, http_port=http_port, log_path=log,
-                           ort_threads=settings.triton_ort_threads)
+                           ort_threads=settings.triton_ort_threads,
+                           runtimes=dict(settings.model_runtimes))
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
         wait_ready(f"127.0.0.1:{grpc_port}", process, log_path=log)
@@ -60,5 +61,6 @@ def triton_prepare() -> None:
     repo = ModelRepository.from_settings(settings)
     repo.build_all_references()
     target = settings.triton_state.resolve() / "repository"
-    names = served_copy(repo, target, ort_threads=settings.triton_ort_threads)
+    names = served_copy(repo, target, ort_threads=settings.triton_ort_threads,
+                        runtimes=dict(settings.model_runtimes))
     click.echo(f"{target}: {', '.join(names)}")

@@ -1,11 +1,14 @@
 """``make bench`` (clc-dynamicworld): the model's speed on this machine's CPU cores, each
 optimisation against the network as first converted, with its arg-max agreement.
 
-Baseline: the wrapped model as converted (the network's own ``Tanh(Softplus(x))`` Mish, the
-wrap's normalisation and CLC mapping, ONNX Runtime ``ORT_ENABLE_ALL``, 2 intra-op threads).
-Variants: the served graph (Mish as ``n / (n + 2)``), the graph optimisation levels, a saved
-optimised model, 1 thread, and the int8 network (``inference/dynamicworld_int8.py``, calibrated
-on the real patches of the tuning source only).
+Baseline: the wrapped model as converted (the network's own ``Tanh(Softplus(x))`` Mish and
+antialiased Resize, the wrap's normalisation and CLC mapping, ONNX Runtime ``ORT_ENABLE_ALL``,
+2 intra-op threads). Variants: the served graph (Mish as ``n / (n + 2)``, the downsampling as
+a convolution) in ONNX Runtime at each graph optimisation level, saved optimised, 1 thread;
+the int8 network (``inference/dynamicworld_int8.py``, calibrated on the real patches of the
+tuning source only); the served graph in OpenVINO (the pipeline's runtime for this model,
+``inference.backends.OpenVinoBackend``) with 2 and 1 threads and in bfloat16, and OpenVINO on
+the graph as converted (it ignores Resize's antialiasing: why the served graph has none).
 
 Speed: the 512 px windows of a generated 2048 px L1C crop (``samples``, top-of-atmosphere
 reflectance; a full tile is 10+ minutes per variant at the baseline's speed), ``--batch``
@@ -16,7 +19,8 @@ only: no reading, cloud mask or writing). Agreement: the share of pixels whose a
 class equals the baseline's, on the crop and on every real BigEarthNet patch the loader gives
 (``samples.real_patches``, L2A plus the pipeline's path reflectance), split into the tuning
 source (configilm-BENv2: what int8 is calibrated on) and the held-out others. Peak RSS and
-session load time: one fresh process per variant (one batch).
+load time (session creation, and OpenVINO's compilation for the window's shape): one fresh
+process per variant (one batch).
 
     python -m tests.bench.dynamicworld [--crop 2048] [--batch 2]
 """
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +44,7 @@ import onnxruntime as ort
 
 from inference import dynamicworld as dw
 from inference import dynamicworld_int8 as q8
+from tests.bench.machine import cpu_description
 from tests.bench.models import WINDOW, tile_windows
 
 CACHE = Path(".earthsig/bench")
@@ -54,16 +60,43 @@ LEVELS = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 class Variant:
     name: str
     path: Path
-    level: str = "all"
+    level: str = "all"  # ONNX Runtime's graph optimisation level, or OpenVINO's precision
     threads: int = THREADS
+    runtime: str = "onnxruntime"
     seconds: float = 0.0
     pixels: int = 0
     crop_classes: list[np.ndarray] = field(default_factory=list)
     patch_classes: dict[str, np.ndarray] = field(default_factory=dict)
     probe: dict = field(default_factory=dict)
 
-    def session(self) -> ort.InferenceSession:
-        return session(self.path, self.level, self.threads)
+    def runner(self, *, arena: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+        if self.runtime == "openvino":
+            return openvino_runner(self.path, self.level, self.threads)
+        s = session(self.path, self.level, self.threads, arena=arena)
+        return lambda x: s.run(None, {"reflectance": x})[0]
+
+
+def openvino_runner(path: Path, precision: str, threads: int
+                    ) -> Callable[[np.ndarray], np.ndarray]:
+    """The pipeline's OpenVINO backend (float32), or OpenVINO as it is for other precisions
+    and for graphs the backend refuses (the antialiased Resize)."""
+    from inference.backends import OpenVinoBackend
+
+    if precision == "f32" and "converted" not in path.name:
+        return OpenVinoBackend(path, threads=threads).predict
+    import openvino as ov
+
+    core, compiled = ov.Core(), {}
+
+    def run(x: np.ndarray) -> np.ndarray:
+        if x.shape not in compiled:
+            model = core.read_model(str(path))
+            model.reshape(list(x.shape))
+            compiled[x.shape] = core.compile_model(model, "CPU", {
+                "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": threads})
+        return compiled[x.shape](x)[0]
+    return run
 
 
 def session(path: Path, level: str, threads: int, *, arena: bool = False
@@ -125,7 +158,7 @@ def int8_network(inputs: dict[str, np.ndarray], sources: dict[str, str]) -> onnx
 def build_variants(folder: Path, inputs: dict[str, np.ndarray],
                    sources: dict[str, str]) -> list[Variant]:
     files = {
-        "converted": dw.wrap(dw.network(), fast_mish=False),
+        "converted": dw.wrap(dw.network(), fast_mish=False, conv_downsample=False),
         "served": dw.wrap(dw.network()),
     }
     if inputs:
@@ -143,7 +176,7 @@ def build_variants(folder: Path, inputs: dict[str, np.ndarray],
                          providers=["CPUExecutionProvider"])
     variants = [
         Variant("as converted (baseline)", paths["converted"]),
-        Variant("served: rational Mish", paths["served"]),
+        Variant("served graph (rational Mish, downsampling as a convolution)", paths["served"]),
         Variant("served, ORT_ENABLE_EXTENDED", paths["served"], level="extended"),
         Variant("served, ORT_ENABLE_BASIC", paths["served"], level="basic"),
         Variant("served, saved optimised model", saved, level="disabled"),
@@ -152,6 +185,16 @@ def build_variants(folder: Path, inputs: dict[str, np.ndarray],
     if "int8" in paths:
         variants.append(Variant("int8 convs (QDQ, per channel, MinMax on BENv2)",
                                 paths["int8"]))
+    variants += [
+        Variant("**OpenVINO, served graph (the pipeline's)**", paths["served"], "f32",
+                runtime="openvino"),
+        Variant("OpenVINO, served graph, 1 thread", paths["served"], "f32", threads=1,
+                runtime="openvino"),
+        Variant("OpenVINO, served graph, bfloat16", paths["served"], "bf16",
+                runtime="openvino"),
+        Variant("OpenVINO, graph as converted (antialias ignored)", paths["converted"], "f32",
+                runtime="openvino"),
+    ]
     return variants
 
 
@@ -161,29 +204,29 @@ def clc_classes(probabilities: np.ndarray) -> np.ndarray:
 
 def measure(variants: list[Variant], crop: np.ndarray, batch: int,
             patches: dict[str, np.ndarray]) -> None:
-    sessions = [v.session() for v in variants]
+    sessions = [v.runner() for v in variants]
     windows = [crop[:, r:r + WINDOW, c:c + WINDOW]
                for r in range(0, crop.shape[1] - WINDOW + 1, WINDOW)
                for c in range(0, crop.shape[2] - WINDOW + 1, WINDOW)]
     warm = np.stack(windows[:batch])
-    for s in sessions:
-        s.run(None, {"reflectance": warm})
+    for run in sessions:
+        run(warm)
     for i, start in enumerate(range(0, len(windows), batch)):
         x = np.stack(windows[start:start + batch])
         order = list(range(len(variants)))
         order = order[i % len(order):] + order[:i % len(order)]
         for k in order:
             t0 = time.perf_counter()
-            out = sessions[k].run(None, {"reflectance": x})[0]
+            out = sessions[k](x)
             variants[k].seconds += time.perf_counter() - t0
             variants[k].pixels += x.shape[0] * WINDOW * WINDOW
             variants[k].crop_classes.append(clc_classes(out))
         print(f"  batch {i + 1}/{-(-len(windows) // batch)}", flush=True)
     ids = list(patches)
-    for v, s in zip(variants, sessions, strict=True):
+    for v, run in zip(variants, sessions, strict=True):
         for start in range(0, len(ids), 8):
             chunk = ids[start:start + 8]
-            out = s.run(None, {"reflectance": np.stack([patches[k] for k in chunk])})[0]
+            out = run(np.stack([patches[k] for k in chunk]))
             v.patch_classes.update(zip(chunk, clc_classes(out), strict=True))
 
 
@@ -192,20 +235,25 @@ def agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
                          == np.concatenate([y.ravel() for y in b])))
 
 
-def probe(path: str, level: str, threads: int, batch: int) -> None:
-    """In a fresh process: session load time and peak RSS over one batch (JSON line)."""
-    t0 = time.perf_counter()
-    s = session(Path(path), level, threads, arena=True)  # as the pipeline's backend
-    load = time.perf_counter() - t0
+def probe(path: str, level: str, threads: int, runtime: str, batch: int) -> None:
+    """In a fresh process: load time and peak RSS over one batch (JSON line)."""
     x = np.random.default_rng(0).uniform(0.02, 0.45, (batch, len(dw.BANDS), WINDOW, WINDOW))
-    s.run(None, {"reflectance": x.astype(np.float32)})
+    x = x.astype(np.float32)
+    t0 = time.perf_counter()
+    # ORT's arena on, as the pipeline's backend; OpenVINO compiles at the first shape seen.
+    run = Variant("probe", Path(path), level, threads, runtime).runner(arena=True)
+    if runtime == "openvino":
+        run(x)
+    load = time.perf_counter() - t0
+    run(x)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"load_s": load, "peak_mb": peak_mb}))
 
 
 def run_probe(v: Variant, batch: int) -> dict:
     out = subprocess.run([sys.executable, "-m", "tests.bench.dynamicworld", "--probe",
-                          str(v.path), v.level, str(v.threads), "--batch", str(batch)],
+                          str(v.path), v.level, str(v.threads), v.runtime,
+                          "--batch", str(batch)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -230,9 +278,10 @@ def report(variants: list[Variant], sources: dict[str, str], crop_size: int, bat
         f"clc-dynamicworld on {crop_size} px of a generated L1C crop ({len(base.crop_classes)} "
         f"calls of {batch} x {WINDOW} px windows, variants interleaved), real patches: "
         f"{len(held)} held out (not {TUNING_SOURCE}), {len(tuning)} of {TUNING_SOURCE} (int8's "
-        f"calibration set); baseline: as converted, same run",
+        f"calibration set); baseline: as converted, same run; {cpu_description()}",
         "",
-        "| variant | ORT level | threads | Mpx/s | vs baseline | min/tile (model only) | "
+        "| variant | ORT level / OpenVINO precision | threads | Mpx/s | vs baseline | "
+        "min/tile (model only) | "
         "agreement held-out patches | agreement BENv2 patches | agreement generated crop | "
         "load s | peak RSS MB |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -252,10 +301,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crop", type=int, default=2048)
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--probe", nargs=3, metavar=("PATH", "LEVEL", "THREADS"))
+    parser.add_argument("--probe", nargs=4, metavar=("PATH", "LEVEL", "THREADS", "RUNTIME"))
     args = parser.parse_args()
     if args.probe:
-        probe(args.probe[0], args.probe[1], int(args.probe[2]), args.batch)
+        probe(args.probe[0], args.probe[1], int(args.probe[2]), args.probe[3], args.batch)
         return
     patches, sources = real_patches()
     if not patches:

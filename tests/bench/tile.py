@@ -43,6 +43,7 @@ import rasterio
 
 from catalog_schemas.assets import LANDCOVER_FILES, POLYGONS_ASSET
 from inference.windows import windows
+from tests.bench.machine import cpu_description
 
 CACHE = Path(".earthsig/bench")
 TILE, DAY = "T31TCJ", date(2024, 7, 1)
@@ -113,9 +114,11 @@ def run_chain(href: str, out: Path, dsn: str, model_ref: str, sample: int) -> di
     peak_mb = _memory_mb()["VmHWM"]
     assets = {key: value["href"] for key, value in prepared.item["assets"].items()}
     model_only = model_only_seconds(href, model_ref, inference, counts.counts, sample)
+    name = model_ref.split(":")[0]
     return {"timings": result.timings_s, "total": total, "assets": assets,
             "imports_mb": imports_mb, "peak_mb": peak_mb, "windows": counts.counts,
-            "model_only": model_only, "ort_threads": inference.ort_threads,
+            "model_only": model_only, "ort_threads": inference.threads_for(name),
+            "runtime": inference.runtime_for(name),
             "window": [inference.window_size, inference.window_overlap,
                        inference.batch_size_for(model_ref.split(":")[0])]}
 
@@ -269,9 +272,9 @@ def report(size: int, chain: dict, floor: dict, model: str) -> None:
     mpx = size * size / 1e6
     base = floor["total"]
     window, threads = chain["window"], chain["ort_threads"]
-    print(f"\n## Full tile, {size} x {size} px ({mpx:.0f} Mpx), {model}, embedded ONNX "
-          f"Runtime ({threads} intra-op thread(s)), window {window[0]} px, overlap "
-          f"{window[1]}, batch {window[2]}, {os.cpu_count()} cores\n")
+    print(f"\n## Full tile, {size} x {size} px ({mpx:.0f} Mpx), {model}, in process with "
+          f"{chain['runtime']} ({threads} thread(s)), window {window[0]} px, overlap "
+          f"{window[1]}, batch {window[2]}; {cpu_description()}\n")
     print("| stage | seconds | Mpx/s | x I/O floor total |")
     print("|---|---:|---:|---:|")
     for stage, seconds in floor["timings"].items():

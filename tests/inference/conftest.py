@@ -57,7 +57,8 @@ def triton(served_repo: ModelRepository, tmp_path_factory: pytest.TempPathFactor
     grpc_port, http_port = free_port(), free_port()
     log = state / "tritonserver.log"
     process = start_server(served_repo, layout, state, grpc_port=grpc_port,
-                           http_port=http_port, log_path=log, ort_threads=1)
+                           http_port=http_port, log_path=log, ort_threads=1,
+                           runtimes=dict(settings.model_runtimes))
     url = f"127.0.0.1:{grpc_port}"
     try:
         wait_ready(url, process, timeout_s=120, log_path=log)

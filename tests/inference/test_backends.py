@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from inference.backends import OnnxRuntimeBackend, open_backend
+from inference.backends import OnnxRuntimeBackend, OpenVinoBackend, open_backend
 from inference.errors import BackendUnavailableError, ModelNotFoundError
 from inference.run import run_model
 from inference.settings import InferenceSettings
@@ -49,6 +49,19 @@ def test_triton_batches_of_any_size_match_onnxruntime(triton: TritonFixture) -> 
     for n in (1, 5):
         batch = np.random.default_rng(n).integers(0, 12, (n, 1, 32, 48)).astype(np.float32)
         np.testing.assert_array_equal(backend.predict(batch), local.predict(batch))
+
+
+def test_triton_runs_the_real_model_with_openvino_as_in_process(triton: TritonFixture) -> None:
+    """clc-dynamicworld is served by OpenVINO on both sides (``model_runtimes``): Triton's
+    answer for a batch of two 128 px windows is the in-process one to the bit, and its classes
+    are those of ONNX Runtime on the same graph (the runtimes differ by float rounding only)."""
+    model = triton.repo.resolve("clc-dynamicworld")
+    batch = np.random.default_rng(5).uniform(0.02, 0.4, (2, 9, 128, 128)).astype(np.float32)
+    served = open_backend(model, _settings("triton", triton.url)).predict(batch)
+    local = OpenVinoBackend(model.onnx_path, threads=1).predict(batch)
+    np.testing.assert_array_equal(served, local)  # ONNX Runtime differs by up to ~1e-6
+    ort_classes = OnnxRuntimeBackend(model.onnx_path, threads=1).predict(batch).argmax(axis=1)
+    assert (served.argmax(axis=1) == ort_classes).mean() >= 0.999
 
 
 def test_missing_model_and_version_are_named(triton: TritonFixture) -> None:
