@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/earthsig stack up postgres redis
 	$(BIN)/python -m tests.bench.chain --size $(BENCH_SIZE)
 	$(BIN)/python -m tests.bench.queue
+	$(BIN)/python -m tests.bench.queue --products 8 --size 1024
 	$(BIN)/python -m tests.bench.readers --size $(BENCH_READ_SIZE) --rss-sizes $(BENCH_RSS_SIZES)
 	$(BIN)/python -m tests.bench.models
 	$(BIN)/python -m tests.bench.dynamicworld

@@ -59,17 +59,25 @@ def _version_key(v: str) -> tuple[int, str]:
 
 class ModelRepository:
     def __init__(self, root: Path, active_versions: Mapping[str, str] | None = None,
-                 max_batch_size: int = DEFAULT_MAX_BATCH) -> None:
+                 max_batch_size: int = DEFAULT_MAX_BATCH, *, triton_device: str = "cpu",
+                 accelerated: Iterable[str] = ()) -> None:
         self.root = Path(root)
         self.active_versions = dict(active_versions or {})
         self.max_batch_size = max_batch_size
+        # What config.pbtxt tells NVIDIA's Triton: its device, and the models (the networks)
+        # that get an accelerator there (OpenVINO on a CPU, TensorRT on a GPU).
+        self.triton_device = triton_device
+        self.accelerated = frozenset(accelerated)
 
     @classmethod
     def from_settings(cls, settings: object) -> ModelRepository:
         """From an ``InferenceSettings`` (typed loosely: settings import nothing from here)."""
+        runtimes = getattr(settings, "model_runtimes", {})
         return cls(getattr(settings, "model_repository"),  # noqa: B009
                    getattr(settings, "active_versions", None),
-                   getattr(settings, "triton_max_batch_size", DEFAULT_MAX_BATCH))
+                   getattr(settings, "triton_max_batch_size", DEFAULT_MAX_BATCH),
+                   triton_device=getattr(settings, "triton_device", "cpu"),
+                   accelerated=[m for m, r in runtimes.items() if r == "openvino"])
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -162,7 +170,9 @@ class ModelRepository:
         doc = mlm_item(spec, framework_version=_onnx_version())
         _atomic_write(folder / MLM_FILE, json.dumps(doc, indent=2).encode())
         _atomic_write(self.root / spec.name / "config.pbtxt",
-                      triton_config(self.specs(spec.name), self.max_batch_size).encode())
+                      triton_config(self.specs(spec.name), self.max_batch_size,
+                                    device=self.triton_device,
+                                    accelerated=spec.name in self.accelerated).encode())
         return ResolvedModel(spec=spec, onnx_path=folder / ONNX_FILE)
 
     def specs(self, name: str) -> list[ModelSpec]:
@@ -179,8 +189,15 @@ def _how_to_build(name: str) -> str:
 
 
 def triton_config(specs: ModelSpec | Sequence[ModelSpec],
-                  max_batch_size: int = DEFAULT_MAX_BATCH, backend: str = "onnxruntime") -> str:
+                  max_batch_size: int = DEFAULT_MAX_BATCH, backend: str = "onnxruntime", *,
+                  device: str = "cpu", accelerated: bool = False) -> str:
     """Triton's model configuration for all versions of one model, ``specs`` (or one version).
+
+    ``device``: the instance kind (``gpu`` for NVIDIA's container on a GPU node). With
+    ``accelerated`` (the networks: ``model_runtimes`` names them) NVIDIA's ONNX Runtime backend
+    runs the model through OpenVINO on a CPU, as the pipeline does in process, or TensorRT on
+    a GPU (float32: the agreement of reduced precision is not measured on a GPU yet); the
+    Python-backend copy ignores both and picks its runtime from its own parameters.
 
     With ``max_batch_size`` > 0 Triton owns the batch axis: the dims exclude it, and the graph's
     first (dynamic) axis N is Triton's implicit batch dimension, which dynamic batching fills
@@ -221,8 +238,20 @@ max_batch_size: {max_batch_size}
 input [{{ name: "{first.input_name}" data_type: TYPE_FP32 dims: [{n_bands}, -1, -1] }}]
 output [{{ name: "{first.output_name}" data_type: TYPE_FP32 dims: [{n_classes}, -1, -1] }}]
 dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
-instance_group [{{ kind: KIND_CPU count: 1 }}]
-"""
+instance_group [{{ kind: {"KIND_GPU" if device == "gpu" else "KIND_CPU"} count: 1 }}]
+{_accelerator(device) if accelerated and backend == "onnxruntime" else ""}"""
+
+
+def _accelerator(device: str) -> str:
+    """The ``optimization`` block of NVIDIA's ONNX Runtime backend for one network."""
+    if device == "gpu":
+        # 512 px windows have one shape, so TensorRT builds its engine once (cached on disk).
+        return ('optimization { execution_accelerators { gpu_execution_accelerator: [{ '
+                'name: "tensorrt" parameters { key: "precision_mode" value: "FP32" } '
+                'parameters { key: "max_workspace_size_bytes" value: "4294967296" } '
+                'parameters { key: "trt_engine_cache_enable" value: "1" } }] } }\n')
+    return ('optimization { execution_accelerators { cpu_execution_accelerator: [{ '
+            'name: "openvino" }] } }\n')
 
 
 def _shape_of(spec: ModelSpec) -> tuple[int, int]:

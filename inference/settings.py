@@ -104,5 +104,10 @@ class InferenceSettings(BaseSettings):
                               description="Venv of the local tritonserver (nvidia-pytriton).")
     triton_state: Path = Field(default=Path(".earthsig/triton"),
                                description="Served copy of the repository, backends, log.")
+    triton_device: Literal["cpu", "gpu"] = Field(
+        default="cpu",
+        description="Device written in each model's config.pbtxt for NVIDIA's Triton "
+                    "container (gpu: KIND_GPU, the networks through TensorRT; cpu: the "
+                    "networks through OpenVINO). The local Python-backend server runs on CPU.")
     triton_max_batch_size: int = Field(default=16, ge=1,
                                        description="max_batch_size written in config.pbtxt.")

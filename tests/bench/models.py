@@ -3,13 +3,15 @@
 Models: ``clc-spectral`` (both shipped versions), ``clc-dynamicworld`` (the default: Dynamic
 World's network with its normalisation and CLC mapping) and the original's U-Net (``clc-unet``
 architecture, width 64, depth 4, 44 CLC classes, untrained: speed does not depend on the
-weights). Backends: embedded ONNX Runtime in this process (the baseline, measured in the same
-run) and a real Triton server (the nvidia-pytriton ``tritonserver``, Python backend running
-the same ONNX file with ONNX Runtime) over gRPC with tritonclient. Each figure is the median
-time of one ``predict`` call on a prepared batch of 512 x 512 px windows after one warm-up
-call; ORT and Triton calls alternate, so both see the same machine load. A full Sentinel-2
-tile (10980 x 10980 px, 512 px windows, 32 px overlap) is 529 windows: products/day per node
-is 86400 s over the time those take at the measured rate (inference only: no I/O).
+weights). Backends: the model's in-process runtime (the baseline, measured in the same run:
+ONNX Runtime, or OpenVINO for the models ``InferenceSettings.model_runtimes`` names, i.e.
+clc-dynamicworld) and a real Triton server (the nvidia-pytriton ``tritonserver``, Python
+backend running the same ONNX file with the same runtime) over gRPC with tritonclient. Each
+figure is the median time of one ``predict`` call on a prepared batch of 512 x 512 px windows
+after one warm-up call; in-process and Triton calls alternate, so both see the same machine
+load. A full Sentinel-2 tile (10980 x 10980 px, 512 px windows, 32 px overlap) is 529 windows:
+products/day per node is 86400 s over the time those take at the measured rate (inference
+only: no I/O).
 ONNX Runtime's memory arena is off on both sides unless ``--arena``: with it a batch of 16
 U-Net windows keeps ~5 GB in each process, and the two did not fit this VM's memory.
 
@@ -30,13 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from catalog_schemas import clc
-from inference.backends import OnnxRuntimeBackend
+from inference.backends import Backend, OnnxRuntimeBackend, OpenVinoBackend
 from inference.repository import ModelRepository, ResolvedModel
 from inference.settings import InferenceSettings
 from inference.stitch import axis_layout
 from inference.triton_backend import TritonBackend
 from inference.triton_serve import TritonLayout, start_server, wait_ready
 from infra.ports import free_port
+from tests.bench.machine import cpu_description
 
 WINDOW = 512
 OVERLAP = 32
@@ -47,7 +50,7 @@ TILE_PX = 10980
 class Figure:
     model: str
     batch: int
-    ort_s: float  # median seconds per predict call, in process
+    ort_s: float  # median seconds per predict call, in process (the model's runtime)
     triton_s: float  # the same through Triton
 
     def windows_per_s(self, seconds: float) -> float:
@@ -94,10 +97,12 @@ def timed_pair(first: Callable[[], object], second: Callable[[], object], calls:
 
 
 def measure(model: ResolvedModel, url: str, batches: list[int], windows: int,
-            threads: int, arena: bool) -> list[Figure]:
+            threads: int, arena: bool, settings: InferenceSettings) -> list[Figure]:
     spec = model.spec
     rng = np.random.default_rng(0)
-    ort = OnnxRuntimeBackend(model.onnx_path, threads=threads, arena=arena)
+    ort: Backend = (OpenVinoBackend(model.onnx_path, threads=threads)
+                    if settings.runtime_for(spec.name) == "openvino"
+                    else OnnxRuntimeBackend(model.onnx_path, threads=threads, arena=arena))
     triton = TritonBackend(url, spec.name, spec.version, input_name=spec.input_name,
                            output_name=spec.output_name, timeout_s=600, retries=0)
     figures = []
@@ -107,14 +112,14 @@ def measure(model: ResolvedModel, url: str, batches: list[int], windows: int,
         calls = max(3, windows // batch)
         a, b = timed_pair(lambda x=x: ort.predict(x), lambda x=x: triton.predict(x), calls)
         figures.append(Figure(spec.ref, batch, a, b))
-        print(f"  {spec.ref} batch {batch}: ORT {a:.3f} s, Triton {b:.3f} s per call "
+        print(f"  {spec.ref} batch {batch}: in process {a:.3f} s, Triton {b:.3f} s per call "
               f"({calls} calls each)", flush=True)
     triton.close()
     return figures
 
 
 def table(figures: list[Figure]) -> list[str]:
-    lines = ["| model | batch | ORT windows/s | ORT Mpx/s | ORT products/day | "
+    lines = ["| model | batch | in-process windows/s | Mpx/s | products/day | "
              "Triton windows/s | Triton Mpx/s | Triton products/day | Triton overhead |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     mpx = WINDOW * WINDOW / 1e6
@@ -155,7 +160,7 @@ def main() -> None:
         log = root / "tritonserver.log"
         server = start_server(repo, layout, root / "triton", grpc_port=grpc_port,
                               http_port=http_port, log_path=log, ort_threads=args.threads,
-                              ort_arena=args.arena)
+                              ort_arena=args.arena, runtimes=dict(settings.model_runtimes))
         url = f"127.0.0.1:{grpc_port}"
         figures: list[Figure] = []
         try:
@@ -166,13 +171,16 @@ def main() -> None:
                     continue
                 network = model.spec.name in ("clc-unet", "clc-dynamicworld")
                 windows = args.unet_windows if network else args.spectral_windows
-                figures += measure(model, url, batches, windows, args.threads, args.arena)
+                figures += measure(model, url, batches, windows, args.threads, args.arena,
+                                   settings)
         finally:
             stop(server)
+    runtimes = ", ".join(f"{m.spec.ref} {settings.runtime_for(m.spec.name)}" for m in models
+                         if m.spec.ref in args.models.split(","))
     print(f"\nModels, {WINDOW} px windows, a full tile = {tile_windows()} windows "
           f"(overlap {OVERLAP}); U-Net width {args.unet_width}, depth {args.unet_depth}; "
-          f"ORT memory arena {'on' if args.arena else 'off'}; baseline: ORT in this process, "
-          f"same run\n")
+          f"ORT memory arena {'on' if args.arena else 'off'}; in process and in Triton: "
+          f"{runtimes}; baseline: in this process, same run; {cpu_description()}\n")
     print("\n".join(table(figures)))
 
 

@@ -1,7 +1,10 @@
 """``make bench`` (queue): products/hour through the RQ stages with 1, 2 and 4 workers.
 
 Baseline in the same run: the same products processed one after another in this process,
-without the queue. Small products, so the figures show the queue's overhead against the work.
+without the queue. The model is the default one (``InferenceSettings.default_model``: the real
+clc-dynamicworld) on its in-process runtime. Small products (the default 256 px) show the
+queue's overhead against the work; ``--size 1024`` lets the model's time dominate, as it does
+for a full tile.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.bench.machine import cpu_description
 from tests.models import built
 
 BENCH_DB = "earthsig_bench_queue"
@@ -92,8 +96,10 @@ def main() -> None:
         baseline = time.perf_counter() - t0
         rows = [(w, through_queue(hrefs, w, home, redis_url, dsn)) for w in (1, 2, 4)]
     per_hour = args.products * 3600
+    model = inference.default_model
     print(f"\n## Queue throughput: {args.products} products of {args.size} x {args.size} px, "
-          f"{os.cpu_count()} cores\n")
+          f"{model} ({inference.runtime_for(model)}, {inference.threads_for(model)} thread(s) "
+          f"per worker); {cpu_description()}\n")
     print("| run | seconds | products/hour | x in-process baseline |")
     print("|---|---:|---:|---:|")
     print(f"| in process, no queue (baseline) | {baseline:.2f} | {per_hour / baseline:.0f} "

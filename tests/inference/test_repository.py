@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from inference.errors import InputMismatchError, ModelNotFoundError
 from inference.mlm import mlm_item, spec_from_mlm
 from inference.reference import build
 from inference.repository import ModelRepository
+from inference.settings import InferenceSettings
 from inference.spec import minmax_then_centre
 
 
@@ -126,3 +128,29 @@ def test_building_reference_models_is_an_explicit_step(tmp_path) -> None:  # noq
     assert len(repo.build_references(["cloud-scl"])) == 1  # without only_missing: again
     with pytest.raises(ModelNotFoundError, match="no reference model named 'clc-unet'"):
         repo.build_references(["clc-unet"])
+
+
+@pytest.mark.parametrize("device", ["cpu", "gpu"])
+def test_config_for_nvidias_triton_names_the_device_and_the_networks_accelerator(
+        tmp_path: Path, device: str) -> None:
+    """config.pbtxt parses as Triton's ModelConfig; the real model (OpenVINO in process) gets
+    OpenVINO on a CPU node and TensorRT on a GPU node, the small models no accelerator."""
+    from google.protobuf import text_format
+    from tritonclient.grpc.model_config_pb2 import ModelConfig
+
+    settings = InferenceSettings(_env_file=None, model_repository=tmp_path,
+                                 triton_device=device)
+    repo = ModelRepository.from_settings(settings)
+    repo.build_references(["clc-dynamicworld", "cloud-scl"])
+    configs = {name: text_format.Parse((tmp_path / name / "config.pbtxt").read_text(),
+                                       ModelConfig())
+               for name in ("clc-dynamicworld", "cloud-scl")}
+    group = ModelConfig().instance_group.add()
+    kind = group.KIND_GPU if device == "gpu" else group.KIND_CPU
+    for config in configs.values():
+        assert config.backend == "onnxruntime" and config.instance_group[0].kind == kind
+    accelerators = configs["clc-dynamicworld"].optimization.execution_accelerators
+    chosen = (accelerators.gpu_execution_accelerator if device == "gpu"
+              else accelerators.cpu_execution_accelerator)
+    assert [a.name for a in chosen] == ["tensorrt" if device == "gpu" else "openvino"]
+    assert not configs["cloud-scl"].HasField("optimization")
