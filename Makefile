@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python -m tests.bench.tile_cost
 	$(BIN)/python -m tests.bench.catalog --items $(BENCH_CATALOG_ITEMS)
 	$(BIN)/python -m tests.bench.tile --size $(BENCH_TILE_SIZE)
+	$(BIN)/python -m tests.bench.tile --size $(BENCH_TILE_SIZE) --model clc-dynamicworld
 	$(BIN)/python -m tests.bench.clouds --size $(BENCH_CLOUD_SIZE)
 
 # mypy checks the library code ([tool.mypy] in pyproject.toml: the packages, not the tests).
