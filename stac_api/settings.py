@@ -140,3 +140,30 @@ class SearchSettings(BaseSettings):
             "filtered or sorted search). A newly registered queryable is accepted after this."
         ),
     )
+
+
+class AssetUrlSettings(BaseSettings):
+    """Where the asset store is on disk and where clients reach it over HTTP: the API writes
+    the store's paths as URLs (the same variables the pipeline and the tiler read)."""
+
+    model_config = SettingsConfigDict(env_prefix="EARTHSIG_", env_file=".env", extra="ignore")
+
+    asset_public_url: str | None = Field(
+        default=None, description="Public HTTP(S) base of the asset store. For the local store "
+        "the API answers <base>/<path in the store> for every asset href under it, e.g. the "
+        "tiler's http://h:8082/assets (default: {EARTHSIG_API_TILER_URL}/assets; neither set: "
+        "paths as registered). Changing it changes every item at once: nothing is stored.",
+    )
+    home: Path = Field(default=Path(".earthsig"), description="EarthSignature state folder.")
+    asset_root: Path | None = Field(
+        default=None, description="The local asset store (default: <home>/assets).")
+
+    def public_base(self, tiler_url: str | None) -> str | None:
+        """The public base URL of the store, or None: hrefs stay as registered."""
+        if self.asset_public_url:
+            return self.asset_public_url.rstrip("/")
+        return f"{tiler_url.rstrip('/')}/assets" if tiler_url else None
+
+    @property
+    def store(self) -> Path:
+        return (self.asset_root or self.home / "assets").resolve()

@@ -18,6 +18,7 @@ from titiler.pgstac.factory import add_search_list_route, add_search_register_ro
 from titiler.pgstac.settings import PostgresSettings
 
 from tiler import factories
+from tiler.asset_files import add_asset_routes
 from tiler.backend import backend_params
 from tiler.client_faults import add_client_fault_handlers
 from tiler.colormaps import colormap_params, colormaps
@@ -112,6 +113,7 @@ def create_app(
     _add_tilers(app, settings, roots, item_params)
     add_identify_routes(app, roots, item_params)
     add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
+    add_asset_routes(app, settings.asset_store)  # /assets/{path}: the store over HTTP
     add_legend_routes(app, settings.legend_cache_ttl)
     add_web_map(app, settings.web_modules, settings.basemap_url)
     add_health_route(app, settings.healthz_timeout)

@@ -150,11 +150,16 @@ class TilerSettings(BaseSettings):
         return _split_commas(value)
 
     @property
+    def asset_store(self) -> Path:
+        """The pipeline's local asset store, served at ``/assets/`` (tiler/asset_files.py)."""
+        return (self.ingest_asset_root or self.home / "assets").resolve()
+
+    @property
     def allowed_asset_roots(self) -> list[str]:
         """The configured roots, or the pipeline's asset store (``<home>/assets``)."""
         if self.asset_roots:
             return list(self.asset_roots)
-        return [str((self.ingest_asset_root or self.home / "assets").resolve())]
+        return [str(self.asset_store)]
 
 
 class DatabaseSettings(PostgresSettings):
