@@ -83,7 +83,10 @@ def tiler_links(settings: TilerLinkSettings) -> TilerLinks | None:
 def asset_urls(settings: AssetUrlSettings, tiler_url: str | None) -> AssetUrls | None:
     """The store-path -> public-URL mapping, or ``None`` without a public base."""
     base = settings.public_base(tiler_url)
-    return AssetUrls(store=settings.store, base=base) if base else None
+    if not base:
+        return None
+    return AssetUrls(store=settings.store, base=base, models=settings.model_repository.resolve(),
+                     models_base=f"{tiler_url.rstrip('/')}/models" if tiler_url else None)
 
 
 def create_app(

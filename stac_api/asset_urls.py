@@ -6,6 +6,11 @@ on another machine opens what it finds. The mapping is applied on the way out, n
 a new hostname is one setting, not a million re-registered items, and catalogs registered
 before it are served as URLs unchanged. Hrefs outside the store (S3 URLs, the source
 product's own) pass as they are.
+
+``derived_from`` links name server paths too (the model's MLM document, a local source
+product), which upstream answers joined onto the API's own URL (404s). The model's becomes the
+tiler's ``/models/`` URL; a local file with no URL is left out of the answer, rather than
+linked to a document no client can fetch.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class AssetUrls:
 
     store: Path
     base: str
+    models: Path | None = None  # the model repository, served at ``models_base``
+    models_base: str | None = None
 
     def href(self, href: str) -> str:
         """``href`` as a public URL when it is a file in the store, else unchanged."""
@@ -33,17 +40,43 @@ class AssetUrls:
             return href
         return f"{self.base}/{quote(path.relative_to(self.store).as_posix())}"
 
-    def rewrite(self, document: Any) -> None:
-        """In place: the asset hrefs of an item, an item collection, a collection or a list
-        of collections (the shapes the API answers)."""
+    def rewrite(self, document: Any, api_host: str | None = None) -> None:
+        """In place: the asset hrefs (and ``derived_from`` links) of an item, an item
+        collection, a collection or a list of collections (the shapes the API answers);
+        ``api_host``: the API's own host:port, which upstream put before server paths."""
         if not isinstance(document, dict):
             return
         for feature in document.get("features") or []:
-            self._assets(feature)
+            self._item(feature, api_host)
         for collection in document.get("collections") or []:
             self._assets(collection)
-        if document.get("type") in ("Feature", "Collection"):
+        if document.get("type") == "Feature":
+            self._item(document, api_host)
+        elif document.get("type") == "Collection":
             self._assets(document)
+
+    def _item(self, item: Any, api_host: str | None) -> None:
+        if not isinstance(item, dict):
+            return
+        self._assets(item)
+        links = item.get("links")
+        if isinstance(links, list):
+            item["links"] = [ln for ln in (self._link(ln, api_host) for ln in links) if ln]
+
+    def _link(self, link: Any, api_host: str | None) -> Any:
+        if not isinstance(link, dict) or link.get("rel") != "derived_from" \
+                or not isinstance(link.get("href"), str):
+            return link
+        parts = urlsplit(link["href"])
+        if parts.scheme and parts.netloc != api_host:
+            return link  # a real URL elsewhere (the source product's STAC item)
+        path = unquote(parts.path) if parts.scheme else link["href"]
+        url = self.href(path)
+        if url == path and self.models is not None and self.models_base:
+            local = Path(os.path.normpath(path))
+            if local.is_relative_to(self.models):
+                url = f"{self.models_base}/{quote(local.relative_to(self.models).as_posix())}"
+        return {**link, "href": url} if url != path else None
 
     def _assets(self, document: Any) -> None:
         if not isinstance(document, dict):

@@ -86,20 +86,21 @@ class EarthsigClient(CoreCrudClient):
             self._queryables[key] = (now + self.queryables_ttl_s, found)
         return cast(dict[str, Any] | None, found)
 
-    def _public(self, found: Any) -> Any:
+    def _public(self, found: Any, request: Request | None = None) -> Any:
         """``found`` with the store's asset paths as public URLs. Upstream answers a dict or,
         with the fields extension, an already encoded JSONResponse (decoded, rewritten and
         encoded again: only then)."""
         if self.asset_urls is None:
             return found
+        host = request.url.netloc if request is not None else None
         if isinstance(found, Response):
             document = orjson.loads(bytes(found.body))
-            self.asset_urls.rewrite(document)
+            self.asset_urls.rewrite(document, host)
             headers = {k: v for k, v in found.headers.items()
                        if k.lower() not in ("content-length", "content-type")}
             return Response(orjson.dumps(document), status_code=found.status_code,
                             media_type=found.media_type, headers=headers)
-        self.asset_urls.rewrite(found)
+        self.asset_urls.rewrite(found, host)
         return found
 
     # -- search ----------------------------------------------------------------------------
@@ -183,7 +184,7 @@ class EarthsigClient(CoreCrudClient):
         await self._check_fields(request, kwargs.get("sortby") or [], expr,
                                  kwargs.get("collections"))
         with search_errors_as_400():
-            return self._public(_geojson(await super().get_search(request, **kwargs)))
+            return self._public(_geojson(await super().get_search(request, **kwargs)), request)
 
     async def item_collection(
         self, collection_id: str, request: Request, **kwargs: Any
@@ -192,7 +193,8 @@ class EarthsigClient(CoreCrudClient):
         await self._check_fields(request, kwargs.get("sortby") or [], expr, [collection_id])
         with search_errors_as_400():
             return self._public(
-                _geojson(await super().item_collection(collection_id, request, **kwargs)))
+                _geojson(await super().item_collection(collection_id, request, **kwargs)),
+                request)
 
     async def post_search(self, search_request: Any, request: Request, **kwargs: Any) -> Any:
         wanted = categories.category_filter(
@@ -213,11 +215,12 @@ class EarthsigClient(CoreCrudClient):
         await self._check_fields(request, sortby, expr, search_request.collections)
         with search_errors_as_400():
             return self._public(
-                _geojson(await super().post_search(search_request, request, **kwargs)))
+                _geojson(await super().post_search(search_request, request, **kwargs)), request)
 
     async def get_item(self, item_id: str, collection_id: str, request: Request,
                        **kwargs: Any) -> Any:
-        return self._public(await super().get_item(item_id, collection_id, request, **kwargs))
+        return self._public(await super().get_item(item_id, collection_id, request, **kwargs),
+                            request)
 
     # -- links -----------------------------------------------------------------------------
 

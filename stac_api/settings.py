@@ -24,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stac_fastapi.pgstac.config import PostgresSettings
 from stac_fastapi.pgstac.config import Settings as PgstacApiSettings
@@ -157,6 +157,11 @@ class AssetUrlSettings(BaseSettings):
     home: Path = Field(default=Path(".earthsig"), description="EarthSignature state folder.")
     asset_root: Path | None = Field(
         default=None, description="The local asset store (default: <home>/assets).")
+    model_repository: Path = Field(
+        default=Path(".earthsig/models"),
+        validation_alias=AliasChoices("EARTHSIG_INFERENCE_MODEL_REPOSITORY"),
+        description="The model repository (the inference setting): items' links to a model's "
+                    "MLM document become the tiler's {EARTHSIG_API_TILER_URL}/models/ URLs.")
 
     def public_base(self, tiler_url: str | None) -> str | None:
         """The public base URL of the store, or None: hrefs stay as registered."""

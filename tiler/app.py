@@ -113,7 +113,8 @@ def create_app(
     _add_tilers(app, settings, roots, item_params)
     add_identify_routes(app, roots, item_params)
     add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
-    add_asset_routes(app, settings.asset_store)  # /assets/{path}: the store over HTTP
+    # /assets/{path}, /models/{path}: the store and the model documents over HTTP
+    add_asset_routes(app, settings.asset_store, settings.model_repository.resolve())
     add_legend_routes(app, settings.legend_cache_ttl)
     add_web_map(app, settings.web_modules, settings.basemap_url)
     add_health_route(app, settings.healthz_timeout)

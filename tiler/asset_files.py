@@ -1,4 +1,6 @@
-"""The local asset store over HTTP: ``GET`` and ``HEAD /assets/{path}``.
+"""The local asset store over HTTP: ``GET`` and ``HEAD /assets/{path}``; the model
+repository's documents the same way at ``/models/{path}`` (the items' ``derived_from`` links
+to the MLM document of the model that made them).
 
 A STAC client on another machine (pystac-client + rasterio, GDAL's ``/vsicurl/`` and STACIT
 driver, QGIS's STAC source) reads the published COGs, polygons and quicklooks by URL; the STAC
@@ -25,6 +27,7 @@ from catalog_schemas.items import PARQUET
 from tiler.errors import AssetMissingError, DatasetNotAllowedError
 
 ROUTE_PREFIX = "/assets"
+MODELS_PREFIX = "/models"
 MEDIA_TYPES = {
     ".tif": str(pystac.MediaType.COG),
     ".tiff": str(pystac.MediaType.COG),
@@ -35,7 +38,7 @@ MEDIA_TYPES = {
 }
 
 
-def asset_file(root: Path, path: str) -> Path:
+def asset_file(root: Path, path: str, prefix: str = ROUTE_PREFIX) -> Path:
     """The file ``path`` names under the store ``root``; refused outside it, missing named."""
     real_root = Path(os.path.realpath(root))
     if "\x00" in path or path.startswith("/"):
@@ -44,18 +47,24 @@ def asset_file(root: Path, path: str) -> Path:
     if not found.is_relative_to(real_root):
         raise DatasetNotAllowedError(f"asset path {path!r} is outside the asset store")
     if not found.is_file():
-        raise AssetMissingError(f"no asset at {ROUTE_PREFIX}/{path}")
+        raise AssetMissingError(f"nothing at {prefix}/{path}")
     return found
 
 
-def add_asset_routes(app: FastAPI, root: Path) -> None:
-    """``/assets/{path}``: the files of the asset store at ``root``."""
+def add_asset_routes(app: FastAPI, root: Path, models: Path | None = None) -> None:
+    """``/assets/{path}``: the files of the asset store at ``root``; ``/models/{path}``: those
+    of the model repository ``models``."""
+    _add_file_route(app, ROUTE_PREFIX, root, "A published asset file (byte ranges, HEAD, ETag)")
+    if models is not None:
+        _add_file_route(app, MODELS_PREFIX, models,
+                        "A model repository file: a version's mlm.json (STAC MLM) or model.onnx")
 
-    @app.api_route(f"{ROUTE_PREFIX}/{{path:path}}", methods=["GET", "HEAD"], tags=["Assets"],
-                   response_class=FileResponse,
-                   summary="A published asset file (byte ranges, HEAD, ETag)")
-    def asset(path: str, request: Request) -> Response:
-        found = asset_file(root, path)
+
+def _add_file_route(app: FastAPI, prefix: str, root: Path, summary: str) -> None:
+    @app.api_route(f"{prefix}/{{path:path}}", methods=["GET", "HEAD"], tags=["Assets"],
+                   response_class=FileResponse, summary=summary, name=prefix.strip("/"))
+    def serve_file(path: str, request: Request) -> Response:
+        found = asset_file(root, path, prefix)
         # Stat given: the ETag and Last-Modified exist before the answer is sent.
         response = FileResponse(found, stat_result=os.stat(found),
                                 media_type=MEDIA_TYPES.get(found.suffix.lower(),

@@ -52,6 +52,12 @@ class TilerSettings(BaseSettings):
         validation_alias=AliasChoices("EARTHSIG_ASSET_ROOT"),
         description="The pipeline's asset store when moved out of `<home>/assets`.",
     )
+    model_repository: Path = Field(
+        default=Path(".earthsig/models"),
+        validation_alias=AliasChoices("EARTHSIG_INFERENCE_MODEL_REPOSITORY"),
+        description="The model repository the pipeline reads (the inference setting): its "
+                    "MLM documents are served at `/models/`, where items link to them.",
+    )
     asset_roots: Annotated[list[str], NoDecode] = Field(
         default=[],
         description=(

@@ -27,14 +27,16 @@ from rasterio.windows import Window
 
 from catalog_schemas.assets import LANDCOVER_ASSET
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, landcover_collection
-from tests.servers import uvicorn_server
+from tests.servers import server_log, uvicorn_server
 from tests.tiler.landcover_data import (
     FOREST,
     WATER,
     WATER_SPOT,
+    halves,
     item_dict,
     load,
     write_cog,
+    write_layer,
 )
 
 ITEM_ID = "S2A_MSIL2A_20240601T104621_N0510_R051_T31TCJ_clc-v1"
@@ -58,6 +60,8 @@ def served(module_pgstac_dsn: str, tmp_path_factory: pytest.TempPathFactory
     run = store / "landcover" / ITEM_ID / "20260101T000000-abcdef"
     run.mkdir(parents=True)
     cog = write_cog(run / "landcover.tif")
+    # A 2048 px COG of the pipeline's own writer (512 px blocks, overviews): the range test's.
+    write_layer(run / "confidence.tif", halves(40, 90, 2048), nodata=255, categorical=False)
     (run / "polygons.parquet").write_bytes(b"PAR1" + bytes(64) + b"PAR1")
     (store.parent / "secret.txt").write_text("not an asset")
     (run / "escape.tif").symlink_to(store.parent / "secret.txt")
@@ -66,7 +70,8 @@ def served(module_pgstac_dsn: str, tmp_path_factory: pytest.TempPathFactory
     load(module_pgstac_dsn, [landcover_collection().to_dict()], [item])
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_ASSET_ROOT": str(store),
            "EARTHSIG_HOME": str(store.parent)}
-    with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as tiler, \
+    with uvicorn_server("tiler.app:create_app", env, health_path="/healthz",
+                        log_level="info") as tiler, \
             uvicorn_server("stac_api.app:create_app", {**env, "EARTHSIG_API_TILER_URL": tiler},
                            health_path="/_mgmt/health") as api:
         yield Served(api=api, tiler=tiler, store=store, cog=cog)
@@ -149,3 +154,23 @@ def test_nothing_outside_the_store_is_served(served: Served, path: str) -> None:
     if path.endswith("escape.tif"):
         assert response.status_code == 403
     assert os.path.exists(served.store.parent / "secret.txt")
+
+
+def test_gdal_reads_an_overview_in_a_few_range_requests(served: Served) -> None:
+    """GDAL over /vsicurl/ reads a 2048 px COG's overview with a handful of range requests
+    (counted in the tiler's access log): the header, then the overview's blocks, never the
+    full-resolution data."""
+    url = _found(served).assets[LANDCOVER_ASSET].href.replace("landcover.tif", "confidence.tif")
+    path = url.split("/assets/", 1)[1]
+    log = server_log(served.tiler)
+
+    def requests_so_far() -> int:
+        return sum(1 for line in log.read_text().splitlines() if f"/assets/{path}" in line)
+
+    before = requests_so_far()
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(url) as remote:
+        small = remote.read(1, out_shape=(256, 256))
+        size = remote.width
+    assert size == 2048 and set(np.unique(small)) == {40, 90}
+    count = requests_so_far() - before
+    assert 1 <= count <= 4, count
