@@ -28,6 +28,7 @@ from tiler.identify import add_identify_routes
 from tiler.items import ItemCache, item_dependency
 from tiler.legend import add_legend_routes
 from tiler.limits import SizeLimitMiddleware, SizeLimits
+from tiler.model_versions import ModelVersionsMiddleware
 from tiler.paths import AssetRoots
 from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
@@ -135,6 +136,8 @@ def create_app(
                        max_bytes=settings.tile_cache_mb * 2**20, store=store)
     # A collection's default render for requests that name no layer (QGIS, the web map).
     app.add_middleware(RenderDefaultsMiddleware)
+    # One model version per map (the active one of each model), before the tile cache too.
+    app.add_middleware(ModelVersionsMiddleware, active=settings.active_versions)
     # Outside the render defaults: an over-sized request is refused before any database call.
     app.add_middleware(
         SizeLimitMiddleware,

@@ -58,6 +58,13 @@ class TilerSettings(BaseSettings):
         description="The model repository the pipeline reads (the inference setting): its "
                     "MLM documents are served at `/models/`, where items link to them.",
     )
+    active_versions: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("EARTHSIG_INFERENCE_ACTIVE_VERSIONS"),
+        description='The active version per model, JSON (the pipeline\'s setting): a '
+                    'collection\'s mosaic shows these versions, or each model\'s highest, and '
+                    'no other (`model=name:version` or `model=all` asks for another).',
+    )
     asset_roots: Annotated[list[str], NoDecode] = Field(
         default=[],
         description=(
