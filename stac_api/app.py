@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from stac_fastapi.pgstac.app import instantiate_api
 from stac_fastapi.pgstac.db import close_db_connection, connect_to_db
 
-from stac_api.asset_urls import AssetUrls
+from stac_api.asset_urls import AssetUrls, S3Presigner
 from stac_api.auth import api_key_guard, protect_writes
 from stac_api.client import EarthsigClient
 from stac_api.errors import WritesWithoutKeysError, add_error_handlers
@@ -83,10 +83,13 @@ def tiler_links(settings: TilerLinkSettings) -> TilerLinks | None:
 def asset_urls(settings: AssetUrlSettings, tiler_url: str | None) -> AssetUrls | None:
     """The store-path -> public-URL mapping, or ``None`` without a public base."""
     base = settings.public_base(tiler_url)
-    if not base:
+    presign = (S3Presigner(settings.asset_presign_expiry_s, settings.s3_endpoint_url)
+               if settings.asset_presign_s3 else None)
+    if not base and presign is None:
         return None
     return AssetUrls(store=settings.store, base=base, models=settings.model_repository.resolve(),
-                     models_base=f"{tiler_url.rstrip('/')}/models" if tiler_url else None)
+                     models_base=f"{tiler_url.rstrip('/')}/models" if tiler_url else None,
+                     presign=presign)
 
 
 def create_app(

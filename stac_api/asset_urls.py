@@ -4,8 +4,9 @@ Items are registered with the store's own paths (the tiler reads them from disk,
 answers them as URLs of the tiler's ``/assets/`` route (or any public base), so a STAC client
 on another machine opens what it finds. The mapping is applied on the way out, never stored:
 a new hostname is one setting, not a million re-registered items, and catalogs registered
-before it are served as URLs unchanged. Hrefs outside the store (S3 URLs, the source
-product's own) pass as they are.
+before it are served as URLs unchanged. Hrefs outside the store (the source product's own)
+pass as they are; ``s3://`` hrefs (an S3 store without a public URL) become presigned HTTPS
+URLs where the settings ask for it (``S3Presigner``).
 
 ``derived_from`` links name server paths too (the model's MLM document, a local source
 product), which upstream answers joined onto the API's own URL (404s). The model's becomes the
@@ -16,10 +17,30 @@ linked to a document no client can fetch.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
+
+
+class S3Presigner:
+    """``s3://bucket/key`` -> a presigned HTTPS GET URL (boto3: a local signature, no call)."""
+
+    def __init__(self, expiry_s: int, endpoint_url: str | None = None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.expiry_s = expiry_s
+        # Signature version 4: what every AWS region and S3-compatible server accepts.
+        self.client = boto3.client("s3", endpoint_url=endpoint_url,
+                                   config=Config(signature_version="s3v4"))
+
+    def __call__(self, href: str) -> str:
+        parts = urlsplit(href)
+        return str(self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": parts.netloc, "Key": parts.path.lstrip("/")},
+            ExpiresIn=self.expiry_s))
 
 
 @dataclass(frozen=True)
@@ -27,13 +48,17 @@ class AssetUrls:
     """The store folder (resolved) and the public base URL (no trailing slash)."""
 
     store: Path
-    base: str
+    base: str | None
     models: Path | None = None  # the model repository, served at ``models_base``
     models_base: str | None = None
+    presign: Callable[[str], str] | None = None  # s3:// hrefs -> presigned URLs
 
     def href(self, href: str) -> str:
-        """``href`` as a public URL when it is a file in the store, else unchanged."""
-        if not href.startswith("/"):
+        """``href`` as a public URL when it is a file in the store (or an S3 object to
+        presign), else unchanged."""
+        if self.presign is not None and href.startswith("s3://"):
+            return self.presign(href)
+        if not href.startswith("/") or self.base is None:
             return href
         path = Path(os.path.normpath(href))
         if not path.is_relative_to(self.store):

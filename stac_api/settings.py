@@ -163,6 +163,16 @@ class AssetUrlSettings(BaseSettings):
         description="The model repository (the inference setting): items' links to a model's "
                     "MLM document become the tiler's {EARTHSIG_API_TILER_URL}/models/ URLs.")
 
+    asset_presign_s3: bool = Field(
+        default=False, description="Answer s3:// asset hrefs (an S3 asset store without a "
+        "public URL) as presigned HTTPS URLs, readable without credentials until they expire "
+        "(credentials: the usual AWS_* variables of the API).")
+    asset_presign_expiry_s: int = Field(
+        default=3600, ge=60, le=7 * 86400,
+        description="Lifetime of a presigned asset URL, seconds (S3 allows at most 7 days).")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph...); AWS when unset.")
+
     def public_base(self, tiler_url: str | None) -> str | None:
         """The public base URL of the store, or None: hrefs stay as registered."""
         if self.asset_public_url:

@@ -174,3 +174,41 @@ def test_gdal_reads_an_overview_in_a_few_range_requests(served: Served) -> None:
     assert size == 2048 and set(np.unique(small)) == {40, 90}
     count = requests_so_far() - before
     assert 1 <= count <= 4, count
+
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                  "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def test_an_s3_store_gives_presigned_urls(pgstac_dsn: str, tmp_path: Path) -> None:
+    """An S3 store without a public URL: with EARTHSIG_ASSET_PRESIGN_S3 the API answers each
+    s3:// href as a presigned URL (signature version 4, the expiry asked), which rasterio
+    reads with no credentials at all. (moto's server does not check signatures, so a
+    tampered URL is not tested here.)"""
+    import boto3
+
+    from infra.postgres import libpq_env
+    from tests.servers import moto_s3_server
+
+    cog = write_cog(tmp_path / "landcover.tif")
+    with moto_s3_server(tmp_path) as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, **{
+            "aws_access_key_id": "test", "aws_secret_access_key": "test",
+            "region_name": "us-east-1"})
+        s3.create_bucket(Bucket="clc")
+        s3.upload_file(str(cog), "clc", "landcover/run-1/landcover.tif")
+        item = item_dict(cog, ITEM_ID, datetime(2024, 6, 1, 10, 46, 21, tzinfo=UTC))
+        item["assets"][LANDCOVER_ASSET]["href"] = "s3://clc/landcover/run-1/landcover.tif"
+        load(pgstac_dsn, [landcover_collection().to_dict()], [item])
+        env = {**libpq_env(pgstac_dsn), **S3_CREDENTIALS, "EARTHSIG_ASSET_PRESIGN_S3": "true",
+               "EARTHSIG_S3_ENDPOINT_URL": endpoint, "EARTHSIG_ASSET_PRESIGN_EXPIRY_S": "600"}
+        with uvicorn_server("stac_api.app:create_app", env, health_path="/_mgmt/health") as api:
+            found = httpx.get(f"{api}/collections/{LANDCOVER_COLLECTION_ID}/items/{ITEM_ID}")
+        href = found.json()["assets"][LANDCOVER_ASSET]["href"]
+        assert href.startswith(f"{endpoint}/clc/landcover/run-1/landcover.tif?")
+        assert "X-Amz-Signature=" in href and "X-Amz-Expires=600" in href
+        assert not any(k in os.environ for k in S3_CREDENTIALS)  # this process has none
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), \
+                rasterio.open(href) as remote, rasterio.open(cog) as local:
+            np.testing.assert_array_equal(remote.read(1), local.read(1))
+        assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in href
