@@ -62,6 +62,8 @@ def sections() -> list[Section]:
                 api.TileStoreSettings, "the STAC API"),
         Section("STAC API: tiler links (`stac_api.settings.TilerLinkSettings`)",
                 api.TilerLinkSettings, "the STAC API"),
+        Section("STAC API: asset URLs (`stac_api.settings.AssetUrlSettings`)",
+                api.AssetUrlSettings, "the STAC API"),
         Section("STAC API: stac-fastapi-pgstac (`stac_api.settings.Settings`)", api.Settings,
                 "the STAC API (upstream names, EarthSignature defaults)"),
         Section("STAC API: database (stac-fastapi-pgstac `PostgresSettings`)",

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 CORE = ("postgres", "redis")
 # The tiler before the worker: the worker draws published products' tiles ahead on it.
 SERVICES = ("api", "tiler", "worker", "ops", "dashboard")
+# The tiler first: the API links to it and answers asset hrefs as its /assets/ URLs.
+START_ORDER = ("tiler", "api", "worker", "ops", "dashboard")
 HEALTH_PATHS = {"api": "/", "tiler": "/healthz", "ops": "/healthz", "dashboard": "/"}
 COMPONENTS = CORE + SERVICES
 
@@ -90,7 +92,7 @@ class Stack:
         if "redis" in components or {"worker", "ops", "dashboard"} & set(components):
             state.redis = ensure_redis(self.settings)
         self.save(state)
-        for name in SERVICES:
+        for name in START_ORDER:
             if name in components:
                 self._ensure_service(state, name)
                 self.save(state)
@@ -116,8 +118,11 @@ class Stack:
         port = free_port(self.settings.bind_host)
         env = {**os.environ, **state.env(), "EARTHSIG_HOME": str(self.home)}
         tiler = state.services.get("tiler")
-        if name == "worker" and tiler and tiler.url and processes.alive(tiler.pid):
-            env.setdefault("EARTHSIG_SEED_TILER_URL", tiler.url)
+        if tiler and tiler.url and processes.alive(tiler.pid):
+            if name == "worker":
+                env.setdefault("EARTHSIG_SEED_TILER_URL", tiler.url)
+            elif name == "api":  # tiler links, and asset hrefs as <tiler>/assets/ URLs
+                env.setdefault("EARTHSIG_API_TILER_URL", tiler.url)
         proc = processes.start(name, self._service_argv(name, port, state), env=env,
                                logs_dir=self.home / "logs")
         url = None

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from stac_fastapi.pgstac.app import instantiate_api
 from stac_fastapi.pgstac.db import close_db_connection, connect_to_db
 
+from stac_api.asset_urls import AssetUrls, S3Presigner
 from stac_api.auth import api_key_guard, protect_writes
 from stac_api.client import EarthsigClient
 from stac_api.errors import WritesWithoutKeysError, add_error_handlers
@@ -31,6 +32,7 @@ from stac_api.health import replace_health
 from stac_api.links import TilerLinks
 from stac_api.search_body import require_search_objects
 from stac_api.settings import (
+    AssetUrlSettings,
     AuthSettings,
     PostgresSettings,
     SearchSettings,
@@ -78,6 +80,18 @@ def tiler_links(settings: TilerLinkSettings) -> TilerLinks | None:
     return TilerLinks(tiler=tiler, web_map=settings.web_map_url or f"{tiler}/map")
 
 
+def asset_urls(settings: AssetUrlSettings, tiler_url: str | None) -> AssetUrls | None:
+    """The store-path -> public-URL mapping, or ``None`` without a public base."""
+    base = settings.public_base(tiler_url)
+    presign = (S3Presigner(settings.asset_presign_expiry_s, settings.s3_endpoint_url)
+               if settings.asset_presign_s3 else None)
+    if not base and presign is None:
+        return None
+    return AssetUrls(store=settings.store, base=base, models=settings.model_repository.resolve(),
+                     models_base=f"{tiler_url.rstrip('/')}/models" if tiler_url else None,
+                     presign=presign)
+
+
 def create_app(
     settings: Settings | None = None,
     postgres_settings: PostgresSettings | None = None,
@@ -85,6 +99,7 @@ def create_app(
     links: TilerLinkSettings | None = None,
     search: SearchSettings | None = None,
     tile_store: TileStoreSettings | None = None,
+    assets: AssetUrlSettings | None = None,
 ) -> FastAPI:
     """Build the STAC API; every argument defaults to the environment."""
     settings = settings or Settings()
@@ -108,7 +123,9 @@ def create_app(
     # default upstream froze from the environment when `stac_fastapi.types.core` was imported.
     api.client.landing_page_id = settings.stac_fastapi_landing_id
     # instantiate_api builds the client itself, so its collaborators are set afterwards.
-    api.client.tiler = tiler_links(links or TilerLinkSettings())
+    links = links or TilerLinkSettings()
+    api.client.tiler = tiler_links(links)
+    api.client.asset_urls = asset_urls(assets or AssetUrlSettings(), links.tiler_url)
     api.client.queryables_ttl_s = (search or SearchSettings()).queryables_cache_s
     if writes:
         assert auth is not None

@@ -25,6 +25,7 @@ from stac_fastapi.pgstac.core import CoreCrudClient
 from stac_fastapi.types.stac import Collection, Collections, ItemCollection, LandingPage
 
 from stac_api import categories, filters, links
+from stac_api.asset_urls import AssetUrls
 from stac_api.errors import InvalidSortField, UnknownFilterProperty, search_errors_as_400
 
 # Sortable without a queryable row: columns of pgstac's items table.
@@ -59,6 +60,8 @@ class EarthsigClient(CoreCrudClient):
     """CoreCrudClient plus category search, sort checks and tiler links."""
 
     tiler: links.TilerLinks | None = attr.ib(default=None)
+    # The asset store's paths answered as public URLs (None: hrefs as registered).
+    asset_urls: AssetUrls | None = attr.ib(default=None)
     # pgstac's get_queryables() costs 10-15 ms a call; a filtered search asked it every time.
     # Queryables change only when the pipeline registers a new collection definition, so an
     # answer is reused this long (0: never reused).
@@ -82,6 +85,23 @@ class EarthsigClient(CoreCrudClient):
                 self._queryables.clear()
             self._queryables[key] = (now + self.queryables_ttl_s, found)
         return cast(dict[str, Any] | None, found)
+
+    def _public(self, found: Any, request: Request | None = None) -> Any:
+        """``found`` with the store's asset paths as public URLs. Upstream answers a dict or,
+        with the fields extension, an already encoded JSONResponse (decoded, rewritten and
+        encoded again: only then)."""
+        if self.asset_urls is None:
+            return found
+        host = request.url.netloc if request is not None else None
+        if isinstance(found, Response):
+            document = orjson.loads(bytes(found.body))
+            self.asset_urls.rewrite(document, host)
+            headers = {k: v for k, v in found.headers.items()
+                       if k.lower() not in ("content-length", "content-type")}
+            return Response(orjson.dumps(document), status_code=found.status_code,
+                            media_type=found.media_type, headers=headers)
+        self.asset_urls.rewrite(found, host)
+        return found
 
     # -- search ----------------------------------------------------------------------------
 
@@ -164,7 +184,7 @@ class EarthsigClient(CoreCrudClient):
         await self._check_fields(request, kwargs.get("sortby") or [], expr,
                                  kwargs.get("collections"))
         with search_errors_as_400():
-            return _geojson(await super().get_search(request, **kwargs))
+            return self._public(_geojson(await super().get_search(request, **kwargs)), request)
 
     async def item_collection(
         self, collection_id: str, request: Request, **kwargs: Any
@@ -172,7 +192,9 @@ class EarthsigClient(CoreCrudClient):
         expr = self._get_filter(kwargs)
         await self._check_fields(request, kwargs.get("sortby") or [], expr, [collection_id])
         with search_errors_as_400():
-            return _geojson(await super().item_collection(collection_id, request, **kwargs))
+            return self._public(
+                _geojson(await super().item_collection(collection_id, request, **kwargs)),
+                request)
 
     async def post_search(self, search_request: Any, request: Request, **kwargs: Any) -> Any:
         wanted = categories.category_filter(
@@ -192,7 +214,13 @@ class EarthsigClient(CoreCrudClient):
         sortby = [s.field for s in getattr(search_request, "sortby", None) or []]
         await self._check_fields(request, sortby, expr, search_request.collections)
         with search_errors_as_400():
-            return _geojson(await super().post_search(search_request, request, **kwargs))
+            return self._public(
+                _geojson(await super().post_search(search_request, request, **kwargs)), request)
+
+    async def get_item(self, item_id: str, collection_id: str, request: Request,
+                       **kwargs: Any) -> Any:
+        return self._public(await super().get_item(item_id, collection_id, request, **kwargs),
+                            request)
 
     # -- links -----------------------------------------------------------------------------
 
@@ -208,7 +236,7 @@ class EarthsigClient(CoreCrudClient):
         collection = await super().get_collection(collection_id, request, **kwargs)
         if self.tiler is not None:
             self.tiler.add_to_collection(cast(dict, collection))
-        return collection
+        return cast(Collection, self._public(collection))
 
     async def all_collections(self, request: Request, **kwargs: Any) -> Collections:
         with search_errors_as_400():  # collection search takes free text `q` as well
@@ -218,4 +246,4 @@ class EarthsigClient(CoreCrudClient):
             body = found if isinstance(found, dict) else None
             for collection in (body or {}).get("collections", []):
                 self.tiler.add_to_collection(cast(dict, collection))
-        return found
+        return cast(Collections, self._public(found))

@@ -24,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stac_fastapi.pgstac.config import PostgresSettings
 from stac_fastapi.pgstac.config import Settings as PgstacApiSettings
@@ -140,3 +140,45 @@ class SearchSettings(BaseSettings):
             "filtered or sorted search). A newly registered queryable is accepted after this."
         ),
     )
+
+
+class AssetUrlSettings(BaseSettings):
+    """Where the asset store is on disk and where clients reach it over HTTP: the API writes
+    the store's paths as URLs (the same variables the pipeline and the tiler read)."""
+
+    model_config = SettingsConfigDict(env_prefix="EARTHSIG_", env_file=".env", extra="ignore")
+
+    asset_public_url: str | None = Field(
+        default=None, description="Public HTTP(S) base of the asset store. For the local store "
+        "the API answers <base>/<path in the store> for every asset href under it, e.g. the "
+        "tiler's http://h:8082/assets (default: {EARTHSIG_API_TILER_URL}/assets; neither set: "
+        "paths as registered). Changing it changes every item at once: nothing is stored.",
+    )
+    home: Path = Field(default=Path(".earthsig"), description="EarthSignature state folder.")
+    asset_root: Path | None = Field(
+        default=None, description="The local asset store (default: <home>/assets).")
+    model_repository: Path = Field(
+        default=Path(".earthsig/models"),
+        validation_alias=AliasChoices("EARTHSIG_INFERENCE_MODEL_REPOSITORY"),
+        description="The model repository (the inference setting): items' links to a model's "
+                    "MLM document become the tiler's {EARTHSIG_API_TILER_URL}/models/ URLs.")
+
+    asset_presign_s3: bool = Field(
+        default=False, description="Answer s3:// asset hrefs (an S3 asset store without a "
+        "public URL) as presigned HTTPS URLs, readable without credentials until they expire "
+        "(credentials: the usual AWS_* variables of the API).")
+    asset_presign_expiry_s: int = Field(
+        default=3600, ge=60, le=7 * 86400,
+        description="Lifetime of a presigned asset URL, seconds (S3 allows at most 7 days).")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph...); AWS when unset.")
+
+    def public_base(self, tiler_url: str | None) -> str | None:
+        """The public base URL of the store, or None: hrefs stay as registered."""
+        if self.asset_public_url:
+            return self.asset_public_url.rstrip("/")
+        return f"{tiler_url.rstrip('/')}/assets" if tiler_url else None
+
+    @property
+    def store(self) -> Path:
+        return (self.asset_root or self.home / "assets").resolve()

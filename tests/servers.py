@@ -20,17 +20,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_log(url: str) -> Path:
+    """The output file of the :func:`uvicorn_server` at ``url`` (its access log at ``info``)."""
+    port = url.rsplit(":", 1)[1].rstrip("/")
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"earthsig-test-uvicorn-{port}.log"
+
+
 @contextmanager
 def uvicorn_server(
-    factory: str, env: dict[str, str], *, health_path: str = "/", timeout: float = 60.0
+    factory: str, env: dict[str, str], *, health_path: str = "/", timeout: float = 60.0,
+    log_level: str = "warning",
 ) -> Iterator[str]:
-    """Run ``uvicorn --factory FACTORY`` with ``env`` added; yield its base URL."""
+    """Run ``uvicorn --factory FACTORY`` with ``env`` added; yield its base URL
+    (``log_level="info"`` writes every request to :func:`server_log`)."""
     port = free_port()
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"earthsig-test-uvicorn-{port}.log"
+    log = server_log(f"http://127.0.0.1:{port}")
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory,
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -18,6 +18,7 @@ from titiler.pgstac.factory import add_search_list_route, add_search_register_ro
 from titiler.pgstac.settings import PostgresSettings
 
 from tiler import factories
+from tiler.asset_files import add_asset_routes
 from tiler.backend import backend_params
 from tiler.client_faults import add_client_fault_handlers
 from tiler.colormaps import colormap_params, colormaps
@@ -27,6 +28,7 @@ from tiler.identify import add_identify_routes
 from tiler.items import ItemCache, item_dependency
 from tiler.legend import add_legend_routes
 from tiler.limits import SizeLimitMiddleware, SizeLimits
+from tiler.model_versions import ModelVersionsMiddleware
 from tiler.paths import AssetRoots
 from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
@@ -112,6 +114,8 @@ def create_app(
     _add_tilers(app, settings, roots, item_params)
     add_identify_routes(app, roots, item_params)
     add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
+    # /assets/{path}, /models/{path}: the store and the model documents over HTTP
+    add_asset_routes(app, settings.asset_store, settings.model_repository.resolve())
     add_legend_routes(app, settings.legend_cache_ttl)
     add_web_map(app, settings.web_modules, settings.basemap_url)
     add_health_route(app, settings.healthz_timeout)
@@ -132,6 +136,8 @@ def create_app(
                        max_bytes=settings.tile_cache_mb * 2**20, store=store)
     # A collection's default render for requests that name no layer (QGIS, the web map).
     app.add_middleware(RenderDefaultsMiddleware)
+    # One model version per map (the active one of each model), before the tile cache too.
+    app.add_middleware(ModelVersionsMiddleware, active=settings.active_versions)
     # Outside the render defaults: an over-sized request is refused before any database call.
     app.add_middleware(
         SizeLimitMiddleware,

@@ -52,6 +52,19 @@ class TilerSettings(BaseSettings):
         validation_alias=AliasChoices("EARTHSIG_ASSET_ROOT"),
         description="The pipeline's asset store when moved out of `<home>/assets`.",
     )
+    model_repository: Path = Field(
+        default=Path(".earthsig/models"),
+        validation_alias=AliasChoices("EARTHSIG_INFERENCE_MODEL_REPOSITORY"),
+        description="The model repository the pipeline reads (the inference setting): its "
+                    "MLM documents are served at `/models/`, where items link to them.",
+    )
+    active_versions: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("EARTHSIG_INFERENCE_ACTIVE_VERSIONS"),
+        description='The active version per model, JSON (the pipeline\'s setting): a '
+                    'collection\'s mosaic shows these versions, or each model\'s highest, and '
+                    'no other (`model=name:version` or `model=all` asks for another).',
+    )
     asset_roots: Annotated[list[str], NoDecode] = Field(
         default=[],
         description=(
@@ -150,11 +163,16 @@ class TilerSettings(BaseSettings):
         return _split_commas(value)
 
     @property
+    def asset_store(self) -> Path:
+        """The pipeline's local asset store, served at ``/assets/`` (tiler/asset_files.py)."""
+        return (self.ingest_asset_root or self.home / "assets").resolve()
+
+    @property
     def allowed_asset_roots(self) -> list[str]:
         """The configured roots, or the pipeline's asset store (``<home>/assets``)."""
         if self.asset_roots:
             return list(self.asset_roots)
-        return [str((self.ingest_asset_root or self.home / "assets").resolve())]
+        return [str(self.asset_store)]
 
 
 class DatabaseSettings(PostgresSettings):

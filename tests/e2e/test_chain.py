@@ -48,6 +48,7 @@ class Chain:
     env: dict[str, str]
     api: str
     tiler: str
+    public_api: str  # the same catalog, answering asset hrefs as the tiler's URLs
 
 
 def _earthsig(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -75,8 +76,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
             done = _earthsig(env, "process", str(path), "--wait")
             assert done.returncode == 0, done.stderr + (home / "worker.log").read_text()
             item_id = done.stdout.strip().splitlines()[-1]
-            with uvicorn_server("stac_api.app:create_app", env) as api:
-                yield Chain(pystac.Item.from_file(str(path)), path, item_id, env, api, tiler)
+            with uvicorn_server("stac_api.app:create_app", env) as api, \
+                    uvicorn_server("stac_api.app:create_app",
+                                   {**env, "EARTHSIG_API_TILER_URL": tiler}) as public_api:
+                yield Chain(pystac.Item.from_file(str(path)), path, item_id, env, api, tiler,
+                            public_api)
         finally:
             stop_workers([worker])
             worker_log.close()
@@ -159,3 +163,71 @@ def test_failed_job_exits_non_zero_with_the_cause(chain: Chain, tmp_path: Path) 
     done = _earthsig(chain.env, "process", str(broken), "--wait")
     assert done.returncode != 0
     assert "failed" in done.stderr and "B04" in done.stderr
+
+
+def test_every_href_of_the_public_item_answers_over_http(chain: Chain) -> None:
+    """Issue 21: from the public API every asset href is a URL that answers (200, ranges
+    206) with the type the item declares; the thumbnail is there for QGIS and STAC Browser."""
+    [item] = Client.open(chain.public_api).search(ids=[chain.item_id]).items()
+    assert item.assets["thumbnail"].roles == ["thumbnail"]
+    for key, asset in item.assets.items():
+        assert asset.href.startswith(f"{chain.tiler}/assets/"), key
+        head = httpx.head(asset.href)
+        assert head.status_code == 200, (key, head.status_code)
+        assert head.headers["content-type"] == asset.media_type, key
+        part = httpx.get(asset.href, headers={"Range": "bytes=0-15"})
+        assert part.status_code == 206 and len(part.content) == 16, key
+    assert item.assets["landcover"].media_type == \
+        "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+def test_gdal_stac_driver_opens_a_search_as_a_mosaic(chain: Chain) -> None:
+    """GDAL's STACIT driver on the public API's search: the landcover mosaic's pixels are
+    the COG's, read over HTTP by a process that is given only the API's URL."""
+    import numpy as np
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(chain.product_path.parent / "truth_landcover.tif") as truth:
+        west, south, east, north = transform_bounds(truth.crs, "EPSG:4326", *truth.bounds)
+    mid_lon, mid_lat = (west + east) / 2, (south + north) / 2
+    search = (f"{chain.public_api}/search?collections=landcover&bbox={mid_lon - 0.01},"
+              f"{mid_lat - 0.01},{mid_lon + 0.01},{mid_lat + 0.01}")
+    code = (
+        "import sys, numpy as np, rasterio\n"
+        "from rasterio.windows import from_bounds\n"
+        f"name = 'STACIT:\"{search}\":asset=landcover'\n"
+        "with rasterio.open(name) as m:\n"
+        "    data = m.read(1)\n"
+        "    np.save(sys.argv[1], data)\n"
+        "    print(m.crs.to_epsg(), *m.transform[:6], m.width, m.height)\n"
+    )
+    out = chain.product_path.parent / "stacit.npy"
+    # Another process that has no asset path: only the API URL (and no home folder).
+    done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True,
+                          text=True, timeout=120, env={"PATH": os.environ["PATH"],
+                                                       "GDAL_HTTP_TIMEOUT": "30"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    epsg, a, b, c, d, e, f, width, height = done.stdout.split()
+    mosaic = np.load(out)
+    [item] = Client.open(chain.api).search(ids=[chain.item_id]).items()
+    with rasterio.open(item.assets["landcover"].href) as cog:
+        assert int(epsg) == cog.crs.to_epsg()
+        assert (int(width), int(height)) == (cog.width, cog.height)
+        np.testing.assert_array_equal(mosaic, cog.read(1))
+    assert len(np.unique(mosaic)) >= 3  # a real map, not one class
+
+
+def test_every_link_of_the_public_item_resolves(chain: Chain) -> None:
+    """Issue 21: no link of a public item is a server path: each answers 200 - the API's own
+    (self, parent, collection, root), the model's MLM document served by the tiler, and the
+    source product's document only where it has a URL (a local sample product has none, so
+    the public item carries no link to it)."""
+    item = httpx.get(f"{chain.public_api}/collections/landcover/items/{chain.item_id}").json()
+    derived = [ln for ln in item["links"] if ln["rel"] == "derived_from"]
+    assert any(ln["href"].startswith(f"{chain.tiler}/models/") for ln in derived), derived
+    for link in item["links"]:
+        answer = httpx.get(link["href"])
+        assert answer.status_code == 200, (link, answer.status_code)
+    model = next(ln for ln in derived if "/models/" in ln["href"])
+    assert httpx.get(model["href"]).json()["properties"]["mlm:name"]

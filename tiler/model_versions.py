@@ -1,0 +1,106 @@
+"""One model version per map: a collection's mosaic shows the active version of each model.
+
+Several versions of a model can be registered at once (a reprocess with version 2 runs for
+days while version 1 stays active), and a mosaic of both would show their seams side by side.
+The collection's ``earthsig:model`` summary lists the models its items come from; the active
+version of each is ``EARTHSIG_INFERENCE_ACTIVE_VERSIONS`` (the pipeline's setting) or else
+the highest registered, the model repository's own rule. Mosaic requests (tiles, TileJSON,
+WMTS, point and area reads of ``/collections/{id}/...``, not its items) that bring no CQL2
+``filter`` get one selecting those versions, merged into the query string before routing
+(and before the tile cache, whose keys are the query); ``model=clc-spectral:2`` asks for
+another registered version, ``model=all`` for every item.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qsl, urlencode
+
+from cachetools import TTLCache
+from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+MODEL_PROPERTY = "earthsig:model"
+ALL = "all"
+# A collection's mosaic routes: anything under it but its items.
+_MOSAIC_PATH = re.compile(r"/collections/(?P<collection>[^/]+)/(?!items(/|$))")
+
+
+def _version_key(version: str) -> tuple[int, int | str]:
+    return (0, int(version)) if version.isdigit() else (1, version)
+
+
+def active_refs(registered: list[str], active: dict[str, str]) -> list[str]:
+    """Of the ``name:version`` refs registered, the active one of each model: the version
+    ``active`` names where it is registered, else the highest."""
+    versions: dict[str, list[str]] = {}
+    for ref in registered:
+        name, _, version = ref.partition(":")
+        versions.setdefault(name, []).append(version)
+    chosen = []
+    for name, found in sorted(versions.items()):
+        wanted = active.get(name)
+        version = wanted if wanted in found else max(found, key=_version_key)
+        chosen.append(f"{name}:{version}")
+    return chosen
+
+
+def model_filter(refs: list[str]) -> str:
+    """CQL2-JSON selecting items of these model refs."""
+    return json.dumps({"op": "in", "args": [{"property": MODEL_PROPERTY}, refs]},
+                      separators=(",", ":"))
+
+
+def registered_models(pool: ConnectionPool, collection_id: str) -> list[str]:
+    """The collection's ``earthsig:model`` summary ([] without one)."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT content->'summaries'->%s FROM pgstac.collections WHERE id = %s",
+            (MODEL_PROPERTY, collection_id)).fetchone()
+    found = row[0] if row else None
+    return [str(r) for r in found] if isinstance(found, list) else []
+
+
+class ModelVersionsMiddleware:
+    """Select the active model versions on a collection's mosaic requests."""
+
+    def __init__(self, app: ASGIApp, active: dict[str, str], ttl: float = 60.0) -> None:
+        self.app, self.active = app, dict(active)
+        # The summary changes when a product lands; a minute is fresh enough for a new model.
+        self._cache: TTLCache[str, list[str]] = TTLCache(maxsize=256, ttl=ttl)
+
+    def _registered(self, pool: ConnectionPool, collection_id: str) -> list[str]:
+        if collection_id not in self._cache:
+            self._cache[collection_id] = registered_models(pool, collection_id)
+        return self._cache[collection_id]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _MOSAIC_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or scope.get("method") not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        given = dict(query)
+        if "filter" in given or given.get("model") == ALL:
+            await self.app(scope, receive, send)
+            return
+        pool: ConnectionPool = scope["app"].state.dbpool
+        registered = await run_in_threadpool(self._registered, pool, match["collection"])
+        if not registered:  # a collection without models (or unknown): nothing to choose
+            await self.app(scope, receive, send)
+            return
+        wanted = given.get("model")
+        if wanted is not None and wanted not in registered:
+            await JSONResponse(
+                {"detail": f"model {wanted!r} has no items in collection "
+                           f"{match['collection']!r}; registered: {', '.join(registered)} "
+                           f"(or model={ALL})"}, status_code=400)(scope, receive, send)
+            return
+        refs = [wanted] if wanted else active_refs(registered, self.active)
+        extra = [("filter", model_filter(refs)), ("filter-lang", "cql2-json")]
+        scope = {**scope, "query_string": urlencode(query + extra).encode("latin-1")}
+        await self.app(scope, receive, send)
+
