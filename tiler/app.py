@@ -36,6 +36,7 @@ from tiler.settings import DatabaseSettings, TilerSettings
 from tiler.tile_cache import TileCacheMiddleware
 from tiler.tile_store import TileStore
 from tiler.timeseries_routes import add_timeseries_routes
+from tiler.vector_routes import add_vector_routes
 from tiler.web import add_web_map
 
 # Responses that must never be cached by a proxy: they change with the database.
@@ -114,6 +115,7 @@ def create_app(
     _add_tilers(app, settings, roots, item_params)
     add_identify_routes(app, roots, item_params)
     add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
+    add_vector_routes(app, roots, item_params)  # polygons as GeoJSON and vector tiles
     # /assets/{path}, /models/{path}: the store and the model documents over HTTP
     add_asset_routes(app, settings.asset_store, settings.model_repository.resolve())
     add_legend_routes(app, settings.legend_cache_ttl)

@@ -41,6 +41,10 @@ class LegendFilterError(TilerServiceError):
     """A legend filter that is malformed, names an unknown class, or does not apply."""
 
 
+class VectorAreaError(TilerServiceError):
+    """A polygons request whose area is malformed or too large to answer at once."""
+
+
 TILER_STATUS_CODES: dict[type[Exception], int] = {
     DatasetNotAllowedError: status.HTTP_403_FORBIDDEN,
     AssetMissingError: status.HTTP_404_NOT_FOUND,
@@ -49,6 +53,7 @@ TILER_STATUS_CODES: dict[type[Exception], int] = {
     WebMapNotInstalledError: status.HTTP_503_SERVICE_UNAVAILABLE,
     CollectionNotFoundError: status.HTTP_404_NOT_FOUND,
     LegendFilterError: status.HTTP_400_BAD_REQUEST,
+    VectorAreaError: status.HTTP_400_BAD_REQUEST,
 }
 
 
