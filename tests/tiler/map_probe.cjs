@@ -61,6 +61,12 @@ async function main() {
     await page.locator('#opacity').fill('0.4');
     result.opacity = await page.evaluate(() => window.earthsig.layer.options.opacity);
     await page.locator('#opacity').fill('1');
+    // The polygons toggle: the view's polygons as GeoJSON, drawn in their class colours.
+    await page.locator('#polygons').check();
+    await page.waitForFunction(() => window.earthsig.polygons !== null, null, { timeout: 30000 });
+    result.polygons = await page.evaluate(() => window.earthsig.polygons);
+    result.polygonPaths = await page.$$eval('path.leaflet-interactive', (ps) => ps.length);
+    await page.locator('#polygons').uncheck();
     result.errorsBeforeDate = [...result.errors];
     // A day before the product: the latest land cover "as of then" has nothing here.
     await page.locator('#date').fill(cfg.before);

@@ -155,3 +155,17 @@ def test_leaflet_is_served_from_the_installed_package(served: Served) -> None:
     response = httpx.get(f"{served.tiler}/map/vendor/leaflet/leaflet.js")
     assert response.status_code == 200
     assert response.content == (MODULES / "leaflet" / "dist" / "leaflet.js").read_bytes()
+
+
+def test_the_polygons_toggle_draws_the_views_polygons(probe: dict, served: Served) -> None:
+    """Ticked at zoom 14: the view's polygons come as GeoJSON and are drawn, each in its
+    class colour; the one under the spot is water, as the tiles and identify say."""
+    import shapely
+
+    features = probe["polygons"]["features"]
+    assert features and probe["polygonPaths"] >= len(features)
+    spot = shapely.Point(served.spot.lon, served.spot.lat)
+    under = [f["properties"] for f in features
+             if shapely.geometry.shape(f["geometry"]).contains(spot)]
+    assert [p["clc_code"] for p in under] == [WATER]
+    assert under[0]["color"] == f"#{clc.by_clc_code(WATER).hex_color}"

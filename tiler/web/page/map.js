@@ -5,13 +5,18 @@
 
   const $ = (id) => document.getElementById(id);
   const map = L.map('map').setView([46.5, 2.5], 5);
-  const state = { layer: null, tilejson: null, legendUrl: null };
+  const state = { layer: null, tilejson: null, legendUrl: null, polygons: null,
+                  polygonsData: null };
+  // The polygons (vectors of the land cover) are drawn from this zoom on: one view then spans
+  // a fraction of a product (the tiler answers at most 1.5 square degrees at once).
+  const POLYGONS_MINZOOM = 11;
   let resolveReady;
   // Tests (and curious users) wait on this: resolved once the first layer has drawn.
   window.earthsig = {
     map,
     ready: new Promise((resolve) => { resolveReady = resolve; }),
     get layer() { return state.layer; },
+    get polygons() { return state.polygonsData; },
   };
 
   async function getJSON(url) {
@@ -103,6 +108,30 @@
     await showLegend(new URL(tj.tiles[0]).searchParams.get('colormap_name') || 'clc');
   }
 
+  // The polygons of the view as GeoJSON, each in its class colour, over the raster tiles.
+  async function showPolygons() {
+    if (state.polygons) { map.removeLayer(state.polygons); state.polygons = null; }
+    state.polygonsData = null;
+    if (!$('polygons').checked) return;
+    if (map.getZoom() < POLYGONS_MINZOOM) {
+      showStatus(`Zoom in to level ${POLYGONS_MINZOOM} or more to see the polygons.`);
+      return;
+    }
+    const b = map.getBounds();
+    const params = filters();
+    params.delete('mask_clouds');  // polygons have no cloud mask of their own
+    params.set('bbox', [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+      .map((v) => v.toFixed(6)).join(','));
+    const data = await getJSON(`${collectionPath()}/polygons.geojson?${params}`);
+    if (!$('polygons').checked) return;  // unticked while loading
+    state.polygons = L.geoJSON(data, {
+      style: (f) => ({ color: '#333', weight: 1, fillColor: f.properties.color,
+                       fillOpacity: 0.6 }),
+      onEachFeature: (f, layer) => layer.bindTooltip(`${f.properties.clc_code} ${f.properties.name}`),
+    }).addTo(map);
+    state.polygonsData = data;
+  }
+
   async function identify(event) {
     const { lat, lng } = event.latlng;
     // The series of every acquisition at the point, drawn beside the identify text.
@@ -141,6 +170,10 @@
     $('opacity').addEventListener('input', () => state.layer && state.layer.setOpacity(
       Number($('opacity').value)));
     map.on('zoomend', zoomHint);
+    $('polygons').addEventListener('change', () => showPolygons().catch(
+      (error) => showStatus(`Could not load the polygons: ${error.message}`)));
+    map.on('moveend', () => $('polygons').checked && showPolygons().catch(
+      (error) => showStatus(`Could not load the polygons: ${error.message}`)));
     map.on('moveend', () => {
       const c = map.getCenter();
       window.history.replaceState(null, '', `#${map.getZoom()}/${c.lat.toFixed(6)}/${c.lng.toFixed(6)}`);
