@@ -108,8 +108,9 @@ class PipelineWorker(Worker):
 
 def build_served_references() -> list[str]:
     """An infer worker's first step: build the reference models it is set to run (its default
-    model, and each model given an active version) that its repository lacks, so a fresh host
-    serves them, byte-identical to every other host's. Looking a model up never builds it."""
+    model, and each model given an active version) that its repository lacks or holds in an
+    older form, so a host serves them byte-identical to every other host's. Looking a model up
+    never builds it."""
     from inference import reference
     from inference.repository import ModelRepository, parse_model_ref
     from inference.settings import InferenceSettings
@@ -117,10 +118,12 @@ def build_served_references() -> list[str]:
     inference = InferenceSettings()
     names = [parse_model_ref(inference.default_model)[0], *inference.active_versions]
     repo = ModelRepository.from_settings(inference)
+    # Stale ones too: a graph redefined within its version (same outputs, another form)
+    # replaces the stored one, so an upgraded host serves what this code was tested with.
     built = repo.build_references([n for n in names if reference.buildable(n)],
-                                  only_missing=True)
+                                  only_missing=True, stale_too=True)
     if built:
-        log.info("built reference models missing from %s: %s", repo.root,
+        log.info("built reference models missing from or stale in %s: %s", repo.root,
                  ", ".join(m.spec.ref for m in built))
     return [m.spec.ref for m in built]
 
