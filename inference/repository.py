@@ -138,10 +138,13 @@ class ModelRepository:
         return self.build_references()
 
     def build_references(self, names: Iterable[str] | None = None, *,
-                         only_missing: bool = False) -> list[ResolvedModel]:
+                         only_missing: bool = False, stale_too: bool = False
+                         ) -> list[ResolvedModel]:
         """Write the versions of the reference models ``names`` (model names or refs; default:
-        every one buildable here) - with ``only_missing``, only those the repository lacks;
-        return what was written.
+        every one buildable here) - with ``only_missing``, only those the repository lacks,
+        and with ``stale_too`` also those whose stored graph is not what the definition builds
+        now (a served graph changed within a version, e.g. clc-dynamicworld's downsampling
+        for OpenVINO); return what was written.
 
         The explicit step that makes a repository servable (``earthsig models build``, an
         infer-stage worker at start, the local stack): ``resolve`` never builds.
@@ -158,9 +161,20 @@ class ModelRepository:
                                              "the package it comes from is not installed")
                 continue
             have = self.versions(name) if only_missing else []
-            built += [self.build_reference(name, v) for v in reference.versions_of(name)
-                      if v not in have]
+            for version in reference.versions_of(name):
+                if version not in have:
+                    built.append(self.build_reference(name, version))
+                elif stale_too and (fresh := self._rebuilt_if_stale(name, version)):
+                    built.append(fresh)
         return built
+
+    def _rebuilt_if_stale(self, name: str, version: str) -> ResolvedModel | None:
+        """Build ``name:version`` and write it where the stored graph differs."""
+        spec, model = reference.build(name, version)
+        stored = self.root / name / version / ONNX_FILE
+        if stored.read_bytes() == model.SerializeToString():
+            return None
+        return self.add_version(spec, model)
 
     def add_version(self, spec: ModelSpec, model: onnx.ModelProto) -> ResolvedModel:
         """Write ``model.onnx`` + ``mlm.json`` of one version and the model's config.pbtxt."""

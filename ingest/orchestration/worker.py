@@ -9,9 +9,12 @@ them sweeps the open chains for jobs a Redis restart left stranded (``ingest.orc
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import socket
+import sys
 import time
 from typing import cast
 
@@ -105,8 +108,9 @@ class PipelineWorker(Worker):
 
 def build_served_references() -> list[str]:
     """An infer worker's first step: build the reference models it is set to run (its default
-    model, and each model given an active version) that its repository lacks, so a fresh host
-    serves them, byte-identical to every other host's. Looking a model up never builds it."""
+    model, and each model given an active version) that its repository lacks or holds in an
+    older form, so a host serves them byte-identical to every other host's. Looking a model up
+    never builds it."""
     from inference import reference
     from inference.repository import ModelRepository, parse_model_ref
     from inference.settings import InferenceSettings
@@ -114,12 +118,36 @@ def build_served_references() -> list[str]:
     inference = InferenceSettings()
     names = [parse_model_ref(inference.default_model)[0], *inference.active_versions]
     repo = ModelRepository.from_settings(inference)
+    # Stale ones too: a graph redefined within its version (same outputs, another form)
+    # replaces the stored one, so an upgraded host serves what this code was tested with.
     built = repo.build_references([n for n in names if reference.buildable(n)],
-                                  only_missing=True)
+                                  only_missing=True, stale_too=True)
     if built:
-        log.info("built reference models missing from %s: %s", repo.root,
+        log.info("built reference models missing from or stale in %s: %s", repo.root,
                  ", ".join(m.spec.ref for m in built))
     return [m.spec.ref for m in built]
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_forking = {"pid": 0}  # the process forking, set just before the fork (read by the child)
+
+
+def _note_forking() -> None:
+    _forking["pid"] = os.getpid()
+
+
+def die_with_parent() -> None:
+    """In a process the worker forks (RQ's scheduler, each work horse): be killed when the
+    worker dies, however it dies. RQ's warm shutdown stops both, but a SIGKILL or the OOM
+    killer takes the worker alone, and its children ran on with init as parent (a scheduler
+    ran 10 minutes after the suite). Linux's parent-death signal; a no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("cannot tie a worker child to its worker: errno %d", ctypes.get_errno())
+    elif os.getppid() != _forking["pid"]:  # the parent died between fork and prctl
+        os._exit(1)
 
 
 def run_worker(queues: list[str] | None = None, *, burst: bool = False,
@@ -137,6 +165,8 @@ def run_worker(queues: list[str] | None = None, *, burst: bool = False,
               f"{settings.queue_prefix}{DISCOVER_QUEUE}"])
     if queue_name(Stage.INFER, settings) in names:
         build_served_references()
+    # Forks happen on this (the main) thread, to which the parent-death signal is tied.
+    os.register_at_fork(before=_note_forking, after_in_child=die_with_parent)
     wait_s = 1.0
     while True:
         connection = Redis.from_url(settings.redis_url)

@@ -98,3 +98,48 @@ def test_pause_points_cost_nothing_when_unset(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv(ENV, f"fetch:{tmp_path / 'm'}")
     pause_point("infer-staged")  # another point: not paused
     assert time.monotonic() - t0 < 5 and not (tmp_path / "m").exists()
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, dead but not yet reaped by an init that may never reap, is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_worker_killed_alone_takes_its_children_with_it(pipeline: Pipeline,
+                                                          tmp_path: Path) -> None:
+    """SIGKILL of the worker process only (the OOM killer picks one process): its work
+    horse, held inside a job, and RQ's scheduler process die with it instead of running on
+    under init (issue 22, point 6)."""
+    import os
+    import signal
+
+    from tests.workers import children
+
+    marker = tmp_path / "paused"
+    pipeline.extra_env[ENV] = f"fetch:{marker}"
+    worker = pipeline.start_worker("lonely")
+    href = str(make_sample_product("T31TCJ", date(2024, 7, 1), 256, pipeline.home / "s",
+                                   seed=5))
+    enqueue_product(href, None, connection=pipeline.redis, ingest=pipeline.ingest,
+                    inference=pipeline.inference)
+    horse = int(wait_for_file(marker, pipeline))
+    deadline = time.monotonic() + 30
+    while len(kids := children(worker.pid)) < 2:  # the horse and the scheduler
+        assert time.monotonic() < deadline, f"children {kids}\n{pipeline.logs()}"
+        time.sleep(0.2)
+    assert horse in kids
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    try:
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in kids):
+            assert time.monotonic() < deadline, [p for p in kids if _alive(p)]
+            time.sleep(0.1)
+    finally:  # whatever the outcome, nothing of this test runs on
+        for pid in kids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -130,6 +130,33 @@ def test_building_reference_models_is_an_explicit_step(tmp_path) -> None:  # noq
         repo.build_references(["clc-unet"])
 
 
+def test_an_upgraded_worker_replaces_a_stale_graph(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repository built before clc-dynamicworld's downsampling became a convolution holds
+    the antialiased graph OpenVINO refuses; the infer worker's start-up build replaces it
+    (and leaves an up-to-date graph untouched)."""
+    from inference import dynamicworld as dw
+    from inference.backends import OpenVinoBackend, open_backend
+    from inference.errors import InferenceError
+    from ingest.orchestration.worker import build_served_references
+
+    monkeypatch.setenv("EARTHSIG_INFERENCE_MODEL_REPOSITORY", str(tmp_path))
+    monkeypatch.setenv("EARTHSIG_INFERENCE_DEFAULT_MODEL", "clc-dynamicworld")
+    repo = ModelRepository(tmp_path)
+    [model] = repo.build_references(["clc-dynamicworld"])
+    old = dw.wrap(dw.network(), conv_downsample=False).SerializeToString()
+    model.onnx_path.write_bytes(old)  # what an earlier release wrote as version 1
+    with pytest.raises(InferenceError, match="antialiased"):
+        OpenVinoBackend(model.onnx_path)
+    assert build_served_references() == ["clc-dynamicworld:1"]
+    assert model.onnx_path.read_bytes() != old
+    settings = InferenceSettings(_env_file=None, model_repository=tmp_path)
+    assert isinstance(open_backend(repo.resolve("clc-dynamicworld"), settings), OpenVinoBackend)
+    before = model.onnx_path.stat().st_mtime_ns
+    assert build_served_references() == []
+    assert model.onnx_path.stat().st_mtime_ns == before
+
+
 @pytest.mark.parametrize("device", ["cpu", "gpu"])
 def test_config_for_nvidias_triton_names_the_device_and_the_networks_accelerator(
         tmp_path: Path, device: str) -> None:
