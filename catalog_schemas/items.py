@@ -2,8 +2,9 @@
 
 One item per (Sentinel-2 product, model version): the product's footprint and time, our assets
 (land cover, confidence, cloud mask, polygons, quicklook) and statistics. Extensions:
-projection, raster, classification, file, processing, eo, mlm and the project's ``clc``
-(declared) and ``earthsig`` (not declared: see :mod:`catalog_schemas.earthsig_extension`).
+projection, raster, classification, file, processing, eo and the project's ``clc`` (declared)
+and ``earthsig`` (not declared: see :mod:`catalog_schemas.earthsig_extension`); the model is
+``earthsig:model`` and a ``derived_from`` link to its MLM document.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from catalog_schemas.assets import (
 from catalog_schemas.clc_extension import ClcExtension
 from catalog_schemas.collections import LANDCOVER_COLLECTION_ID, classification_classes
 from catalog_schemas.earthsig_extension import EarthsigExtension
-from catalog_schemas.schema_uris import MLM_SCHEMA, PROCESSING_SCHEMA
+from catalog_schemas.schema_uris import PROCESSING_SCHEMA
 
 SOFTWARE_VERSION = "0.1.0"
 PARQUET = "application/vnd.apache.parquet"
@@ -67,7 +68,6 @@ class PublishedFile:
 class ModelInfo:
     name: str
     version: str
-    framework: str
     href: str | None = None  # the model's metadata document, for the derived_from link
     software: dict[str, str] = field(default_factory=dict)  # runtime name -> version
     # CLC level-3 codes the model can write: the item's classification:classes (None: all 44)
@@ -107,10 +107,6 @@ def _base_properties(item: pystac.Item, source: pystac.Item, model: ModelInfo,
         "processing:lineage": f"Segmented from Sentinel-2 product {source.id} with {model.ref}",
         "processing:software": {"earthsignature": SOFTWARE_VERSION, **model.software},
         "processing:datetime": processed.isoformat().replace("+00:00", "Z"),
-        "mlm:name": model.name,
-        "mlm:framework": model.framework,
-        "mlm:tasks": ["semantic-segmentation"],
-        "mlm:architecture": model.name,
     })
     # The weights' terms, when the model's MLM document names them (pretrained models).
     earthsig.model_license = model.license or None
@@ -147,7 +143,9 @@ def landcover_item(
     item.properties.update(statistics)
     for note in lineage_notes:
         item.properties["processing:lineage"] += f"; {note}"
-    item.stac_extensions.extend([PROCESSING_SCHEMA, MLM_SCHEMA])
+    # Not MLM: that extension describes a model (its inputs, outputs and weights; the schema
+    # requires them), which the derived_from link's MLM document does; an item is its output.
+    item.stac_extensions.append(PROCESSING_SCHEMA)
     ClcExtension.add_to(item)  # the statistics' clc:* properties
     EOExtension.add_to(item)
     item.add_link(pystac.Link("derived_from", source_href, pystac.MediaType.JSON,

@@ -4,5 +4,5 @@ that adds them (pystac's own extensions add their URIs themselves)."""
 from __future__ import annotations
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
-# The MLM extension: the model documents of inference and the landcover items' mlm: fields.
+# The MLM extension: the model documents of inference (items link to them, derived_from).
 MLM_SCHEMA = "https://stac-extensions.github.io/mlm/v1.5.0/schema.json"

@@ -166,8 +166,7 @@ def prepare_product(
     def build(files: dict[str, PublishedFile]) -> pystac.Item:
         return landcover_item(
             source=source, source_href=source.get_self_href() or href,
-            model=ModelInfo(spec.name, spec.version, framework=spec.framework,
-                            href=str(model.mlm_path),
+            model=ModelInfo(spec.name, spec.version, href=str(model.mlm_path),
                             software=software_versions(inference, masked_from_toa=out.from_toa),
                             classes=reachable_classes(spec),
                             **{k: spec.hyperparameters.get(k)

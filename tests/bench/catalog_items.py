@@ -26,8 +26,7 @@ START = datetime(2023, 1, 1, tzinfo=UTC)
 YEARS = 3
 SPAN = timedelta(days=365 * YEARS + 1)
 CHUNK = 20_000  # items per COPY transaction; the unit of resuming
-MODEL = ModelInfo("clc-spectral", "1", framework="ONNX Runtime",
-                  href="s3://earthsignature/models/clc-spectral/1/mlm.json",
+MODEL = ModelInfo("clc-spectral", "1", href="s3://earthsignature/models/clc-spectral/1/mlm.json",
                   software={"onnxruntime": "1.32.0", "gdal": "3.10.3"})
 # What users ask for: common classes (most regions match), regional ones, rare ones.
 CATEGORIES = ["Vineyards", "forest", "Olive groves", "Water bodies", "Pastures",

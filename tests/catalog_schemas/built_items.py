@@ -33,7 +33,7 @@ def source_item() -> pystac.Item:
 def landcover(pretrained: bool = True) -> pystac.Item:
     terms = ({"license": "CC-BY-4.0", "attribution": "Someone", "citation": "Someone (2025)"}
              if pretrained else {})
-    model = ModelInfo("clc-unet", "1", framework="ONNX Runtime", **terms)
+    model = ModelInfo("clc-unet", "1", **terms)
     return landcover_item(source=source_item(), source_href="https://earth-search/ITEM",
                           model=model, grid=GRID, statistics=dict(STATISTICS),
                           files={k: _published(n) for k, n in LANDCOVER_FILES.items()},

@@ -52,7 +52,7 @@ def test_worker_publishes_the_real_models_land_cover(tmp_path: Path, pgstac_dsn:
         log.close()
     assert item is not None and item_id.endswith("_clc-dynamicworld_v1")
     props = item.properties
-    assert props["earthsig:model"] == "clc-dynamicworld:1" and props["mlm:name"] == dw.NAME
+    assert props["earthsig:model"] == f"{dw.NAME}:1"
     # Provenance: the weights' licence, attribution and citation travel with every item.
     assert props["earthsig:model_license"] == "Apache-2.0"
     assert props["earthsig:model_attribution"] == dw.ATTRIBUTION
