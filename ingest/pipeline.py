@@ -40,6 +40,7 @@ from inference.settings import InferenceSettings
 from inference.spec import ModelSpec
 from inference.windows import ProgressLog, WindowReader
 from ingest.catalog.publisher import StoredRun, register_run, store_run
+from ingest.catalog.pyramid_update import update_pyramid_quietly
 from ingest.catalog.register import landcover_definition
 from ingest.catalog.seed import seed_item
 from ingest.clouds.cloudmask import obscured
@@ -192,6 +193,9 @@ def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = Non
         with _step("seed", prepared.product_id, timings):
             seed_item(prepared.item, ingest.seed_tiler_url, ingest.seed_item_zooms,
                       ingest.seed_mosaic_zooms, ingest.seed_budget_s)
+        if ingest.low_zoom_pyramid and not ingest.asset_store_url:
+            with _step("pyramid", prepared.product_id, timings):
+                update_pyramid_quietly(prepared.item, ingest.seed_tiler_url, ingest.assets)
     return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
                          model=prepared.model, timings_s=timings)
 

@@ -80,6 +80,12 @@ class IngestSettings(BaseSettings):
         default="8-11", pattern=r"^\d+-\d+$|^$",
         description="Zooms of its collection's mosaic tiles over the product drawn ahead.",
     )
+    low_zoom_pyramid: bool = Field(
+        default=True,
+        description="After registering a product, redraw the collection's zoom 0-7 pyramid "
+        "over it (catalog_schemas/pyramid.py) through the tiler at seed_tiler_url; a local "
+        "asset store only (the pyramid lives in it, where the tiler reads it).",
+    )
     l1c_cloud_resolution_m: int = Field(
         default=60, ge=20, le=320, multiple_of=20,
         description="Resolution s2cloudless runs at for L1C products' cloud masks (metres): "

@@ -30,6 +30,7 @@ from tiler.legend import add_legend_routes
 from tiler.limits import SizeLimitMiddleware, SizeLimits
 from tiler.model_versions import ModelVersionsMiddleware
 from tiler.paths import AssetRoots
+from tiler.pyramid_tiles import PyramidTilesMiddleware
 from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
 from tiler.settings import DatabaseSettings, TilerSettings
@@ -140,6 +141,9 @@ def create_app(
     app.add_middleware(RenderDefaultsMiddleware)
     # One model version per map (the active one of each model), before the tile cache too.
     app.add_middleware(ModelVersionsMiddleware, active=settings.active_versions)
+    # Zooms 0-7 of a collection's default map from the pipeline's pyramid, before anything
+    # else: the model filter or the render defaults would make them look like other maps.
+    app.add_middleware(PyramidTilesMiddleware, store=settings.asset_store)
     # Outside the render defaults: an over-sized request is refused before any database call.
     app.add_middleware(
         SizeLimitMiddleware,

@@ -91,6 +91,12 @@ class TileCacheMiddleware:
                 or not _TILE_PATH.search(scope["path"])):
             await self.app(scope, receive, send)
             return
+        if _no_cache(scope):
+            # ``Cache-Control: no-cache`` (RFC 9111: answer from the origin): drawn from the
+            # catalog as it is now, kept nowhere. The pyramid's base tiles right after a
+            # registration, before any change token could reach this tiler, are read so.
+            await self.app({**scope, FRESH_READS: True}, receive, send)
+            return
         found = await self.store.lookup(scope) if self.store is not None else None
         if found is not None and self.store is not None:
             if found.tile is not None:
@@ -115,6 +121,11 @@ class TileCacheMiddleware:
             self.cache.put(key, headers, body)
 
         await self.app(scope, receive, _recording(send, put))
+
+
+def _no_cache(scope: Scope) -> bool:
+    return any(name == b"cache-control" and b"no-cache" in value.lower()
+               for name, value in scope.get("headers", []))
 
 
 async def _send_hit(send: Send, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

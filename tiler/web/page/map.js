@@ -10,6 +10,8 @@
   // The polygons (vectors of the land cover) are drawn from this zoom on: one view then spans
   // a fraction of a product (the tiler answers at most 1.5 square degrees at once).
   const POLYGONS_MINZOOM = 11;
+  const EUROPE_CENTRE = [50.5, 10.0];
+  const EUROPE_ZOOM = 4;
   let resolveReady;
   // Tests (and curious users) wait on this: resolved once the first layer has drawn.
   window.earthsig = {
@@ -96,6 +98,9 @@
     const view = hashView();
     if (fit && view) {
       map.setView([view[1], view[2]], Math.max(view[0], tj.minzoom), { animate: false });
+    } else if (fit && tj.minzoom <= EUROPE_ZOOM) {
+      // The low zooms are drawn (the collection's pyramid): open on Europe.
+      map.setView(EUROPE_CENTRE, EUROPE_ZOOM, { animate: false });
     } else if (fit) {
       const zoom = Math.max(map.getBoundsZoom(bounds), tj.minzoom);
       map.setView(bounds.getCenter(), zoom, { animate: false });

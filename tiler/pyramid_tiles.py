@@ -1,0 +1,128 @@
+"""Zooms 0-7 of a collection's map from its pyramid (catalog_schemas/pyramid.py), never from
+the items: at those zooms one tile spans hundreds of products.
+
+The pipeline keeps the pyramid current as products land; here a tile is one small file read
+and coloured with the CLC colormap (categorical codes: a lookup, no resampling). Only the
+collection's default map is kept (latest, active model versions, clouds filled from older
+products), so a request asking for another map below the base zoom (a date, a model, ids, a
+filter, another layer) goes on to the mosaic backend, which refuses it as before. A tile the
+pyramid does not have is transparent: nothing has been published there. A collection without
+a pyramid (none built yet: ``earthsig tiles pyramid``) keeps the refusal, never a blank map
+over products; with one, its TileJSON says ``minzoom`` 0.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import numpy as np
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from catalog_schemas import clc
+from catalog_schemas.assets import LANDCOVER_ASSET
+from catalog_schemas.pyramid import BASE_ZOOM, TILE, pyramid_root, read_tile
+from tiler.colormaps import CLC_COLORMAP_NAME
+
+_LOW_TILE = re.compile(r"/collections/(?P<collection>[^/]+)/tiles/WebMercatorQuad/"
+                       r"(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)(@1x)?(\.png)?$")
+_TILEJSON = re.compile(r"/collections/(?P<collection>[^/]+)/WebMercatorQuad/tilejson\.json$")
+# Parameters that choose another map than the default one the pyramid keeps.
+_OTHER_MAP = {"datetime", "ids", "bbox", "filter", "filter-lang", "query", "model",
+              "expression", "bidx", "render", "colormap", "rescale", "color_formula"}
+# The default map's own parameters, with the values it is drawn with (the collection render).
+_DEFAULT_VALUES = {"assets": {LANDCOVER_ASSET}, "colormap_name": {CLC_COLORMAP_NAME},
+                   "mask_clouds": {"true", "True", "1"}, "tilesize": {str(TILE)}}
+CACHE_CONTROL = "public, max-age=300"  # a new product changes the tiles above it
+
+
+@cache
+def _palette() -> np.ndarray:
+    lut = np.zeros((256, 4), np.uint8)
+    for code, rgba in clc.colormap().items():
+        lut[code] = rgba
+    return lut
+
+
+def colour(codes: np.ndarray | None) -> bytes:
+    """The tile as an RGBA PNG in CLC colours (transparent where there is no data)."""
+    rgba = (_palette()[codes] if codes is not None
+            else np.zeros((TILE, TILE, 4), np.uint8))
+    out = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def default_map(query: list[tuple[str, str]]) -> bool:
+    """Whether a query asks for the default map (the one the pyramid holds)."""
+    for key, value in query:
+        if key in _OTHER_MAP or (key in _DEFAULT_VALUES and value not in _DEFAULT_VALUES[key]):
+            return False
+    return True
+
+
+class PyramidTilesMiddleware:
+    """Answer a collection's tiles below the base zoom from its pyramid."""
+
+    def __init__(self, app: ASGIApp, store: Path, base_zoom: int = BASE_ZOOM) -> None:
+        self.app, self.store, self.base_zoom = app, store, base_zoom
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        match, tilejson = _LOW_TILE.search(path), _TILEJSON.search(path)
+        if (match is None and tilejson is None) or scope.get("method") not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                          keep_blank_values=True)
+        found = match or tilejson
+        assert found is not None
+        root = pyramid_root(self.store, found["collection"])
+        if not default_map(query) or not root.is_dir():
+            await self.app(scope, receive, send)
+            return
+        if tilejson is not None:
+            await self.app(scope, receive, _from_zoom_zero(send))
+            return
+        assert match is not None
+        z, x, y = int(match["z"]), int(match["x"]), int(match["y"])
+        if z >= self.base_zoom:
+            await self.app(scope, receive, send)
+            return
+        codes = await run_in_threadpool(read_tile, root, z, x, y)
+        body = await run_in_threadpool(colour, codes)
+        response = Response(body, media_type="image/png", headers={
+            "Cache-Control": CACHE_CONTROL, "X-Pyramid": "tile" if codes is not None else "empty"})
+        await response(scope, receive, send)
+
+
+def _from_zoom_zero(send: Send) -> Send:
+    """``send`` with a successful TileJSON's ``minzoom`` set to 0 (the pyramid draws 0-7)."""
+    start: dict = {}
+    chunks: list[bytes] = []
+
+    async def wrapped(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = b"".join(chunks)
+        if start.get("status") == 200:
+            document = json.loads(body)
+            document["minzoom"] = 0
+            body = json.dumps(document).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped  # type: ignore[return-value]
