@@ -75,7 +75,8 @@ def _add_tilers(
     cmaps = colormaps()
     colormap = colormap_params(cmaps)
     readers = reader_params(roots)
-    backends = backend_params(settings.mosaic_minzoom, settings.mosaic_maxzoom)
+    backends = backend_params(settings.mosaic_minzoom, settings.mosaic_maxzoom,
+                              settings.asset_store)
 
     _mount(app, factories.cog_factory(colormap, roots), "Cloud Optimized GeoTIFF")
     searches = factories.search_factory(colormap, readers, backends)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import attr
@@ -24,6 +25,7 @@ from titiler.pgstac.backend import PGSTACBackend
 from titiler.pgstac.dependencies import PgSTACParams
 
 from tiler.errors import ZoomNotServedError
+from tiler.pyramid_tiles import has_pyramid
 from tiler.tile_store import FRESH_READS
 
 # Upstream's asset search without its 5-minute cache (keeps its retry and its errors).
@@ -80,15 +82,24 @@ class MosaicBackend(PGSTACBackend):
         maxs = [z for z in [meta.maxzoom, *(r.get("maxzoom") for r in renders)] if z is not None]
         return mins, maxs
 
+    # The collection keeps a low-zoom pyramid for this (its default) map: zooms 0-7 are
+    # served from it (tiler/pyramid_tiles.py), so TileJSON and WMTS announce them.
+    pyramid: bool = attr.ib(kw_only=True, default=False)
+
     @property
-    def minzoom(self) -> int:  # type: ignore[override]
+    def drawn_minzoom(self) -> int:
+        """The lowest zoom drawn from the items."""
         mins, _ = self._declared_zooms()
         return max([self.minzoom_floor, *mins[:1]])
 
     @property
+    def minzoom(self) -> int:  # type: ignore[override]
+        return 0 if self.pyramid else self.drawn_minzoom
+
+    @property
     def maxzoom(self) -> int:  # type: ignore[override]
         _, maxs = self._declared_zooms()
-        return max(self.minzoom, maxs[0] if maxs else self.default_maxzoom)
+        return max(self.drawn_minzoom, maxs[0] if maxs else self.default_maxzoom)
 
     @property
     def bounds(self) -> BBox:  # type: ignore[override]
@@ -104,10 +115,11 @@ class MosaicBackend(PGSTACBackend):
         return super().assets_for_tile(x, y, z, **kwargs)
 
     def tile(self, x: int, y: int, z: int, **kwargs: Any) -> tuple[ImageData, list[str]]:  # type: ignore[override]
-        if z < self.minzoom:
+        lowest = self.drawn_minzoom
+        if z < lowest:
             raise ZoomNotServedError(
-                f"zoom {z} is below this mosaic's minimum zoom {self.minzoom}: a tile there "
-                f"would span too many products; zoom in to {self.minzoom} or more "
+                f"zoom {z} is below this mosaic's minimum zoom {lowest}: a tile there "
+                f"would span too many products; zoom in to {lowest} or more "
                 "(the TileJSON's minzoom), or use a single item's tiles"
             )
         return super().tile(x, y, z, **kwargs)
@@ -137,8 +149,10 @@ class PgSTACLimits(PgSTACParams):
     )] = None
 
 
-def backend_params(minzoom_floor: int, default_maxzoom: int) -> type[DefaultDependency]:
-    """Backend options: the app's database pool and the service's zoom limits."""
+def backend_params(minzoom_floor: int, default_maxzoom: int,
+                   store: Path | None = None) -> type[DefaultDependency]:
+    """Backend options: the app's database pool, the service's zoom limits and whether the
+    request's map is a collection's default one with a pyramid under ``store``."""
 
     @dataclass(init=False)
     class BackendParams(DefaultDependency):
@@ -146,6 +160,7 @@ def backend_params(minzoom_floor: int, default_maxzoom: int) -> type[DefaultDepe
         minzoom_floor: int = field(init=False)
         default_maxzoom: int = field(init=False)
         fresh_assets: bool = field(init=False)
+        pyramid: bool = field(init=False)
 
         # Request-only signature: it stays out of the OpenAPI query parameters.
         def __init__(self, request: Request) -> None:
@@ -153,5 +168,11 @@ def backend_params(minzoom_floor: int, default_maxzoom: int) -> type[DefaultDepe
             self.minzoom_floor = minzoom_floor
             self.default_maxzoom = default_maxzoom
             self.fresh_assets = bool(request.scope.get(FRESH_READS))
+            collection = request.path_params.get("collection_id")
+            # Not for WMTS: one capabilities request lists every render of the collection,
+            # and only the default one is in the pyramid (its other layers stay at 8+).
+            self.pyramid = bool(
+                store and collection and not request.url.path.endswith(".xml")
+                and has_pyramid(store, collection, list(request.query_params.multi_items())))
 
     return BackendParams

@@ -8,13 +8,12 @@ products), so a request asking for another map below the base zoom (a date, a mo
 filter, another layer) goes on to the mosaic backend, which refuses it as before. A tile the
 pyramid does not have is transparent: nothing has been published there. A collection without
 a pyramid (none built yet: ``earthsig tiles pyramid``) keeps the refusal, never a blank map
-over products; with one, its TileJSON says ``minzoom`` 0.
+over products; with one, its TileJSON and WMTS announce zoom 0 (tiler/backend.py).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
 from functools import cache
 from pathlib import Path
@@ -33,7 +32,6 @@ from tiler.colormaps import CLC_COLORMAP_NAME
 
 _LOW_TILE = re.compile(r"/collections/(?P<collection>[^/]+)/tiles/WebMercatorQuad/"
                        r"(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)(@1x)?(\.png)?$")
-_TILEJSON = re.compile(r"/collections/(?P<collection>[^/]+)/WebMercatorQuad/tilejson\.json$")
 # Parameters that choose another map than the default one the pyramid keeps.
 _OTHER_MAP = {"datetime", "ids", "bbox", "filter", "filter-lang", "query", "model",
               "expression", "bidx", "render", "colormap", "rescale", "color_formula"}
@@ -68,6 +66,11 @@ def default_map(query: list[tuple[str, str]]) -> bool:
     return True
 
 
+def has_pyramid(store: Path, collection: str, query: list[tuple[str, str]]) -> bool:
+    """Whether a request's map is ``collection``'s default one and a pyramid of it exists."""
+    return default_map(query) and pyramid_root(store, collection).is_dir()
+
+
 class PyramidTilesMiddleware:
     """Answer a collection's tiles below the base zoom from its pyramid."""
 
@@ -75,54 +78,21 @@ class PyramidTilesMiddleware:
         self.app, self.store, self.base_zoom = app, store, base_zoom
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        match, tilejson = _LOW_TILE.search(path), _TILEJSON.search(path)
-        if (match is None and tilejson is None) or scope.get("method") not in ("GET", "HEAD"):
+        match = _LOW_TILE.search(scope.get("path", "")) if scope["type"] == "http" else None
+        if (match is None or int(match["z"]) >= self.base_zoom
+                or scope.get("method") not in ("GET", "HEAD")):
             await self.app(scope, receive, send)
             return
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
                           keep_blank_values=True)
-        found = match or tilejson
-        assert found is not None
-        root = pyramid_root(self.store, found["collection"])
-        if not default_map(query) or not root.is_dir():
+        if not has_pyramid(self.store, match["collection"], query):
             await self.app(scope, receive, send)
             return
-        if tilejson is not None:
-            await self.app(scope, receive, _from_zoom_zero(send))
-            return
-        assert match is not None
         z, x, y = int(match["z"]), int(match["x"]), int(match["y"])
-        if z >= self.base_zoom:
-            await self.app(scope, receive, send)
-            return
+        root = pyramid_root(self.store, match["collection"])
         codes = await run_in_threadpool(read_tile, root, z, x, y)
         body = await run_in_threadpool(colour, codes)
         response = Response(body, media_type="image/png", headers={
             "Cache-Control": CACHE_CONTROL, "X-Pyramid": "tile" if codes is not None else "empty"})
         await response(scope, receive, send)
 
-
-def _from_zoom_zero(send: Send) -> Send:
-    """``send`` with a successful TileJSON's ``minzoom`` set to 0 (the pyramid draws 0-7)."""
-    start: dict = {}
-    chunks: list[bytes] = []
-
-    async def wrapped(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            start.update(message)
-            return
-        chunks.append(message.get("body", b""))
-        if message.get("more_body"):
-            return
-        body = b"".join(chunks)
-        if start.get("status") == 200:
-            document = json.loads(body)
-            document["minzoom"] = 0
-            body = json.dumps(document).encode()
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    return wrapped  # type: ignore[return-value]

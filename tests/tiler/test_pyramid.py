@@ -153,3 +153,18 @@ def test_tilejson_opens_at_zoom_zero_once_there_is_a_pyramid(served: Served) -> 
     assert httpx.get(url, params={"datetime": "../2024-06-30T00:00:00Z"}).json()["minzoom"] == 8
     colours, _ = _tile_codes(served, 5)
     assert (*clc.by_grid_code(WATER).rgb, 255) in {tuple(c) for c in colours}
+
+
+def test_wmts_keeps_announcing_zoom_8_for_every_layer(served: Served) -> None:
+    """One WMTS document lists every render of the collection and only the default one is in
+    the pyramid: its layers keep zooms 8-16 (no layer announces tiles it would refuse)."""
+    import xml.etree.ElementTree as ET
+
+    wmts_ns = "{http://www.opengis.net/wmts/1.0}"
+    _publish(served, "first", WATER, FOREST, 2)
+    root = ET.fromstring(httpx.get(f"{served.tiler}/collections/landcover/WMTSCapabilities.xml",
+                                   timeout=30).content)
+    for layer in root.iter(f"{wmts_ns}Layer"):
+        zooms = sorted(int(m.text or "") for limits in layer.iter(f"{wmts_ns}TileMatrixLimits")
+                       for m in limits.findall(f"{wmts_ns}TileMatrix"))
+        assert zooms == list(range(8, 17))
