@@ -97,3 +97,13 @@ def match(tokens: list[str], start: int) -> tuple[Place, int] | None:
         if place is not None:
             return place, length
     return None
+
+
+def similar(name: str, n: int = 3) -> list[str]:
+    """Up to ``n`` gazetteer names close to ``name`` (a misspelt or unknown place), regions
+    first."""
+    import difflib
+
+    key = " ".join(name_key(name))
+    names = {" ".join(k): p.name for k, p in {**_cities(), **_regions()}.items()}
+    return [names[k] for k in difflib.get_close_matches(key, list(names), n=n, cutoff=0.75)]

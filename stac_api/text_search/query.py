@@ -56,6 +56,8 @@ MONTHS = {fold: i for i, name in enumerate(calendar.month_name) if name
 SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11),
            "winter": (12, 2)}
 MARKS = RANGE_JOINERS | OPEN_START | OPEN_END | {"between"}
+# Words after which a capitalised unknown word is meant as a place ("near Occitanie").
+PLACE_WORDS = frozenset({"near", "in", "around", "at", "nearby", "close", "by"})
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _ISO_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -298,6 +300,8 @@ def interpret(text: str, radius_km: float = DEFAULT_RADIUS_KM) -> TextQuery:
             query.ignored.append(tokens[i])
             i += 1
         else:
+            if i > 0 and tokens[i - 1].lower() in PLACE_WORDS and tokens[i][:1].isupper():
+                raise InvalidTextQuery(_unknown_place(tokens[i], text))
             query.unknown.append(tokens[i])
             i += 1
     for d in _fill_years([d for d in dates if d.needs_year], dates):
@@ -312,6 +316,15 @@ def interpret(text: str, radius_km: float = DEFAULT_RADIUS_KM) -> TextQuery:
             f"nothing in {text!r} names a land-cover class, a place or a date; unknown words: "
             f"{', '.join(query.unknown) or 'none'}")
     return query
+
+
+def _unknown_place(word: str, text: str) -> str:
+    """A capitalised word after "near", "in", ... is meant as a place: searching without it
+    would silently widen the search to everywhere, so it is refused, with close names."""
+    close = gazetteer.similar(word)
+    hint = f"; did you mean {', '.join(close)}?" if close else (
+        " (the gazetteer knows European regions and cities over 15,000 people)")
+    return f"unknown place {word!r} in {text!r}{hint}"
 
 
 def _intervals(dates: list[_Date], marks: list[tuple[int, str]], tokens: list[str],

@@ -203,6 +203,11 @@ def test_paging_follows_the_next_link(api: str) -> None:
 
 @pytest.mark.parametrize(("q", "params", "code", "message"), [
     ("xyzzy plugh", {}, "InvalidTextQuery", "unknown words: xyzzy, plugh"),
+    # A place the gazetteer does not know is refused, never searched as everywhere
+    # (issue 22), with the close names it does know.
+    ("vineyards near Bordaux 2025", {}, "InvalidTextQuery",
+     "unknown place 'Bordaux' in 'vineyards near Bordaux 2025'; did you mean Bordeaux?"),
+    ("forest in Occitanie", {}, "InvalidTextQuery", "unknown place 'Occitanie'"),
     ("   ", {}, "InvalidTextQuery", "empty"),
     ("vineyards between June 2025 and May 2025", {}, "InvalidTextQuery", "backwards"),
     ("vineyards", {"radius_km": 0}, "InvalidParameter", "radius_km"),
