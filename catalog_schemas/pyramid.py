@@ -8,18 +8,26 @@ and every tile above is composed again from its four children, each pixel the **
 2 x 2 codes below it (classes are categories: never an average; nodata only where all four
 are). The tiler colours these tiles at zooms 0-7 (``tiler/pyramid_tiles.py``).
 
-This module is the contract between the two: where a tile lives, how it is stored (uint8 CLC
-grid codes, 256 x 256, compressed ``.npz``, written atomically) and the composition rule.
+This module is the contract between the two: where a tile lives, how it is stored and the
+composition rule. A tile is a 256 x 256 **paletted PNG** whose pixel indices are the CLC grid
+codes and whose palette is the CLC legend (index 0, nodata, transparent): the same file is the
+codes the composition reads back and the image the tiler serves as it is, with no decoding or
+colouring per request. Tiles are written atomically (readers never see half a file).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from catalog_schemas import clc
 
 BASE_ZOOM = 8  # the lowest zoom the tiler draws from the items (its mosaic minzoom)
 TILE = 256
@@ -32,17 +40,52 @@ def pyramid_root(asset_root: Path, collection: str) -> Path:
 
 
 def tile_path(root: Path, z: int, x: int, y: int) -> Path:
-    return root / str(z) / str(x) / f"{y}.npz"
+    return root / str(z) / str(x) / f"{y}.png"
+
+
+@cache
+def _palette() -> tuple[list[int], bytes]:
+    """The CLC legend as a PNG palette (RGB per index) and its alpha table (0 for nodata)."""
+    rgb = [0] * (256 * 3)
+    alpha = bytearray(256)
+    for code, rgba in clc.colormap().items():
+        rgb[3 * code:3 * code + 3] = rgba[:3]
+        alpha[code] = rgba[3]
+    alpha[NODATA] = 0
+    return rgb, bytes(alpha)
+
+
+def encode_tile(codes: np.ndarray) -> bytes:
+    """Grid codes as a paletted PNG in CLC colours (see the module's docstring)."""
+    rgb, alpha = _palette()
+    image = Image.fromarray(np.ascontiguousarray(codes, dtype=np.uint8), "P")
+    image.putpalette(rgb)
+    out = io.BytesIO()
+    image.save(out, format="PNG", transparency=alpha, optimize=True)
+    return out.getvalue()
+
+
+@cache
+def empty_tile() -> bytes:
+    """A tile with nothing published under it: all transparent."""
+    return encode_tile(np.zeros((TILE, TILE), np.uint8))
+
+
+def read_tile_bytes(root: Path, z: int, x: int, y: int) -> bytes | None:
+    """The stored PNG, or None where the pyramid has no tile (no data below)."""
+    try:
+        return tile_path(root, z, x, y).read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def read_tile(root: Path, z: int, x: int, y: int) -> np.ndarray | None:
     """The tile's grid codes, or None where the pyramid has no tile (no data below)."""
-    path = tile_path(root, z, x, y)
-    try:
-        with np.load(path) as stored:
-            return np.asarray(stored["codes"], dtype=np.uint8)
-    except FileNotFoundError:
+    stored = read_tile_bytes(root, z, x, y)
+    if stored is None:
         return None
+    with Image.open(io.BytesIO(stored)) as image:
+        return np.asarray(image, dtype=np.uint8)
 
 
 def write_tile(root: Path, z: int, x: int, y: int, codes: np.ndarray) -> None:
@@ -52,9 +95,9 @@ def write_tile(root: Path, z: int, x: int, y: int, codes: np.ndarray) -> None:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tile-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tile-", suffix=".png")
     with os.fdopen(fd, "wb") as f:
-        np.savez_compressed(f, codes=codes.astype(np.uint8))
+        f.write(encode_tile(codes))
     os.replace(tmp, path)
 
 

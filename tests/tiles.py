@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 import morecantile
 import numpy as np
+from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
@@ -37,6 +38,12 @@ def decode_png(content: bytes) -> np.ndarray:
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with MemoryFile(content) as mem, mem.open() as src:
             assert src.driver == "PNG"
+            if src.count == 1 and src.colorinterp[0] == ColorInterp.palette:
+                # a paletted PNG (the low-zoom pyramid's) as the RGBA a browser shows
+                lut = np.zeros((256, 4), np.uint8)
+                for index, rgba in src.colormap(1).items():
+                    lut[index] = rgba
+                return np.moveaxis(lut[src.read(1)], -1, 0)
             return src.read()
 
 

@@ -24,6 +24,7 @@ from titiler.core.dependencies import DefaultDependency
 from titiler.pgstac.backend import PGSTACBackend
 from titiler.pgstac.dependencies import PgSTACParams
 
+from catalog_schemas.pyramid import pyramid_root
 from tiler.errors import ZoomNotServedError
 from tiler.pyramid_tiles import has_pyramid
 from tiler.tile_store import FRESH_READS
@@ -85,6 +86,9 @@ class MosaicBackend(PGSTACBackend):
     # The collection keeps a low-zoom pyramid for this (its default) map: zooms 0-7 are
     # served from it (tiler/pyramid_tiles.py), so TileJSON and WMTS announce them.
     pyramid: bool = attr.ib(kw_only=True, default=False)
+    # A WMTS document (every render of the collection) and the collection has a pyramid: the
+    # layer of the map it holds announces zoom 0 (tiler/factories.py, ``_mosaic_renders``).
+    pyramid_layers: bool = attr.ib(kw_only=True, default=False)
 
     @property
     def drawn_minzoom(self) -> int:
@@ -161,6 +165,7 @@ def backend_params(minzoom_floor: int, default_maxzoom: int,
         default_maxzoom: int = field(init=False)
         fresh_assets: bool = field(init=False)
         pyramid: bool = field(init=False)
+        pyramid_layers: bool = field(init=False)
 
         # Request-only signature: it stays out of the OpenAPI query parameters.
         def __init__(self, request: Request) -> None:
@@ -169,10 +174,13 @@ def backend_params(minzoom_floor: int, default_maxzoom: int,
             self.default_maxzoom = default_maxzoom
             self.fresh_assets = bool(request.scope.get(FRESH_READS))
             collection = request.path_params.get("collection_id")
-            # Not for WMTS: one capabilities request lists every render of the collection,
-            # and only the default one is in the pyramid (its other layers stay at 8+).
+            # WMTS: one capabilities request lists every render of the collection, and only
+            # the default one is in the pyramid: zooms are chosen per layer (pyramid_layers).
+            wmts = request.url.path.endswith(".xml")
             self.pyramid = bool(
-                store and collection and not request.url.path.endswith(".xml")
+                store and collection and not wmts
                 and has_pyramid(store, collection, list(request.query_params.multi_items())))
+            self.pyramid_layers = bool(store and collection and wmts
+                                       and pyramid_root(store, collection).is_dir())
 
     return BackendParams

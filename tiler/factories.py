@@ -28,6 +28,7 @@ from tiler.backend import MosaicBackend, PgSTACLimits
 from tiler.colormaps import render_with_lookup_table
 from tiler.limits import BoundedPartParams
 from tiler.paths import AssetRoots
+from tiler.pyramid_tiles import with_pyramid_zooms
 from tiler.readers import ItemReader, MosaicItemReader
 
 ColorMapDependency = Callable[..., ColorMapType | None]
@@ -80,8 +81,12 @@ def item_factory(
 
 
 def _mosaic_renders(backend: BaseBackend) -> dict[str, dict[str, Any]]:
-    """The collection's STAC ``renders`` as titiler query parameters (tilejson raster_layers)."""
-    return cast(PGSTACBackend, backend).info().metadata.defaults_params or {}
+    """The collection's STAC ``renders`` as titiler query parameters (tilejson raster_layers,
+    WMTS layers: there the pyramid's map announces zoom 0)."""
+    renders = cast(PGSTACBackend, backend).info().metadata.defaults_params or {}
+    if getattr(backend, "pyramid_layers", False):
+        return with_pyramid_zooms(renders, backend.maxzoom)
+    return renders
 
 
 def _mosaic_factory(

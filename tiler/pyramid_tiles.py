@@ -2,7 +2,8 @@
 the items: at those zooms one tile spans hundreds of products.
 
 The pipeline keeps the pyramid current as products land; here a tile is one small file read
-and coloured with the CLC colormap (categorical codes: a lookup, no resampling). Only the
+and sent as it is (the pyramid stores paletted PNGs in the CLC colours: no decoding, colouring
+or encoding per request). Only the
 collection's default map is kept (latest, active model versions, clouds filled from older
 products), so a request asking for another map below the base zoom (a date, a model, ids, a
 filter, another layer) goes on to the mosaic backend, which refuses it as before. A tile the
@@ -13,21 +14,17 @@ over products; with one, its TileJSON and WMTS announce zoom 0 (tiler/backend.py
 
 from __future__ import annotations
 
-import io
 import re
-from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
-import numpy as np
-from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from catalog_schemas import clc
 from catalog_schemas.assets import LANDCOVER_ASSET
-from catalog_schemas.pyramid import BASE_ZOOM, TILE, pyramid_root, read_tile
+from catalog_schemas.pyramid import BASE_ZOOM, TILE, empty_tile, pyramid_root, read_tile_bytes
 from tiler.colormaps import CLC_COLORMAP_NAME
 
 _LOW_TILE = re.compile(r"/collections/(?P<collection>[^/]+)/tiles/WebMercatorQuad/"
@@ -41,21 +38,6 @@ _DEFAULT_VALUES = {"assets": {LANDCOVER_ASSET}, "colormap_name": {CLC_COLORMAP_N
 CACHE_CONTROL = "public, max-age=300"  # a new product changes the tiles above it
 
 
-@cache
-def _palette() -> np.ndarray:
-    lut = np.zeros((256, 4), np.uint8)
-    for code, rgba in clc.colormap().items():
-        lut[code] = rgba
-    return lut
-
-
-def colour(codes: np.ndarray | None) -> bytes:
-    """The tile as an RGBA PNG in CLC colours (transparent where there is no data)."""
-    rgba = (_palette()[codes] if codes is not None
-            else np.zeros((TILE, TILE, 4), np.uint8))
-    out = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(out, format="PNG", optimize=False)
-    return out.getvalue()
 
 
 def default_map(query: list[tuple[str, str]]) -> bool:
@@ -69,6 +51,20 @@ def default_map(query: list[tuple[str, str]]) -> bool:
 def has_pyramid(store: Path, collection: str, query: list[tuple[str, str]]) -> bool:
     """Whether a request's map is ``collection``'s default one and a pyramid of it exists."""
     return default_map(query) and pyramid_root(store, collection).is_dir()
+
+
+def _as_query(values: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(key, str(v)) for key, value in values.items()
+            for v in (value if isinstance(value, list | tuple) else [value])]
+
+
+def with_pyramid_zooms(renders: dict[str, dict[str, Any]], maxzoom: int,
+                       tms_id: str = "WebMercatorQuad") -> dict[str, dict[str, Any]]:
+    """A collection's renders as WMTS layers: the one the pyramid holds announces zooms from
+    0 in ``tms_id`` (titiler's ``tilematrixsets`` render key), the others keep the mosaic's."""
+    return {name: ({**values, "tilematrixsets": {tms_id: (0, maxzoom)}}
+                   if default_map(_as_query(values)) else values)
+            for name, values in renders.items()}
 
 
 class PyramidTilesMiddleware:
@@ -90,9 +86,8 @@ class PyramidTilesMiddleware:
             return
         z, x, y = int(match["z"]), int(match["x"]), int(match["y"])
         root = pyramid_root(self.store, match["collection"])
-        codes = await run_in_threadpool(read_tile, root, z, x, y)
-        body = await run_in_threadpool(colour, codes)
-        response = Response(body, media_type="image/png", headers={
-            "Cache-Control": CACHE_CONTROL, "X-Pyramid": "tile" if codes is not None else "empty"})
+        stored = await run_in_threadpool(read_tile_bytes, root, z, x, y)
+        response = Response(stored or empty_tile(), media_type="image/png", headers={
+            "Cache-Control": CACHE_CONTROL, "X-Pyramid": "tile" if stored else "empty"})
         await response(scope, receive, send)
 

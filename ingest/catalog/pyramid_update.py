@@ -121,6 +121,6 @@ def rebuild_pyramid(dsn: str, collection: str, tiler_url: str, asset_root: Path)
         tiles = set().union(*(base_tiles(tuple(map(float, r))) for r in rows))  # type: ignore[arg-type]
     root = pyramid_root(asset_root, collection)
     with _locked(root):
-        for stale in sorted(root.glob("*/*/*.npz")):
-            stale.unlink()  # tiles of removed items go too
+        for stale in sorted([*root.glob("*/*/*.png"), *root.glob("*/*/*.npz")]):
+            stale.unlink()  # tiles of removed items go too (.npz: the first storage format)
     return redraw(collection, tiles, tiler_url, asset_root) if tiles else 0

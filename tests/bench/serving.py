@@ -89,16 +89,16 @@ def plain_titiler() -> FastAPI:
 
 # -- data -----------------------------------------------------------------------------------
 
-def bench_dsn() -> str:
+def bench_dsn(db: str = DB) -> str:
     state = Stack(StackSettings()).up(CORE)
     assert state.postgres is not None
     env = libpq_env(state.postgres.dsn)
     host, port, user, pw = env["PGHOST"], int(env["PGPORT"]), env["PGUSER"], env.get(
         "PGPASSWORD", "")
     with psycopg.connect(dsn_for(host, port, "postgres", user, pw), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB}"')
-    return dsn_for(host, port, DB, user, pw)
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{db}"')
+    return dsn_for(host, port, db, user, pw)
 
 
 def items(dsn: str) -> list[dict]:

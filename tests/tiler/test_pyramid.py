@@ -20,6 +20,7 @@ from catalog_schemas.pyramid import (
     mode_downsample,
     pyramid_root,
     read_tile,
+    tile_path,
     write_tile,
 )
 from ingest.catalog.pyramid_update import rebuild_pyramid, update_pyramid
@@ -53,6 +54,20 @@ def test_mode_downsampling_keeps_classes_and_leaves_nodata_only_where_all_is() -
     blocks = codes.reshape(32, 2, 32, 2)
     assert ((got == 0) == (blocks.max(axis=(1, 3)) == 0)).all()
     assert set(np.unique(got)) <= {0, 12, 23, 41}  # never a code that was not there
+
+
+def test_a_stored_tile_is_its_codes_and_its_picture(tmp_path: Path) -> None:
+    """One paletted PNG: read back as the same codes, and decoded by any PNG reader as the
+    legend's colours (nodata transparent), which is what the tiler sends as it is."""
+    rng = np.random.default_rng(5)
+    codes = rng.choice(np.array([0, WATER, FOREST, PASTURE], np.uint8), size=(256, 256))
+    write_tile(tmp_path, 4, 3, 5, codes)
+    np.testing.assert_array_equal(read_tile(tmp_path, 4, 3, 5), codes)
+    rgba = np.moveaxis(decode_png(tile_path(tmp_path, 4, 3, 5).read_bytes()), 0, -1)
+    legend = clc.colormap()
+    for code in (WATER, FOREST, PASTURE):
+        assert tuple(rgba[codes == code][0]) == legend[code]
+    assert (rgba[codes == 0][:, 3] == 0).all()
 
 
 def test_an_empty_tile_is_not_kept(tmp_path: Path) -> None:
@@ -155,16 +170,30 @@ def test_tilejson_opens_at_zoom_zero_once_there_is_a_pyramid(served: Served) -> 
     assert (*clc.by_grid_code(WATER).rgb, 255) in {tuple(c) for c in colours}
 
 
-def test_wmts_keeps_announcing_zoom_8_for_every_layer(served: Served) -> None:
+def test_wmts_announces_zoom_0_for_the_pyramids_layer_only(served: Served) -> None:
     """One WMTS document lists every render of the collection and only the default one is in
-    the pyramid: its layers keep zooms 8-16 (no layer announces tiles it would refuse)."""
+    the pyramid: that layer announces zooms 0-16, the others 8-16 (none announces tiles it
+    would refuse), and the pyramid layer's tiles at zoom 3 answer in legend colours."""
     import xml.etree.ElementTree as ET
 
-    wmts_ns = "{http://www.opengis.net/wmts/1.0}"
+    wmts_ns, ows_ns = "{http://www.opengis.net/wmts/1.0}", "{http://www.opengis.net/ows/1.1}"
     _publish(served, "first", WATER, FOREST, 2)
     root = ET.fromstring(httpx.get(f"{served.tiler}/collections/landcover/WMTSCapabilities.xml",
                                    timeout=30).content)
+    zooms_of, template_of = {}, {}
     for layer in root.iter(f"{wmts_ns}Layer"):
-        zooms = sorted(int(m.text or "") for limits in layer.iter(f"{wmts_ns}TileMatrixLimits")
-                       for m in limits.findall(f"{wmts_ns}TileMatrix"))
-        assert zooms == list(range(8, 17))
+        name = layer.findtext(f"{ows_ns}Identifier") or ""
+        zooms_of[name] = sorted(int(m.text or "") for limits in layer.iter(
+            f"{wmts_ns}TileMatrixLimits") for m in limits.findall(f"{wmts_ns}TileMatrix"))
+        template_of[name] = layer.find(f"{wmts_ns}ResourceURL").get("template")  # type: ignore[union-attr]
+    low = [name for name, zooms in zooms_of.items() if zooms[0] == 0]
+    assert len(low) == 1 and low[0].endswith("_landcover"), zooms_of
+    assert zooms_of[low[0]] == list(range(0, 17))
+    assert all(zooms == list(range(8, 17)) for name, zooms in zooms_of.items() if name != low[0])
+    tile = tile_of(WATER_SPOT, 3)
+    url = (template_of[low[0]].replace("{TileMatrix}", "3").replace("{TileCol}", str(tile.x))
+           .replace("{TileRow}", str(tile.y)))
+    answer = httpx.get(url, timeout=30)
+    assert answer.status_code == 200 and answer.headers["x-pyramid"] == "tile", url
+    colours = {tuple(c) for c in np.unique(decode_png(answer.content).reshape(4, -1).T, axis=0)}
+    assert (*clc.by_grid_code(WATER).rgb, 255) in colours
