@@ -75,9 +75,9 @@ class ErrorBodyMiddleware:
                 body = b"".join(chunks)
                 query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
                 body = rewritten(body, held["status"], scope.get("path", ""), query) or body
-                headers = [(k, v) for k, v in held.get("headers") or []
-                           if k.lower() != b"content-length"]
-                await send({**held, "headers": [*headers,
+                kept = [(k, v) for k, v in held.get("headers") or []
+                        if k.lower() != b"content-length"]
+                await send({**held, "headers": [*kept,
                                                 (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
                 return
