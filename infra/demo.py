@@ -11,6 +11,7 @@ from pathlib import Path
 from redis import Redis
 
 from infra.endpoints import endpoints, write_endpoints
+from infra.logs import durations
 from infra.stack import COMPONENTS, Stack
 from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.orchestration.worker import build_served_references
@@ -39,7 +40,7 @@ def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict
         jobs = [enqueue_product(href, None, connection=connection) for href in hrefs]
         for job in jobs:
             result = wait_for(job.job_id, connection=connection)
-            log.info("published %s (%s)", result["item_id"], result["timings_s"])
+            log.info("published %s (%s)", result["item_id"], durations(result["timings_s"]))
         urls = endpoints(*(state.services[name].url or "" for name in
                            ("api", "tiler", "ops", "dashboard")))
         path = write_endpoints(stack.home, urls)

@@ -14,7 +14,8 @@ well as PostgreSQL's refusal of a free-text ``q`` it cannot parse as a text-sear
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 
@@ -22,9 +23,16 @@ import orjson
 from asyncpg import exceptions as pg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from stac_fastapi.api.models import JSONResponse
 from stac_fastapi.types.errors import InvalidQueryParameter
 from starlette.exceptions import HTTPException
+
+from stac_api import error_messages as messages
+from stac_api.categories import UnknownCategory
+from stac_api.error_messages import Problem
+from stac_api.filters import InvalidFilter
+from stac_api.text_search.query import InvalidTextQuery
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +77,39 @@ def _code(status: int) -> str:
     return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
 
 
-def _describe(error: dict) -> str:
-    where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
-    return f"{where}: {error.get('msg')} (got {error.get('input')!r})"
+def _raised_in(exc: BaseException, path_suffix: str, function: str | None = None) -> bool:
+    """Whether a frame of the exception's traceback is upstream's ``function`` in that file."""
+    return any(frame.filename.endswith(path_suffix) and function in (None, frame.name)
+               for frame in traceback.extract_tb(exc.__traceback__))
+
+
+def _upstream_problems(request: Request, exc: HTTPException) -> list[Problem] | None:
+    """The parameter problems behind one of upstream's 400s, or ``None`` for another 400.
+
+    stac-fastapi parses GET parameters in converters that raise bare ``HTTPException`` s
+    (datetime, bbox) and re-raises the GET search model's ``ValidationError`` as its text:
+    neither names the parameter, so each is recognised by where it was raised.
+    """
+    query = request.query_params
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):  # "Invalid parameters provided 1 validation error.."
+        values = {k: query.get(k) for k in query} if request.method == "GET" else None
+        return messages.from_pydantic(cause.errors(), values)
+    if _raised_in(exc, "stac_fastapi/types/rfc3339.py"):
+        return [messages.diagnosed("datetime", query.get("datetime"), str(exc.detail))]
+    if _raised_in(exc, "stac_fastapi/types/search.py", "str2bbox"):
+        return [messages.diagnosed("bbox", query.get("bbox"), str(exc.detail))]
+    return None
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    problems = _upstream_problems(request, exc) if exc.status_code == 400 else None
+    if problems:
+        description = messages.describe(problems, request.method)
+        logger.info("invalid request %s: %s", request.url.path, description)
+        return JSONResponse({"code": "InvalidParameter", "description": description},
+                            status_code=400, headers=exc.headers)
     return JSONResponse(
         {"code": _code(exc.status_code), "description": str(exc.detail)},
         status_code=exc.status_code,
@@ -85,10 +119,75 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    description = "; ".join(_describe(e) for e in exc.errors())
+    description = messages.describe(messages.from_pydantic(exc.errors()), request.method)
     logger.info("invalid request %s: %s", request.url.path, description)
     return JSONResponse({"code": "InvalidParameter", "description": description},
                         status_code=400)
+
+
+def _named(parameter: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """Our own refusals of one parameter, answered with its name first (upstream's handler
+    of ``InvalidQueryParameter`` gives the message alone)."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        said = str(exc)
+        description = said if said.startswith(f"{parameter}:") else f"{parameter}: {said}"
+        return JSONResponse({"code": type(exc).__name__, "description": description},
+                            status_code=400)
+
+    return handle
+
+
+async def _invalid_filter(request: Request, exc: Exception) -> JSONResponse:
+    said = str(exc)
+    lang = next((lang for lang in ("cql2-text", "cql2-json") if lang in said), "cql2")
+    said = said.split(" filter: ", 1)[-1] if said.startswith("Invalid ") else said
+    problem = Problem("filter", messages.filter_reason(said, lang),
+                      request.query_params.get("filter"))
+    return JSONResponse({"code": type(exc).__name__,
+                         "description": problem.describe(request.method)}, status_code=400)
+
+
+async def _invalid_search(request: Request, exc: Exception) -> JSONResponse:
+    """pgstac's and orjson's refusals, with the parameter named where the request tells it."""
+    said, query = str(exc), request.query_params
+    problem: Problem | None = None
+    if isinstance(exc.__cause__, orjson.JSONDecodeError):
+        for name in ("intersects", "query"):
+            try:
+                orjson.loads(query.get(name) or "null")
+            except orjson.JSONDecodeError as bad:
+                problem = Problem(name, f"is not valid JSON ({bad})", query.get(name))
+                break
+    elif "Invalid paging token" in said:
+        problem = Problem("token", "is not a token this API gave", query.get("token"))
+    description = problem.describe(request.method) if problem else said
+    return JSONResponse({"code": type(exc).__name__, "description": description},
+                        status_code=400)
+
+
+async def _text_query(request: Request, exc: Exception) -> JSONResponse:
+    # The text route validates the search a sentence stands for with upstream's model: its
+    # ValidationError (a date range it refuses) is told as the parameters it concerns.
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):
+        found = messages.describe(messages.from_pydantic(cause.errors()), "GET")
+        description = f"q: the search it stands for is not valid: {found}"
+    else:
+        description = f"q: {exc}"
+    return JSONResponse({"code": type(exc).__name__, "description": description},
+                        status_code=400)
+
+
+async def _empty_field_name(request: Request, exc: Exception) -> JSONResponse:
+    # stac-fastapi-pgstac reads `fields` item by item as field[0]: an empty one (",a", "a,,b")
+    # is an IndexError there, a 500 though the request is at fault.
+    if not _raised_in(exc, "stac_fastapi/pgstac/core.py", "clean_search_args"):
+        raise exc
+    problem = Problem("fields", "has an empty name (two commas in a row, or one at an end)",
+                      request.query_params.get("fields"))
+    return JSONResponse({"code": "InvalidParameter",
+                         "description": problem.describe(request.method)}, status_code=400)
 
 
 async def _unstorable_text(request: Request, exc: Exception) -> JSONResponse:
@@ -121,3 +220,11 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(pg.CharacterNotInRepertoireError, _unstorable_text)
     app.add_exception_handler(pg.UntranslatableCharacterError, _unstorable_text)
     app.add_exception_handler(pg.CheckViolationError, _check_violation)
+    app.add_exception_handler(IndexError, _empty_field_name)
+    # More specific than upstream's InvalidQueryParameter handler, so these win.
+    app.add_exception_handler(InvalidSortField, _named("sortby"))
+    app.add_exception_handler(UnknownFilterProperty, _named("filter"))
+    app.add_exception_handler(UnknownCategory, _named("categories"))
+    app.add_exception_handler(InvalidFilter, _invalid_filter)
+    app.add_exception_handler(InvalidSearch, _invalid_search)
+    app.add_exception_handler(InvalidTextQuery, _text_query)

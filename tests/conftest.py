@@ -29,6 +29,9 @@ from infra.stack import CORE, Stack, StackState
 # tests/e2e/test_dynamicworld_chain.py), which name it. Workers started by tests inherit this.
 os.environ.setdefault("EARTHSIG_INFERENCE_DEFAULT_MODEL", "clc-spectral")
 
+# The session fails if a process a test started outlives it (issue 22, point 6).
+pytest_plugins = ["tests.process_leaks"]
+
 SLOT = int(os.environ.get("EARTHSIG_TEST_SLOT", "0"))
 TEMPLATE_DB = "earthsig_test_template" + (f"_{SLOT}" if SLOT else "")
 REDIS_DBS = (1 + 2 * SLOT, 2 + 2 * SLOT)  # Redis has 16 databases: slots 0-6

@@ -22,6 +22,7 @@ from tiler.asset_files import add_asset_routes
 from tiler.backend import backend_params
 from tiler.client_faults import add_client_fault_handlers
 from tiler.colormaps import colormap_params, colormaps
+from tiler.error_bodies import ErrorBodyMiddleware
 from tiler.errors import status_codes
 from tiler.health import add_health_route
 from tiler.identify import add_identify_routes
@@ -157,6 +158,8 @@ def create_app(
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["*"],
         )
+    # Outermost: every 4xx, from a handler or a middleware, gets {code, description}.
+    app.add_middleware(ErrorBodyMiddleware)
     return app
 
 

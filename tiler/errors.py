@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
+from rio_tiler.errors import PointOutsideBounds
 from starlette import status
 from titiler.core.errors import DEFAULT_STATUS_CODES, TilerError
 from titiler.mosaic.errors import MOSAIC_STATUS_CODES
@@ -65,5 +66,7 @@ def status_codes() -> dict[type[Exception], int]:
         **PGSTAC_STATUS_CODES,
         # pydantic errors from query models are the client's fault, as titiler-pgstac maps them.
         ValidationError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+        # A point outside an item is the request's doing, as a tile outside it is (404).
+        PointOutsideBounds: status.HTTP_404_NOT_FOUND,
         **TILER_STATUS_CODES,
     }

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from infra.commands.table import table
+
 if TYPE_CHECKING:
     from inference.repository import ModelRepository, ResolvedModel
 
@@ -57,14 +59,18 @@ def models_build(names: tuple[str, ...], missing: bool) -> None:
 def models_list() -> None:
     """Models, their versions and the active one."""
     repo = _repo()
+    rows = []
     for name in repo.names():
         active = repo.active_version(name)
         versions = [f"{v}*" if v == active else v for v in repo.versions(name)]
         spec = repo.resolve(f"{name}:{active}").spec
-        click.echo(f"{name:16} {', '.join(versions):12} {spec.output_kind:10} "
-                   f"bands {','.join(spec.input_bands):16} {spec.description}")
-    if not repo.names():
+        rows.append([name, ", ".join(versions), spec.output_kind, ",".join(spec.input_bands),
+                     spec.description])
+    if not rows:
         click.echo(f"(empty: {repo.root}; run `earthsig models build`)")
+        return
+    header = ["MODEL", "VERSIONS (* active)", "OUTPUT", "BANDS", "DESCRIPTION"]
+    click.echo("\n".join(table(header, rows)))
 
 
 @models.command("show")

@@ -12,14 +12,21 @@ from infra.stack import export_stack_env
 @click.option("--model", "model_ref", default=None, help="NAME[:VERSION] (default: active).")
 @click.option("--wait", is_flag=True, help="Return once the item is published; print its id.")
 @click.option("--force", is_flag=True, help="Process again even if already done.")
-@click.option("--timeout", type=float, default=3600, show_default=True)
-def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: float) -> None:
+@click.option("--timeout", type=float, default=3600, show_default=True,
+              help="With --wait: seconds to wait for the item.")
+@click.option("--worker-grace", type=click.FloatRange(0), default=30, show_default=True,
+              envvar="EARTHSIG_PROCESS_WORKER_GRACE_S",
+              help="With --wait: seconds to wait for a worker on a queue nobody listens on "
+                   "before giving up.")
+def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: float,
+            worker_grace: float) -> None:
     """Queue one product (STAC item path or URL) through fetch -> infer -> publish."""
     from redis import Redis
 
     from inference.errors import InferenceError
+    from infra.commands.listeners import NoWorkerError, wait_with_workers
     from ingest.errors import IngestError
-    from ingest.orchestration.queue import JobFailedError, enqueue_product, wait_for
+    from ingest.orchestration.queue import JobFailedError, enqueue_product
     from ingest.settings import IngestSettings
 
     export_stack_env()
@@ -30,9 +37,11 @@ def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: 
                                  force=force)
         click.echo(f"{queued.state}: {queued.product_id} with {queued.model}", err=True)
         if wait:
-            result = wait_for(queued.job_id, connection=connection, timeout_s=timeout)
+            result = wait_with_workers(
+                queued.job_id, connection=connection, settings=settings, timeout_s=timeout,
+                worker_grace_s=worker_grace, say=lambda line: click.echo(line, err=True))
             click.echo(result["item_id"])
-    except (IngestError, InferenceError, JobFailedError, TimeoutError) as exc:
+    except (IngestError, InferenceError, JobFailedError, TimeoutError, NoWorkerError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

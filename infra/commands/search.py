@@ -6,6 +6,7 @@ import json
 
 import click
 
+from infra.commands.search_links import absolute_links, default_api_url
 from infra.stack import export_stack_env
 
 
@@ -18,8 +19,10 @@ from infra.stack import export_stack_env
 @click.option("--radius-km", type=click.FloatRange(0, 500, min_open=True), default=25.0,
               show_default=True, help="Half the side of the box searched around a city.")
 @click.option("--json", "as_json", is_flag=True, help="Print the FeatureCollection as JSON.")
+@click.option("--api-url", envvar="EARTHSIG_STAC_API_URL", default=None,
+              help="STAC API the --json links point to (default: the stack's).")
 def search(text: str, collections: tuple[str, ...], limit: int, min_fraction: float | None,
-           radius_km: float, as_json: bool) -> None:
+           radius_km: float, as_json: bool, api_url: str | None) -> None:
     """Search the catalog with a sentence: land-cover classes, a place and dates in words."""
     from stac_api.text_search import InvalidTextQuery, interpret
     from stac_api.text_search.route import search_catalog
@@ -32,6 +35,9 @@ def search(text: str, collections: tuple[str, ...], limit: int, min_fraction: fl
     found = search_catalog("", query, list(collections) or None,
                            limit, min_fraction)
     if as_json:
+        query_params = {"q": text, "collections": ",".join(collections) or None,
+                        "limit": limit, "min_fraction": min_fraction, "radius_km": radius_km}
+        found = absolute_links(found, api_url or default_api_url(), query_params)
         click.echo(json.dumps(found, indent=2, default=str))
         return
     understood = found["query"]

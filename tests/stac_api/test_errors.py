@@ -12,13 +12,14 @@ GET, POST = "GET", "POST"
 
 CASES = [
     # (method, params or body, code, words the description must contain)
-    (GET, {"bbox": "1,2,3"}, "BadRequest", "4 or 6 values"),
-    (GET, {"bbox": "a,b,c,d"}, "BadRequest", "invalid bbox"),
-    (GET, {"bbox": "10,50,0,40"}, "BadRequest", "latitude"),
+    (GET, {"bbox": "1,2,3"}, "InvalidParameter", "has 3 numbers, not 4"),
+    (GET, {"bbox": "a,b,c,d"}, "InvalidParameter", "is not a number"),
+    (GET, {"bbox": "10,50,0,40"}, "InvalidParameter", "south 50 is above its north 40"),
     (POST, {"bbox": [10, 50, 0]}, "InvalidParameter", "bbox"),
-    (GET, {"datetime": "yesterday"}, "BadRequest", "RFC3339"),
-    (GET, {"datetime": "2024-13-01T00:00:00Z"}, "BadRequest", "month"),
-    (GET, {"datetime": "2024-07-01T00:00:00Z/2024-06-01T00:00:00Z"}, "BadRequest", "before"),
+    (GET, {"datetime": "yesterday"}, "InvalidParameter", "RFC 3339"),
+    (GET, {"datetime": "2024-13-01T00:00:00Z"}, "InvalidParameter", "month"),
+    (GET, {"datetime": "2024-07-01T00:00:00Z/2024-06-01T00:00:00Z"}, "InvalidParameter",
+     "is after its end"),
     (POST, {"datetime": "bad"}, "InvalidParameter", "datetime"),
     (GET, {"limit": "0"}, "InvalidParameter", "limit"),
     (GET, {"limit": "ten"}, "InvalidParameter", "limit"),
