@@ -183,19 +183,22 @@ def prepare_product(
 
 def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = None,
                       dsn: str = "") -> ProcessResult:
-    """Register the item (the last step) and drop the item's earlier runs, then draw its tiles
-    ahead; neither when a newer run of it was registered already (ours is discarded)."""
+    """Register the item (the last step) and drop the item's earlier runs, then update the
+    low-zoom pyramid over it and draw its tiles ahead; none of it when a newer run of it was
+    registered already (ours is discarded)."""
     ingest = ingest or IngestSettings()
     timings = dict(prepared.timings_s)
     registered = register_run(prepared, landcover_definition(), ingest=ingest, dsn=dsn,
                               timings=timings)
     if registered and ingest.seed_tiler_url:
-        with _step("seed", prepared.product_id, timings):
-            seed_item(prepared.item, ingest.seed_tiler_url, ingest.seed_item_zooms,
-                      ingest.seed_mosaic_zooms, ingest.seed_budget_s)
+        # The pyramid first: a few seconds, and the product shows on the map at zooms 0-7;
+        # seeding (up to its budget) only makes the first views of zooms 8+ faster.
         if ingest.low_zoom_pyramid and not ingest.asset_store_url:
             with _step("pyramid", prepared.product_id, timings):
                 update_pyramid_quietly(prepared.item, ingest.seed_tiler_url, ingest.assets)
+        with _step("seed", prepared.product_id, timings):
+            seed_item(prepared.item, ingest.seed_tiler_url, ingest.seed_item_zooms,
+                      ingest.seed_mosaic_zooms, ingest.seed_budget_s)
     return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
                          model=prepared.model, timings_s=timings)
 

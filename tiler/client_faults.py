@@ -94,6 +94,10 @@ CLIENT_FAULTS: tuple[ClientFault, ...] = (
     # titiler-pgstac's search registration lets through as it is.
     ClientFault(pg.RaiseException, _message_starts("Can only use either query or filter"),
                 "use either query or filter in one search, not both"),
+    # A registered search's datetime is parsed by pgstac only: "01/07/2024" is a RAISE there.
+    ClientFault(pg.RaiseException, _message_starts("Timestamp cannot have more than 2 values"),
+                "datetime must be an RFC 3339 date-time or an interval start/end, e.g. "
+                "2024-07-01T00:00:00Z/2024-08-01T00:00:00Z"),
     # titiler-pgstac's PgSTACSearch.validate_spatial reads info.data["bbox"], absent when the
     # bbox itself failed validation: a KeyError escapes pydantic.
     ClientFault(KeyError, _raised_in("titiler/pgstac/model.py", "validate_spatial"),

@@ -18,6 +18,7 @@ import io
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from tile_generations import ItemChange
 log = logging.getLogger(__name__)
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
+BASE_CONCURRENCY = 4  # base tiles drawn at once by the tiler
+PROGRESS_EVERY = 100
 
 
 @contextmanager
@@ -86,9 +89,16 @@ def redraw(collection: str, tiles: set[tuple[int, int]], tiler_url: str, asset_r
     written = 0
     with _locked(root), httpx.Client(base_url=tiler_url.rstrip("/"),
                                      timeout=timeout_s) as client:
-        for x, y in sorted(level):
-            write_tile(root, BASE_ZOOM, x, y, base_codes(client, collection, x, y))
-            written += 1
+        def draw(tile: tuple[int, int]) -> None:
+            write_tile(root, BASE_ZOOM, *tile, base_codes(client, collection, *tile))
+
+        # Base tiles a few at a time: the tiler overlaps their reads (a whole catalog's
+        # rebuild is thousands of them); each writes its own file.
+        with ThreadPoolExecutor(BASE_CONCURRENCY) as pool:
+            for done, _ in enumerate(pool.map(draw, sorted(level)), 1):
+                if done % PROGRESS_EVERY == 0:
+                    log.info("%s pyramid: %d/%d base tiles drawn", collection, done, len(level))
+        written += len(level)
         for z in range(BASE_ZOOM - 1, -1, -1):
             level = parents(level)
             for x, y in sorted(level):

@@ -88,6 +88,9 @@ def test_a_bad_search_body_is_told_in_words(tiler: ServedTiler) -> None:
     bad_type = httpx.post(tiler.url + "/searches/register", json={"collections": "landcover"})
     assert bad_type.json()["description"].startswith(
         "collections: must be an array (got 'landcover')")
+    bad_date = httpx.post(tiler.url + "/searches/register", json={"datetime": "01/07/2024"})
+    assert bad_date.status_code == 400, bad_date.text
+    assert "datetime must be an RFC 3339 date-time" in bad_date.json()["description"]
 
 
 def test_titilers_detail_stays_for_its_clients(tiler: ServedTiler) -> None:
