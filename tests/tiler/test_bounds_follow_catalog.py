@@ -22,6 +22,7 @@ from ingest.catalog.pgstac_db import pgstac_session
 from ingest.catalog.register import refresh_collection
 from ingest.outputs.cog import write_cog
 from tests.tiler.landcover_data import CRS, FOREST, ORIGIN, PIXEL, SIZE, item_dict, load
+from tiler.backend import search_area
 
 TILEJSON = "/collections/landcover/WebMercatorQuad/tilejson.json?assets=landcover" \
     "&colormap_name=clc&tile_format=png"
@@ -96,3 +97,11 @@ def test_a_search_bbox_still_clips_the_bounds(
     response = httpx.get(url, timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["bounds"] == pytest.approx([west, south, middle, north], abs=1e-6)
+
+
+def test_the_search_area_is_its_bbox_or_its_geometry_bounds() -> None:
+    assert search_area({"collections": ["landcover"]}) is None
+    assert search_area({"bbox": [1, 43, 2, 44]}) == (1.0, 43.0, 2.0, 44.0)
+    assert search_area({"bbox": [1, 43, 0, 2, 44, 100]}) == (1.0, 43.0, 2.0, 44.0)  # 3D
+    triangle = {"type": "Polygon", "coordinates": [[[1, 43], [2, 43], [1.5, 44], [1, 43]]]}
+    assert search_area({"intersects": triangle}) == (1.0, 43.0, 2.0, 44.0)
