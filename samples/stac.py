@@ -21,7 +21,6 @@ from catalog_schemas.schema_uris import PROCESSING_SCHEMA
 from samples.scene import SampleScene
 from samples.spectra import (
     BANDS,
-    BASE_RESOLUTION,
     CLOUD_SCL,
     DN_NODATA,
     DN_SCALE,
@@ -48,7 +47,7 @@ EXTENSION_URIS = (
 def build_item(scene: SampleScene, scl: np.ndarray,
                baseline: str = PROCESSING_BASELINE) -> pystac.Item:
     """The item of ``scene``, whose scene classification is ``scl``; asset hrefs relative."""
-    footprint = scene.grid.window_footprint(scene.size * BASE_RESOLUTION)
+    footprint = scene.footprint()
     item = pystac.Item(
         id=scene.product_id,
         geometry=_rounded(footprint.__geo_interface__),
@@ -95,6 +94,9 @@ def _s2_properties(scene: SampleScene, scl: np.ndarray, baseline: str) -> dict:
         "processing:software": {"earthsignature": _software_version()},
         "earthsignature:generated": True,
         "earthsignature:seed": scene.seed,
+        # Only where set: every product generated before stays byte for byte as it was.
+        **({} if scene.landscape_seed is None
+           else {"earthsignature:landscape_seed": scene.landscape_seed}),
     }
 
 

@@ -4,7 +4,10 @@ Upstream announces zooms 0-24 over the whole world unless a search says otherwis
 any tile asked for; at zoom 5 one tile spans hundreds of products and the request times out.
 Here a mosaic is drawn only from its minimum zoom (the collection render's ``minmax_zoom``,
 never below the service's floor), lower tiles are refused at once, and the bounds are those of
-the items the search matches.
+the items the search matches, read from the catalog on every request: upstream's bounds come
+from the search's registered metadata, which for a collection is the collection's extent when
+the search was first registered, then cached for 5 minutes (a product published in between
+was left off the TileJSON, the WMTS and the web map).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 from rio_tiler.models import ImageData
 from rio_tiler.types import BBox
+from shapely.geometry import shape
 from titiler.core.dependencies import DefaultDependency
 from titiler.pgstac.backend import PGSTACBackend
 from titiler.pgstac.dependencies import PgSTACParams
@@ -58,6 +62,21 @@ def items_extent(pool: ConnectionPool, search: dict[str, Any]) -> BBox | None:
 
 def _intersection(a: BBox, b: BBox) -> BBox:
     return (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+
+
+def search_area(search: dict[str, Any]) -> BBox | None:
+    """The box a search itself restricts to (its ``bbox``, or its ``intersects`` geometry's
+    bounds); None: anywhere. A 3D bbox keeps its horizontal part."""
+    bbox = search.get("bbox")
+    if bbox:
+        if len(bbox) == 6:
+            return (float(bbox[0]), float(bbox[1]), float(bbox[3]), float(bbox[4]))
+        return (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
+    geometry = search.get("intersects")
+    if geometry:
+        west, south, east, north = shape(geometry).bounds
+        return (west, south, east, north)
+    return None
 
 
 @attr.s
@@ -107,9 +126,14 @@ class MosaicBackend(PGSTACBackend):
 
     @property
     def bounds(self) -> BBox:  # type: ignore[override]
-        declared = super().bounds
-        extent = items_extent(self.pool, self.info().input_search)
-        return _intersection(extent, declared) if extent else declared
+        # The search's own filters are safe to take from the cached info (its id is their
+        # hash); its metadata's bounds are not (a snapshot of the collection's extent).
+        search = self.info().input_search
+        extent = items_extent(self.pool, search)
+        if extent is None:
+            return super().bounds
+        area = search_area(search)
+        return _intersection(extent, area) if area else extent
 
     def assets_for_tile(self, x: int, y: int, z: int, **kwargs: Any) -> list[Any]:
         if self.reader_options.get("mask_clouds"):
