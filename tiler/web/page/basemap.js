@@ -13,6 +13,40 @@
     border: { color: '#9b8aa0', weight: 1, opacity: 1, dashArray: '4 3', interactive: false },
   };
 
+  // A line that crosses the antimeridian jumps from 180 to -180 degrees: drawn as is, it
+  // would cross the whole map (Chukotka's coast as a band over the Arctic). Continue it
+  // past 180 instead, as the sphere does.
+  function unwrap(line) {
+    let offset = 0;
+    return line.map((point, i) => {
+      if (i > 0) {
+        const step = point[0] - line[i - 1][0];
+        if (step > 180) offset -= 360;
+        if (step < -180) offset += 360;
+      }
+      return [point[0] + offset, point[1]];
+    });
+  }
+
+  function unwrapped(geometry) {
+    const c = geometry.coordinates;
+    switch (geometry.type) {
+      case 'LineString': return { ...geometry, coordinates: unwrap(c) };
+      case 'MultiLineString':
+      case 'Polygon': return { ...geometry, coordinates: c.map(unwrap) };
+      case 'MultiPolygon': return { ...geometry, coordinates: c.map((p) => p.map(unwrap)) };
+      default: return geometry;
+    }
+  }
+
+  function fixed(geojson) {
+    if (geojson.type === 'FeatureCollection') {
+      return { ...geojson, features: geojson.features.map(fixed) };
+    }
+    if (geojson.type === 'Feature') return { ...geojson, geometry: unwrapped(geojson.geometry) };
+    return unwrapped(geojson);
+  }
+
   function pane(map, name, zIndex) {
     const created = map.createPane(name);
     created.style.zIndex = String(zIndex);
@@ -27,10 +61,10 @@
     const topo = await response.json();
     const name = pane(map, 'basemap', 150);
     const renderer = L.canvas({ pane: name, padding: 0.5 });
-    const land = topojson.feature(topo, topo.objects.land);
+    const land = fixed(topojson.feature(topo, topo.objects.land));
     // Borders: arcs shared by two countries; coastlines: arcs of one only (the land's edge).
-    const borders = topojson.mesh(topo, topo.objects.countries, (a, b) => a !== b);
-    const coast = topojson.mesh(topo, topo.objects.countries, (a, b) => a === b);
+    const borders = fixed(topojson.mesh(topo, topo.objects.countries, (a, b) => a !== b));
+    const coast = fixed(topojson.mesh(topo, topo.objects.countries, (a, b) => a === b));
     const layers = [
       L.geoJSON(land, { pane: name, renderer, style: () => STYLE.land }),
       L.geoJSON(coast, { pane: name, renderer, style: () => STYLE.coast }),
