@@ -98,7 +98,7 @@ def _where(conn: Any, search: dict[str, Any]) -> sql.Composable:
         with conn.transaction():
             (where,) = conn.execute("SELECT pgstac.stac_search_to_where(%s::jsonb)",
                                     (json.dumps(search),)).fetchone()
-    except psycopg.Error as error:
+    except (psycopg.DataError, psycopg.ProgrammingError, psycopg.InternalError) as error:
         raise CoverageQueryError(f"the filter is not understood: {error}") from None
     return sql.SQL(where)
 
@@ -116,12 +116,18 @@ def coverage(pool: ConnectionPool, collection: str, bbox: BBox, datetime: str | 
     with pool.connection() as conn:
         dates_where = _where(conn, any_date)
         drawn_where = _where(conn, drawn)
-        dates = [row[0] for row in
-                 conn.execute(sql.SQL(_DATES_SQL).format(where=dates_where), params)]
-        row = conn.execute(sql.SQL(_IN_VIEW_SQL).format(where=drawn_where), params).fetchone()
-        in_view = bool(row and row[0])
-        found = None if in_view else conn.execute(
-            sql.SQL(_NEAREST_SQL).format(where=drawn_where), params).fetchone()
+        try:
+            dates = [row[0] for row in
+                     conn.execute(sql.SQL(_DATES_SQL).format(where=dates_where), params)]
+            row = conn.execute(sql.SQL(_IN_VIEW_SQL).format(where=drawn_where),
+                               params).fetchone()
+            in_view = bool(row and row[0])
+            found = None if in_view else conn.execute(
+                sql.SQL(_NEAREST_SQL).format(where=drawn_where), params).fetchone()
+        except (psycopg.DataError, psycopg.ProgrammingError) as error:
+            # A filter pgstac translated but that fails on the rows (a bad cast, a property
+            # of the wrong type): the client's filter, not the service.
+            raise CoverageQueryError(f"the filter cannot be applied: {error}") from None
     nearest = None
     if found is not None:
         item, x0, y0, x1, y1, metres, bearing = found

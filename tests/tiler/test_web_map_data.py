@@ -84,6 +84,7 @@ def test_coverage_says_how_far_and_where_the_nearest_data_is(catalog: WebMapCata
     ({"bbox": "3,2,1,4"}, "west < east"),
     ({"bbox": "0,40,1,41", "datetime": "01/07/2024"}, "RFC 3339"),
     ({"bbox": "0,40,1,41", "filter": "[1]"}, "CQL2"),
+    ({"bbox": "0,40,1,41", "filter": '{"op": "nope", "args": [1]}'}, "filter"),
 ])
 def test_coverage_refuses_bad_input(catalog: WebMapCatalog, params: dict, word: str) -> None:
     response = httpx.get(f"{catalog.tiler}/collections/landcover/coverage", params=params,
