@@ -14,6 +14,9 @@ import shapely
 from pyproj import Geod
 
 from catalog_schemas import clc, cloudmask
+from catalog_schemas.collections import landcover_collection
+from catalog_schemas.landcover_change import UNCHANGED_RGBA, changes_collection
+from tests.tiler.landcover_data import load
 from tests.tiler.web_map_catalog import JULY, JUNE, WebMapCatalog, web_map_catalog
 from tiler.coverage import compass
 from tiler.settings import WEB_DIR
@@ -124,3 +127,18 @@ def test_the_basemap_is_served_from_the_installed_packages(catalog: WebMapCatalo
     assert client.status_code == 200
     assert client.content == Path(modules / "topojson-client" / "dist" /
                                   "topojson-client.min.js").read_bytes()
+
+
+def test_the_changes_collection_adds_a_changes_layer(pgstac_dsn: str, tiler_url: str) -> None:
+    load(pgstac_dsn, [landcover_collection().to_dict(), changes_collection().to_dict()])
+    config = httpx.get(f"{tiler_url}/map/config.json", timeout=30).json()
+    layers = {layer["id"]: layer for layer in config["layers"]}
+    assert list(layers) == ["landcover", "cloudmask", "confidence", "changes"]
+    changes = layers["changes"]
+    assert (changes["collection"], changes["params"]) == ("changes", {})
+    # Unchanged pixels in grey, a change in its new class's colour.
+    assert tuple(changes["classes"][0]["rgba"]) == UNCHANGED_RGBA
+    burnt = next(e for e in changes["classes"] if e["code"] == "→ 334")
+    assert tuple(burnt["rgba"]) == (*clc.by_clc_code(334).rgb, 255)
+    # No item yet: the landcover legend lists nothing its maps could contain.
+    assert layers["landcover"]["classes"] == []
