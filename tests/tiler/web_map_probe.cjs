@@ -106,10 +106,15 @@ async function main() {
     phase.name = 'z12';
     await setView(page, cfg.centre, 12);
     result.z12 = await snapshot(page, 'z12', {});
+    // ... and 16, the items' native zoom.
+    phase.name = 'z16';
+    await setView(page, cfg.left, 16);
+    result.z16 = await snapshot(page, 'z16', {});
     // 3. Zoom 14 over the whole square: the legend of the latest map, then step back in time.
     phase.name = 'dates';
     await setView(page, cfg.centre, 14);
     result.latest = await snapshot(page, 'latest', { left: cfg.left, right: cfg.right });
+    await page.screenshot({ path: path.join(cfg.out, 'page.png') });  // for people to look at
     step('latest');
     await click(page, '#date-prev');
     result.july = await snapshot(page, 'july', { left: cfg.left, right: cfg.right });
