@@ -69,7 +69,7 @@ def seen(catalog: WebMapCatalog, tmp_path_factory: pytest.TempPathFactory) -> di
     log = out / "probe.log"
     with log.open("w") as stderr:
         done = subprocess.run(["node", str(PROBE), json.dumps(config)], stdout=subprocess.PIPE,
-                              stderr=stderr, text=True, timeout=480,
+                              stderr=stderr, text=True, timeout=900,
                               env={**os.environ, "TILER_WEB_MODULES": str(MODULES)})
     assert done.returncode == 0, log.read_text()[-6000:]
     return {**json.loads(done.stdout), "out": out}
