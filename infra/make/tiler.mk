@@ -1,4 +1,5 @@
-# Tiler web map: Leaflet (served by the tiler at /map) and playwright-core (browser tests) from
+# Tiler web map: Leaflet, the Natural Earth basemap (world-atlas) and topojson-client (served by
+# the tiler at /map), and playwright-core (browser tests), from
 # tiler/web's lock file, and Debian's chromium for the browser tests.
 TILER_WEB := tiler/web
 TILER_WEB_STAMP := $(TILER_WEB)/node_modules/.installed-stamp

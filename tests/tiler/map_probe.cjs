@@ -41,9 +41,11 @@ async function main() {
     await page.waitForFunction(() => window.earthsig !== undefined);
     await page.evaluate(() => window.earthsig.ready);
     step('ready');
+    // City labels (Agen is near the product) must not cover the pixels looked at.
+    await page.locator('#labels').uncheck();
     await settle(page);
     step('settled');
-    result.collections = await page.$$eval('#collection option', (os) => os.map((o) => o.value));
+    result.layers = await page.$$eval('#layer option', (os) => os.map((o) => o.value));
     await page.waitForSelector('#legend li');
     result.legend = await page.$$eval('#legend li', (lis) => lis.map((li) => li.textContent));
     result.point = await page.evaluate(({ lat, lon }) => window.earthsig.map
@@ -68,10 +70,18 @@ async function main() {
     result.polygonPaths = await page.$$eval('path.leaflet-interactive', (ps) => ps.length);
     await page.locator('#polygons').uncheck();
     result.errorsBeforeDate = [...result.errors];
-    // A day before the product: the latest land cover "as of then" has nothing here.
-    await page.locator('#date').fill(cfg.before);
-    await page.waitForTimeout(300);
+    // A day before the product (a permalink with that date): the land cover "as of then" has
+    // nothing here, the basemap shows through.
+    await page.goto('about:blank');
+    await page.goto(`${cfg.url}/map#${cfg.zoom}/${cfg.lat}/${cfg.lon}/${cfg.before}/landcover`,
+                    { waitUntil: 'load' });
+    await page.waitForFunction(() => window.earthsig !== undefined);
+    await page.evaluate(() => window.earthsig.ready);
+    await page.locator('#labels').uncheck();
+    await page.waitForFunction(() => window.earthsig.coverageUpdated > 0);
     await settle(page);
+    result.beforeDate = await page.$eval('#date', (el) => el.value);
+    result.beforeEmpty = await page.$eval('#empty', (el) => el.textContent);
     await page.locator('#map').screenshot({ path: path.join(cfg.out, 'before.png') });
   } finally {
     await context.close();

@@ -2,8 +2,9 @@
 
 The page must load with no console error and no request leaving the tiler (offline, no CDN),
 draw the ground truth's CLC colour at a known spot, and identify the right class on click. Its
-legend lists only the classes the collection's maps can contain: here the union of the classes
-of the rule model that processed the product and of a second model's item elsewhere.
+legend lists the classes in view, only of those the collection's maps can contain: here the
+union of the classes of the rule model that processed the product and of a second model's
+item elsewhere. (The basemap, dates, layers, empty views: tests/tiler/test_web_map_features.py.)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from tiler.settings import WEB_DIR
 PROBE = Path(__file__).with_name("map_probe.cjs")
 MODULES = WEB_DIR / "node_modules"
 WATER = 512
-MAP_BACKGROUND = (244, 244, 244)  # tiler/web/page/map.css
+LAND = (0xEC, 0xE6, 0xD9)  # the basemap's land (tiler/web/page/basemap.js)
 # clc-dynamicworld's classes, listed by the second model's item.
 DYNAMICWORLD = (512, 311, 231, 411, 211, 324, 112, 333, 335, 523)
 
@@ -118,13 +119,14 @@ def _rgb_at(png: Path, point: dict) -> tuple[int, ...]:
 def test_the_page_loads_offline_without_console_errors(probe: dict) -> None:
     assert probe["errorsBeforeDate"] == []
     assert probe["foreign"] == []
-    assert probe["collections"] == ["landcover"]
+    assert probe["layers"] == ["landcover", "cloudmask", "confidence"]
 
 
 def test_the_legend_lists_only_what_the_collection_can_contain(probe: dict,
                                                                served: Served) -> None:
-    assert "512 Water bodies" in probe["legend"]
-    assert probe["legend"] == served.legend
+    assert "512 Water bodies" in probe["legend"]  # the class at the view's centre
+    # Classes in view, in legend order, each one the collection's maps can contain.
+    assert probe["legend"] == [row for row in served.legend if row in probe["legend"]]
 
 
 def test_tiles_show_the_ground_truth_colour_at_a_known_spot(probe: dict) -> None:
@@ -139,8 +141,11 @@ def test_click_identifies_the_class(probe: dict) -> None:
 
 def test_opacity_and_date_controls(probe: dict) -> None:
     assert probe["opacity"] == pytest.approx(0.4)
-    # As of a day before the product, nothing is drawn there.
-    assert _rgb_at(probe["out"] / "before.png", probe["point"]) == MAP_BACKGROUND
+    # As of a day before the product, nothing is drawn there: the basemap's land shows, and
+    # the page says there is no land cover as of then.
+    assert probe["beforeDate"] == "2024-06-30"
+    assert _rgb_at(probe["out"] / "before.png", probe["point"]) == LAND
+    assert "No land cover as of 2024-06-30" in probe["beforeEmpty"]
 
 
 def test_the_page_says_when_leaflet_is_not_installed(pg_env: dict[str, str],
