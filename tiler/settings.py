@@ -90,7 +90,8 @@ class TilerSettings(BaseSettings):
     )
     basemap_url: str = Field(
         default="",
-        description="Optional XYZ basemap for the web map (`{z}/{x}/{y}`); none keeps it offline.",
+        description="Optional XYZ raster basemap for the web map (`{z}/{x}/{y}`), drawn instead of "
+        "the shipped Natural Earth one (empty: the shipped one, offline).",
     )
     max_tile_size: int = Field(
         default=1024, ge=256, description="Largest `tilesize` served (pixels); larger is a 400."
