@@ -35,7 +35,7 @@
     const response = await fetch(url);
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
-      const error = new Error(body.detail || `${response.status} ${response.statusText}`);
+      const error = new Error(body.description || body.detail || `${response.status} ${response.statusText}`);
       error.status = response.status;
       throw error;
     }

@@ -60,7 +60,7 @@
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
       $('timeseries-text').textContent = response.status === 404 ? 'No acquisition here.'
-        : `Error: ${body.detail || response.status}`;
+        : `Error: ${body.description || body.detail || response.status}`;
       section.dataset.count = '0';
       return;
     }
