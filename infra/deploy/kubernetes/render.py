@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 HERE = Path(__file__).resolve().parent
 # Kubernetes names (RFC 1123 labels) and image tags (OCI: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).
@@ -47,17 +46,17 @@ class Options:
         }
 
 
-class ManifestTemplate(Template):
-    """Only ``${NAME}`` is ours: ``$(VAR)`` is Kubernetes' reference to a container variable."""
+# Ours are ``${NAME}``; ``$(VAR)`` is Kubernetes' reference to a container variable, kept.
+PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
-    pattern = r"""
-    \$(?:
-      (?P<escaped>(?!)) |
-      (?P<named>(?!)) |
-      \{(?P<braced>[A-Z][A-Z0-9_]*)\} |
-      (?P<invalid>(?!))
-    )
-    """
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise KeyError(match.group(1))
+        return values[match.group(1)]
+
+    return PLACEHOLDER.sub(value, text)
 
 
 def job_suffix(tag: str) -> str:
@@ -82,7 +81,7 @@ def render(options: Options) -> dict[str, str]:
     rendered = {}
     for path in template_files(options):
         try:
-            rendered[path.name] = ManifestTemplate(path.read_text()).substitute(values)
+            rendered[path.name] = substitute(path.read_text(), values)
         except KeyError as exc:  # a ${NAME} nobody set
             raise ValueError(f"{path.name}: no value for placeholder {exc}") from exc
     return rendered
