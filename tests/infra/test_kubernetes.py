@@ -290,3 +290,19 @@ def test_the_scheduler_is_one_pod_never_two() -> None:
     # A rolling update would run the old and new pod side by side for a while.
     assert scheduler["strategy"] == {"type": "Recreate"}
     assert "scheduler" not in by_kind(documents(Options()), "ScaledObject")
+
+
+def test_the_guide_states_the_scaling_the_manifests_have() -> None:
+    """docs/deploy-kubernetes.md's table of pools, row by row, is what is rendered."""
+    guide = (ROOT / "docs" / "deploy-kubernetes.md").read_text()
+    for variant, suffix in (("cpu", ""), ("gpu", " (`--gpu`)")):
+        for name, scaled in by_kind(documents(VARIANTS[variant]), "ScaledObject").items():
+            if variant == "gpu" and name != "worker-infer":
+                continue
+            spec = scaled["spec"]
+            triggers = [t["metadata"] for t in spec["triggers"]]
+            targets = triggers[0]["listLength"] if len(triggers) == 1 else ", ".join(
+                f"{t['listLength']} (`{t['listName'].rsplit(':', 1)[-1]}`)" for t in triggers)
+            row = (f"| `{name}`{suffix} | {targets} | {spec['minReplicaCount']} | "
+                   f"{spec['maxReplicaCount']} |")
+            assert row in guide, row
