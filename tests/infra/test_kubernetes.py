@@ -306,3 +306,9 @@ def test_the_guide_states_the_scaling_the_manifests_have() -> None:
             row = (f"| `{name}`{suffix} | {targets} | {spec['minReplicaCount']} | "
                    f"{spec['maxReplicaCount']} |")
             assert row in guide, row
+
+
+def test_applying_again_does_not_fight_the_autoscaler() -> None:
+    for variant in VARIANTS.values():
+        for name, deployment in _workers(documents(variant)):
+            assert "replicas" not in deployment["spec"], name
