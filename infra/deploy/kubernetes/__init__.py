@@ -1,0 +1,1 @@
+"""Kubernetes manifests of EarthSignature (docs/deploy-kubernetes.md) and their renderer."""
