@@ -11,6 +11,7 @@ BENCH_RSS_SIZES ?= 2048,10980
 BENCH_CATALOG_ITEMS ?= 200000
 BENCH_TILE_SIZE ?= 10980
 BENCH_CLOUD_SIZE ?= 2048
+BENCH_PYRAMID_PRODUCTS ?= 1000
 
 .PHONY: install demo up down status test test-load bench lint clean
 
@@ -73,6 +74,7 @@ bench: install
 	$(BIN)/python -m tests.bench.serving --client wrk
 	$(BIN)/python -m tests.bench.serving --client wrk --store
 	$(BIN)/python -m tests.bench.tile_cost
+	$(BIN)/python -m tests.bench.pyramid --products $(BENCH_PYRAMID_PRODUCTS)
 	$(BIN)/python -m tests.bench.catalog --items $(BENCH_CATALOG_ITEMS)
 	$(BIN)/python -m tests.bench.tile --size $(BENCH_TILE_SIZE)
 	$(BIN)/python -m tests.bench.tile --size $(BENCH_TILE_SIZE) --model clc-dynamicworld
