@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,7 +53,7 @@ class IngestSettings(BaseSettings):
         default=30, ge=1, description="After failed runs, a run looks back to the days the "
         "missed runs would have covered, but never more than this many days.",
     )
-    discovery_levels: list[str] = Field(
+    discovery_levels: list[Literal["L2A", "L1C"]] = Field(
         default=["L2A", "L1C"], description="Processing levels searched (JSON list). Of one "
         "acquisition the L2A product is processed, its L1C only when no L2A is found.",
     )
