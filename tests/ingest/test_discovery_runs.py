@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redis import Redis
+from rq import Queue, SimpleWorker
 from rq.job import Job
 
 from inference.repository import ModelRepository
@@ -41,7 +42,7 @@ from ingest.discovery.runs import (
     window_start,
 )
 from ingest.orchestration.chain_ids import ChainIds
-from ingest.orchestration.stages import Stage
+from ingest.orchestration.stages import DISCOVER_QUEUE, Stage
 from ingest.pipeline import process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
@@ -341,3 +342,38 @@ def test_acquisitions_across_id_forms() -> None:
             "S2A_31TCJ_20240701_0_L2A"},
         "S2B_31TCJ_20240701_0_L2A": set(), "S2A_31TCJ_20240711_0_L2A": set()}
     assert acquisition_of("no-such-name", {}) is None
+
+
+def test_the_schedulers_job_logs_its_runs(world: World, redis_url: str, pg_env: dict[str, str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``daily_discovery`` on the ``discover`` queue, run by an RQ worker, configured from the
+    environment only (as the scheduler's job is): a good run, then one with every provider
+    down, which fails the job and is logged as failed."""
+    product = world.backup.l2a("31TCJ", DAY)
+    for key, value in {**pg_env, "EARTHSIG_REDIS_URL": redis_url,
+                       "EARTHSIG_HOME": str(world.home),
+                       "EARTHSIG_INFERENCE_MODEL_REPOSITORY":
+                           str(world.inference.model_repository),
+                       "EARTHSIG_DISCOVERY_PROVIDERS": '["primary", "backup"]',
+                       "EARTHSIG_DISCOVERY_SEARCH_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(key, value)
+    queue = Queue(DISCOVER_QUEUE, connection=world.redis)
+    days_back = (dt.datetime.now(dt.UTC).date() - DAY).days
+    world.primary.outage(True)
+    good = queue.enqueue("ingest.orchestration.operations.daily_discovery", days_back=days_back)
+    SimpleWorker([queue], connection=world.redis).work(burst=True)
+    assert good.get_status(refresh=True) == "finished", good.latest_result().exc_string
+    answer = good.return_value()
+    assert answer["provider"] == "backup" and answer["queued"] == 1
+    assert answer["window"] == ["2024-06-28", "2024-07-01"]  # the default 4 days
+    [logged] = last_runs(world.redis)
+    assert logged.run_id == answer["run_id"] and world.decisions(logged) == {
+        product: (QUEUED, ChainIds.of(product, world.model).last)}
+
+    world.backup.outage(True)
+    bad = queue.enqueue("ingest.orchestration.operations.daily_discovery", days_back=days_back)
+    SimpleWorker([queue], connection=world.redis).work(burst=True)
+    assert bad.get_status(refresh=True) == "failed"
+    assert "every provider failed" in bad.latest_result().exc_string
+    assert [r.status for r in last_runs(world.redis)] == ["failed", "ok"]
+    assert run_totals(world.redis) == {"ok": 1, "failed": 1}
