@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,39 @@ class IngestSettings(BaseSettings):
     discovery_provider: str = Field(
         default="earth_search", description="EODAG provider of the daily discovery and "
         "backfills (credentials through EODAG's own configuration).",
+    )
+    discovery_providers: list[str] = Field(
+        default=[], description="EODAG providers of the daily discovery in order of preference "
+        "(JSON list): each is retried, then the next one is searched instead. `*` stands for "
+        "every other provider EODAG offers the collection from, in EODAG's priority order. "
+        "Empty: `discovery_provider` alone.",
+    )
+    discovery_lookback_days: int = Field(
+        default=4, ge=1, le=60, description="Sensing days each daily discovery looks at, up to "
+        "the day before: products published days late are found by a later run.",
+    )
+    discovery_max_catchup_days: int = Field(
+        default=30, ge=1, description="After failed runs, a run looks back to the days the "
+        "missed runs would have covered, but never more than this many days.",
+    )
+    discovery_levels: list[Literal["L2A", "L1C"]] = Field(
+        default=["L2A", "L1C"], description="Processing levels searched (JSON list). Of one "
+        "acquisition the L2A product is processed, its L1C only when no L2A is found.",
+    )
+    discovery_requeue_reprocessed: bool = Field(
+        default=False, description="Queue an acquisition again when the provider lists it "
+        "under a newer processing baseline than the one already published.",
+    )
+    discovery_search_attempts: int = Field(
+        default=3, ge=1, description="Searches of a provider before the next one is tried "
+        "(each HTTP request is also retried by EODAG: its retry_total setting).",
+    )
+    discovery_retry_delays_s: list[float] = Field(
+        default=[30.0, 120.0], description="Waits between the searches of one provider "
+        "(seconds, JSON list; the last one repeats).",
+    )
+    discovery_runs_kept: int = Field(
+        default=200, ge=1, description="Discovery runs kept in the run log (Redis).",
     )
     gdal_cachemax_mb: int = Field(
         default=128, ge=16, description="GDAL block cache of a worker: reading a product "

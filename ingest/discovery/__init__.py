@@ -55,7 +55,8 @@ def discover(dag: Any, *, start: dt.date, end: dt.date, aoi: BaseGeometry, max_c
 
 
 def enqueue_candidates(candidates: list[Candidate], model_ref: str, *,
-                       connection: Any) -> list[Any]:
+                       connection: Any, ingest: Any = None,
+                       inference: Any = None) -> list[Any]:
     """Queue each candidate; return ``enqueue_source``'s answers. Nothing is downloaded here:
     a SAFE zip is queued as EODAG's description of it, which the fetch stage downloads."""
     from ingest.fetch import ProductSource
@@ -65,8 +66,10 @@ def enqueue_candidates(candidates: list[Candidate], model_ref: str, *,
     for candidate in candidates:
         if candidate.item_href:  # read in place; its item checked (and its id read) here
             queued.append(enqueue_product(candidate.item_href, model_ref,
-                                          connection=connection))
+                                          connection=connection, ingest=ingest,
+                                          inference=inference))
         else:
             queued.append(enqueue_source(ProductSource.of_eodag(candidate.product), model_ref,
-                                         connection=connection))
+                                         connection=connection, ingest=ingest,
+                                         inference=inference))
     return queued

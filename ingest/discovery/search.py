@@ -41,10 +41,18 @@ class Candidate:
     item_href: str | None = None  # the provider's STAC item (COG bands read in place)
     download_href: str | None = None  # a whole product to download (SAFE zip)
     product: Any = field(default=None, repr=False, compare=False)  # EODAG's, to download
+    level: str = ""  # "L2A" or "L1C": what was searched for
+    platform: str = ""  # "sentinel-2a"...
+    properties: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def streamable(self) -> bool:
         return self.item_href is not None
+
+    def cloudless_enough(self, max_cloud: float) -> bool:
+        """At most ``max_cloud`` percent cloud (unknown cover is given the benefit of doubt:
+        the cloud mask of the pipeline deals with it)."""
+        return self.cloud_cover is None or self.cloud_cover <= max_cloud
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "datetime": self.datetime, "cloud_cover": self.cloud_cover,
@@ -63,14 +71,27 @@ def search_products(dag: Any, *, start: dt.date, end: dt.date, aoi: BaseGeometry
                     page_size: int = DEFAULT_PAGE_SIZE) -> list[Candidate]:
     """Products sensed from ``start`` to ``end`` (whole days, inclusive) intersecting ``aoi``
     with at most ``max_cloud`` percent cloud, oldest first, each once."""
+    found = search_level(dag, start=start, end=end, aoi=aoi, provider=provider, level=level,
+                         page_size=page_size, max_cloud=max_cloud)
+    # Providers may ignore a query extension they do not know: check again here.
+    return [c for c in found if c.cloudless_enough(max_cloud) and c.geometry.intersects(aoi)]
+
+
+def search_level(dag: Any, *, start: dt.date, end: dt.date, aoi: BaseGeometry, provider: str,
+                 level: str, page_size: int = DEFAULT_PAGE_SIZE,
+                 max_cloud: float | None = None) -> list[Candidate]:
+    """Every product the provider answers for ``level`` over ``aoi`` from ``start`` to ``end``,
+    oldest first, each once, *not* filtered here (a daily run records why it drops each
+    one); ``max_cloud`` None asks the provider for every product, cloudy ones included."""
     from eodag.utils.exceptions import EodagError
 
     collection = collection_for(provider, level)
+    query = {} if max_cloud is None else {"eo:cloud_cover": max_cloud}
     try:
         first = dag.search(
             collection=collection, start=start.isoformat(),
             end=(end + dt.timedelta(days=1)).isoformat(), geom=aoi, limit=page_size,
-            provider=provider, raise_errors=True, **{"eo:cloud_cover": max_cloud})
+            provider=provider, raise_errors=True, **query)
         products = [*first, *(p for page in first.next_page(update=False) for p in page)]
     except EodagError as exc:
         raise DiscoveryError(f"search on provider {provider!r} failed: {_message(exc)}") from exc
@@ -78,15 +99,12 @@ def search_products(dag: Any, *, start: dt.date, end: dt.date, aoi: BaseGeometry
         raise DiscoveryError(f"provider {provider!r} answered garbage: {exc}") from exc
     found: dict[str, Candidate] = {}
     for product in products:
-        candidate = _candidate(product, provider)
-        cloud = candidate.cloud_cover
-        # Providers may ignore a query extension they do not know: check again here.
-        if (cloud is None or cloud <= max_cloud) and candidate.geometry.intersects(aoi):
-            found.setdefault(candidate.id, candidate)
+        candidate = _candidate(product, provider, level)
+        found.setdefault(candidate.id, candidate)
     return sorted(found.values(), key=lambda c: (c.datetime, c.id))
 
 
-def _candidate(product: Any, provider: str) -> Candidate:
+def _candidate(product: Any, provider: str, level: str) -> Candidate:
     props = product.properties
     self_link = next((link["href"] for link in product.links if link.get("rel") == "self"),
                      None)
@@ -99,7 +117,8 @@ def _candidate(product: Any, provider: str) -> Candidate:
         provider=provider, geometry=shape(product.geometry),
         item_href=self_link if streamable else None,
         download_href=None if streamable or not location.startswith("http") else location,
-        product=product)
+        product=product, level=level, platform=str(props.get("platform") or ""),
+        properties=dict(props))
 
 
 def _message(exc: Exception) -> str:

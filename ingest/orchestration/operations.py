@@ -82,13 +82,22 @@ def discover_days(start: dt.date, end: dt.date, *, connection: Redis, aoi: str =
 
 
 def daily_discovery(days_back: int = 1, aoi: str = "europe", max_cloud: float = 60.0) -> dict:
-    """The scheduler's job: yesterday's products over Europe, queued."""
-    ingest = IngestSettings()
-    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days_back)
-    run = discover_days(day, day, connection=Redis.from_url(ingest.redis_url), aoi=aoi,
-                        max_cloud=max_cloud, ingest=ingest)
-    return {"days": run.days, "found": run.found, "skipped": run.skipped,
-            "queued": len(run.queued)}
+    """The scheduler's job: the look-back window ending ``days_back`` days ago, over Europe,
+    one product per acquisition, what is new queued; the run logged (``discovery.runs``)."""
+    from ingest import discovery
+    from ingest.discovery.daily import run_discovery
+
+    ingest, inference = IngestSettings(), InferenceSettings()
+    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days_back)
+    record = run_discovery(discovery.make_gateway(),
+                           connection=Redis.from_url(ingest.redis_url), end=end,
+                           aoi=discovery.load_aoi(aoi), max_cloud=max_cloud,
+                           model_ref=_active_model(None, inference), settings=ingest,
+                           inference=inference)
+    return {"run_id": record.run_id, "window": list(record.window),
+            "provider": record.provider, "found": record.found,
+            "skipped": sum(record.skipped.values()), "skipped_by_reason": record.skipped,
+            "queued": record.queued}
 
 
 def catalogued_sources(*, model_ref: str | None = None, bbox: list[float] | None = None,
