@@ -90,11 +90,14 @@ def retire(model_ref: str) -> None:
 @click.command()
 @click.option("--cron", default="0 6 * * *", show_default=True,
               help="When the daily discovery runs (UTC, cron syntax).")
-@click.option("--days-back", type=int, default=1, show_default=True)
+@click.option("--days-back", type=int, default=1, show_default=True,
+              help="The last day of each run's window, in days before today.")
 @click.option("--aoi", default="europe", show_default=True)
 @click.option("--max-cloud", type=float, default=60.0, show_default=True)
 def scheduler(cron: str, days_back: int, aoi: str, max_cloud: float) -> None:
-    """Run RQ's cron scheduler: queue the daily discovery of the previous day."""
+    """Run RQ's cron scheduler: queue the daily discovery, which looks back over
+    EARTHSIG_DISCOVERY_LOOKBACK_DAYS days (more after failed runs) and tries the providers of
+    EARTHSIG_DISCOVERY_PROVIDERS in order (docs/operations.md, "Daily discovery")."""
     from rq.cron import CronScheduler
 
     from ingest.orchestration.operations import daily_discovery
