@@ -60,6 +60,9 @@ def sections() -> list[Section]:
                 "the STAC API"),
         Section("STAC API: tile store (`stac_api.settings.TileStoreSettings`)",
                 api.TileStoreSettings, "the STAC API"),
+        Section("STAC API: low-zoom pyramid after writes "
+                "(`stac_api.settings.PyramidQueueSettings`)",
+                api.PyramidQueueSettings, "the STAC API"),
         Section("STAC API: tiler links (`stac_api.settings.TilerLinkSettings`)",
                 api.TilerLinkSettings, "the STAC API"),
         Section("STAC API: asset URLs (`stac_api.settings.AssetUrlSettings`)",

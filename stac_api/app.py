@@ -30,11 +30,13 @@ from stac_api.errors import WritesWithoutKeysError, add_error_handlers
 from stac_api.extensions import build_extensions
 from stac_api.health import replace_health
 from stac_api.links import TilerLinks
+from stac_api.pyramid_jobs import PyramidJobs
 from stac_api.search_body import require_search_objects
 from stac_api.settings import (
     AssetUrlSettings,
     AuthSettings,
     PostgresSettings,
+    PyramidQueueSettings,
     SearchSettings,
     Settings,
     TilerLinkSettings,
@@ -99,6 +101,7 @@ def create_app(
     links: TilerLinkSettings | None = None,
     search: SearchSettings | None = None,
     tile_store: TileStoreSettings | None = None,
+    pyramid: PyramidQueueSettings | None = None,
     assets: AssetUrlSettings | None = None,
 ) -> FastAPI:
     """Build the STAC API; every argument defaults to the environment."""
@@ -135,9 +138,13 @@ def create_app(
                        api_key_guard(keys, auth.key_header), settings.prefix_path)
         require_bodies(api.add_route_dependencies, api.app, settings.prefix_path)
         store_url = (tile_store or TileStoreSettings()).tile_store_url
-        if store_url:
-            api.app.add_middleware(TileInvalidationMiddleware, url=store_url,
-                                   prefix=settings.prefix_path, key_header=auth.key_header)
+        queueing = pyramid or PyramidQueueSettings()
+        queue = queueing.publish_queue()
+        if store_url or queue:
+            api.app.add_middleware(
+                TileInvalidationMiddleware, url=store_url, prefix=settings.prefix_path,
+                key_header=auth.key_header,
+                pyramid=PyramidJobs(queueing.redis_url, queue) if queue else None)
     require_search_objects(api.add_route_dependencies, settings.prefix_path)
     add_error_handlers(api.app)
     replace_health(api.app, settings.prefix_path)

@@ -29,8 +29,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stac_fastapi.pgstac.config import PostgresSettings
 from stac_fastapi.pgstac.config import Settings as PgstacApiSettings
 
-__all__ = ["AuthSettings", "PostgresSettings", "SearchSettings", "ServeSettings", "Settings",
-           "TileStoreSettings", "TilerLinkSettings"]
+__all__ = ["AuthSettings", "PostgresSettings", "PyramidQueueSettings", "SearchSettings",
+           "ServeSettings", "Settings", "TileStoreSettings", "TilerLinkSettings"]
 
 API_PREFIX = "EARTHSIG_API_"
 
@@ -114,6 +114,27 @@ class TileStoreSettings(BaseSettings):
         default="", description="Redis of the tiler's tile store; writes through the API "
         "mark the stored tiles they change there (collection writes: all). Empty: no store.",
     )
+
+
+class PyramidQueueSettings(BaseSettings):
+    """Where writes through the API queue the redraw of the low-zoom pyramid under them: the
+    pipeline's publish queue (the variables the pipeline's workers read), whose workers redraw
+    it as they do after publishing a product."""
+
+    model_config = SettingsConfigDict(env_prefix="EARTHSIG_", env_file=".env", extra="ignore")
+
+    low_zoom_pyramid: bool = Field(
+        default=True, description="Keep the collections' zoom 0-7 pyramid current (see the "
+        "pipeline's setting of the same name); for the API: queue its redraw after item "
+        "writes, when a queue is set (`EARTHSIG_REDIS_URL`).")
+    redis_url: str = Field(
+        default="", description="The pipeline's queue broker; the API queues the pyramid's "
+        "redraw after a write there (empty: not queued; the stack sets it).")
+    queue_prefix: str = Field(default="", description="Prefix of the pipeline's queues.")
+
+    def publish_queue(self) -> str | None:
+        """The queue redraw jobs go to, or None when the API queues none."""
+        return f"{self.queue_prefix}publish" if self.low_zoom_pyramid and self.redis_url else None
 
 
 class TilerLinkSettings(BaseSettings):

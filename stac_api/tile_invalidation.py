@@ -7,6 +7,8 @@ moved or deleted also redraws where it was. A collection write marks the whole c
 default render may have changed), as does anything this middleware cannot place. Marked after
 the handler committed, before the answer leaves, so a client that saw its write succeed never
 gets an older tile. A store that cannot be reached is logged: the write itself has succeeded.
+The same footprints go to the low-zoom pyramid's redraw (``stac_api/pyramid_jobs.py``) when the
+API queues it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stac_api.auth import READ_POSTS, WRITE_METHODS
+from stac_api.pyramid_jobs import PyramidJobs
 from tile_generations import (
     NAMESPACE_SQL,
     TOKEN_TTL_S,
@@ -71,11 +74,12 @@ def item_write(path: str, prefix: str, body: bytes) -> ItemWrite | None:
 
 
 class TileInvalidationMiddleware:
-    """Mark the tiles a successful write (2xx) changed."""
+    """Mark the tiles a successful write (2xx) changed in the tile store (``url``, if any) and
+    queue the redraw of the pyramid under them (``pyramid``, if any)."""
 
-    def __init__(self, app: ASGIApp, url: str, prefix: str = "",
-                 key_header: str = "X-API-Key") -> None:
-        self.app, self.url, self.prefix = app, url, prefix
+    def __init__(self, app: ASGIApp, url: str = "", prefix: str = "",
+                 key_header: str = "X-API-Key", pyramid: PyramidJobs | None = None) -> None:
+        self.app, self.url, self.prefix, self.pyramid = app, url, prefix, pyramid
         self.key_header = key_header.lower().encode()
         self.reads = {prefix + path for path in READ_POSTS}
         self._namespace: str | None = None
@@ -109,8 +113,11 @@ class TileInvalidationMiddleware:
         async def marking(message: Message) -> None:
             if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
                 after = await self._changes(scope, write)
-                await self.mark(scope, None if before is None or after is None
-                                else [*before, *after])
+                changes = None if before is None or after is None else [*before, *after]
+                if self.url:
+                    await self.mark(scope, changes)
+                if self.pyramid is not None and write is not None:
+                    await self.pyramid.after_write(changes, write.collection)
             await send(message)
 
         await self.app(scope, replay, marking)

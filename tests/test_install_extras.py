@@ -298,8 +298,12 @@ def test_a_pin_shared_by_two_lists_is_the_same_in_both() -> None:
 def test_the_api_and_tiler_installs_leave_the_pipeline_out() -> None:
     for service in ("api", "tiler"):
         brought = installed_by(declared(SERVICES[service][0]))
-        assert not brought & {"eodag", "onnxruntime", "onnx", "rq", "tritonclient", "geopandas",
-                              "rio-cogeo"}, service
+        assert not brought & {"eodag", "onnxruntime", "onnx", "tritonclient", "geopandas",
+                              "rio-cogeo", "pypgstac", "openvino"}, service
+    # The API puts jobs on the pipeline's queue by the job's name (stac_api/pyramid_jobs.py):
+    # RQ's client (pure Python, over the redis client every service has), none of the
+    # pipeline's code. The tiler queues nothing.
+    assert "rq" not in installed_by(declared(SERVICES["tiler"][0]))
 
 
 def test_the_walk_sees_lazy_imports_and_skips_type_checking() -> None:

@@ -10,11 +10,11 @@ stays as it was, since titiler's clients and the web map read it.
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiler.error_messages import describe_detail, describe_validation
@@ -33,8 +33,8 @@ def _code(status: int, detail: Any) -> str:
 def rewritten(body: bytes, status: int, path: str, query: dict[str, str]) -> bytes | None:
     """The body with ``code`` and ``description`` added, or ``None`` to leave it as it is."""
     try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        answer = json.loads(body)
+    except ValueError:
         return None
     if not isinstance(answer, dict) or "detail" not in answer or "description" in answer:
         return None
@@ -43,8 +43,8 @@ def rewritten(body: bytes, status: int, path: str, query: dict[str, str]) -> byt
         description = describe_validation(detail, query)
     else:
         description = describe_detail(str(detail), path, query)
-    return orjson.dumps({"code": answer.get("code") or _code(status, detail),
-                         "description": description, **answer})
+    return json.dumps({"code": answer.get("code") or _code(status, detail),
+                       "description": description, **answer}, ensure_ascii=False).encode()
 
 
 class ErrorBodyMiddleware:

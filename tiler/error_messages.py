@@ -11,11 +11,10 @@ as ``parameter: what is wrong (got value); expected form``. (The STAC API says i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import orjson
 
 from catalog_schemas.assets import CLC_COLORMAP_NAME, LANDCOVER_ASSET
 
@@ -71,7 +70,7 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     try:
-        return orjson.dumps(value).decode()
+        return json.dumps(value, ensure_ascii=False)
     except TypeError:
         return str(value)
 

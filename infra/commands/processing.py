@@ -24,8 +24,8 @@ def process(href: str, model_ref: str | None, wait: bool, force: bool, timeout: 
     from redis import Redis
 
     from inference.errors import InferenceError
-    from infra.commands.listeners import NoWorkerError, wait_with_workers
     from ingest.errors import IngestError
+    from ingest.orchestration.listeners import NoWorkerError, wait_with_workers
     from ingest.orchestration.queue import JobFailedError, enqueue_product
     from ingest.settings import IngestSettings
 

@@ -120,6 +120,35 @@ def update_pyramid_quietly(item: dict[str, Any], tiler_url: str, asset_root: Pat
              time.monotonic() - t0)
 
 
+def redraw_after_write(collection: str, bboxes: list[list[float]] | None) -> int:
+    """The job the STAC API queues after items were written through its transactions
+    (``stac_api/pyramid_jobs.py``): redraw ``collection``'s pyramid over ``bboxes`` (the
+    footprints before and after the write), or all of it when they are unknown. Drawn through
+    the worker's tiler (``EARTHSIG_SEED_TILER_URL``) into its local asset store, as after a
+    publish; a collection without a pyramid is left without one (``earthsig tiles pyramid``
+    builds it whole, never from one write's footprint)."""
+    from ingest.settings import IngestSettings
+
+    settings = IngestSettings()
+    root = pyramid_root(settings.assets, collection)
+    if not settings.seed_tiler_url or settings.asset_store_url or not root.is_dir():
+        log.warning("%s: low-zoom pyramid not redrawn after a write through the API (%s)",
+                    collection, "no pyramid" if not root.is_dir() else
+                    "no EARTHSIG_SEED_TILER_URL" if not settings.seed_tiler_url else
+                    "the asset store is S3")
+        return 0
+    t0 = time.monotonic()
+    if bboxes is None:  # the database from the worker's libpq variables
+        count = rebuild_pyramid("", collection, settings.seed_tiler_url, settings.assets)
+    else:
+        tiles = set().union(*(base_tiles((b[0], b[1], b[2], b[3])) for b in bboxes))
+        count = (redraw(collection, tiles, settings.seed_tiler_url, settings.assets)
+                 if tiles else 0)
+    log.info("%s: low-zoom pyramid redrawn after a write through the API, %d tiles in %.1f s",
+             collection, count, time.monotonic() - t0)
+    return count
+
+
 def rebuild_pyramid(dsn: str, collection: str, tiler_url: str, asset_root: Path) -> int:
     """The whole pyramid of ``collection`` from every item's footprint (a catalog registered
     before the pyramid existed, or items removed): each base tile drawn once."""
