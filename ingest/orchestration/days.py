@@ -238,10 +238,11 @@ def _note_waiting(row: DayRow, product_id: str, stage: Stage, job: Job,
     created = _utc(job.created_at)
     if created is None:
         return
-    age = max(0.0, (now - created).total_seconds())
-    if row.oldest_waiting is None or age > row.oldest_waiting.age_s:
+    if row.oldest_waiting is None \
+            or created < dt.datetime.fromisoformat(row.oldest_waiting.queued_at):
+        age = max(0.0, (now - created).total_seconds())  # 0 for a "now" set in the past
         row.oldest_waiting = Waiting(product_id, stage.value,
-                                     created.isoformat(timespec="seconds"), round(age, 1))
+                                     created.isoformat(timespec="microseconds"), round(age, 1))
 
 
 def discover_jobs(connection: Redis, settings: IngestSettings) -> dict[str, int]:
