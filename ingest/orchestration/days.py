@@ -168,6 +168,8 @@ class _Days:
         self.rows: dict[tuple[str, str], DayRow] = {}
         # (day, day_of) -> product -> the states of its stage jobs
         self.states: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # ((day, day_of), product) -> when its chain was queued, and a stage waiting
+        self.waiting: dict[tuple[tuple[str, str], str], tuple[dt.datetime, Stage]] = {}
 
     def row(self, key: tuple[str, str]) -> DayRow:
         if key not in self.rows:
@@ -188,17 +190,23 @@ class _Days:
             text = cause(job)[:CAUSE_CHARS]
             cells.causes[text] = cells.causes.get(text, 0) + 1
         elif state in ("queued", "waiting"):
-            _note_waiting(self.row(key), product_id, stage, job, self.now)
+            created = _utc(job.created_at)
+            earliest = self.waiting.get((key, product_id))
+            if created is not None and (earliest is None or created < earliest[0]):
+                self.waiting[(key, product_id)] = (created, stage)
 
     def count_products(self) -> None:
         for key, products in self.states.items():
             counts = self.row(key).products
-            for seen in products.values():
+            for product_id, seen in products.items():
                 counts.total += 1
                 if "failed" in seen:
-                    counts.failed += 1
+                    counts.failed += 1  # its later stages wait on it: blocked, not waiting
                 elif seen & set(IN_FLIGHT):
                     counts.in_flight += 1
+                    if (key, product_id) in self.waiting:
+                        _note_waiting(self.row(key), product_id,
+                                      *self.waiting[(key, product_id)], self.now)
                 elif "done" in seen:
                     counts.done += 1
 
@@ -231,13 +239,10 @@ def day_rows(connection: Redis, settings: IngestSettings, *, now: dt.datetime,
     return ordered[:settings.ops_status_days]
 
 
-def _note_waiting(row: DayRow, product_id: str, stage: Stage, job: Job,
+def _note_waiting(row: DayRow, product_id: str, created: dt.datetime, stage: Stage,
                   now: dt.datetime) -> None:
     # The chain's jobs are all created when the product is queued: a later stage's
     # created_at is the product's queueing time too, which is what "waiting" means here.
-    created = _utc(job.created_at)
-    if created is None:
-        return
     if row.oldest_waiting is None \
             or created < dt.datetime.fromisoformat(row.oldest_waiting.queued_at):
         age = max(0.0, (now - created).total_seconds())  # 0 for a "now" set in the past

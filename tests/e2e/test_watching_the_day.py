@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,8 @@ def _run(run_id: str, status: str, decisions: list[Decision], error: str = "") -
         ended_at="2024-07-03T06:01:00+00:00", status=status,
         window=(DAY1.isoformat(), DAY2.isoformat()), model="m", provider="local",
         found=len(decisions), queued=sum(d.outcome == QUEUED for d in decisions),
-        skipped={CLOUDY: sum(d.outcome == CLOUDY for d in decisions)}, error=error)
+        skipped=dict(Counter(d.outcome for d in decisions if d.outcome != QUEUED)),
+        error=error)
     return record, decisions
 
 
@@ -173,6 +175,7 @@ def test_the_day_queued_run_failed_and_cleared(setup: Setup) -> None:  # noqa: P
     assert one["products"] == {"total": 2, "done": 2, "in_flight": 0, "failed": 0,
                                "failed_share": 0.0}
     assert one["done"] is True and one["oldest_waiting"] is None
+    assert two["oldest_waiting"] is None  # the failed product's stages are blocked, not waiting
     for stage in ("fetch", "infer", "publish"):
         assert one["stages"][stage]["done"] == 2 and one["stages"][stage]["queued"] == 0
     assert two["products"] == {"total": 2, "done": 1, "in_flight": 0, "failed": 1,
