@@ -204,7 +204,8 @@ class _Days:
                     counts.failed += 1  # its later stages wait on it: blocked, not waiting
                 elif seen & set(IN_FLIGHT):
                     counts.in_flight += 1
-                    if (key, product_id) in self.waiting:
+                    # A product with a stage running is being worked on, not waiting.
+                    if "running" not in seen and (key, product_id) in self.waiting:
                         _note_waiting(self.row(key), product_id,
                                       *self.waiting[(key, product_id)], self.now)
                 elif "done" in seen:

@@ -14,8 +14,10 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,11 +63,11 @@ class Setup:
     inference: InferenceSettings
     workers: list[subprocess.Popen]
 
-    def start_worker(self, name: str) -> None:
+    def start_worker(self, name: str, **extra: str) -> None:
         log = (self.home / f"{name}.log").open("ab")
         self.workers.append(subprocess.Popen(
             [sys.executable, "-m", "infra", "worker", "--name", name],
-            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT))
+            env={**os.environ, **self.env, **extra}, stdout=log, stderr=subprocess.STDOUT))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "infra", "status", *args],
@@ -162,8 +164,20 @@ def test_the_day_queued_run_failed_and_cleared(setup: Setup) -> None:  # noqa: P
                        now=dt.datetime(2024, 7, 2, 12, 0, tzinfo=dt.UTC))
     assert [(r["kind"], r["day"]) for r in at["alert"]["reasons"]] == [("late", "2024-07-01")]
 
-    for name in ("w0", "w1"):
-        setup.start_worker(name)
+    # One worker, held still inside the first fetch (a pause point): that product runs.
+    marker = setup.home / "paused"
+    setup.start_worker("w0", EARTHSIG_PAUSE_AT=f"fetch:{marker}")
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline, "the first fetch never reached its pause point"
+        time.sleep(0.2)
+    one = _day(status_report(setup.redis, setup.ingest), DAY1)
+    assert one["stages"]["fetch"]["running"] == 1 and one["stages"]["fetch"]["queued"] == 1
+    assert one["products"]["in_flight"] == 2
+    assert one["oldest_waiting"]["product_id"] == ids[1]  # ids[0] runs: it is not waiting
+    # A lost work horse: RQ retries its job (1 s later), which runs through the pause point.
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    setup.start_worker("w1")
     for q in queued[:3]:
         wait_for(q.job_id, connection=setup.redis, timeout_s=300)
     with pytest.raises(JobFailedError, match="invalid input"):
