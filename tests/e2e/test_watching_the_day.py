@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redis import Redis
+from rq import Queue
 
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
@@ -40,6 +41,7 @@ from ingest.orchestration.days import acquisition_day
 from ingest.orchestration.monitor import retry_failed
 from ingest.orchestration.queue import Enqueued, JobFailedError, enqueue_product, wait_for
 from ingest.orchestration.report import status_report
+from ingest.orchestration.stages import Stage, queue_name
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 from tests.models import built
@@ -238,3 +240,19 @@ def test_the_day_queued_run_failed_and_cleared(setup: Setup) -> None:  # noqa: P
     checked = setup.cli("--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "alert: none" in checked.stdout
+
+
+def test_a_product_without_a_date_is_filed_under_the_day_queued(redis_url: str,
+                                                                tmp_path: Path) -> None:
+    """An href product whose id carries no date: its row is the day its chain was queued."""
+    redis = Redis.from_url(redis_url)
+    ingest = IngestSettings(_env_file=None, home=tmp_path, redis_url=redis_url)
+    Queue(queue_name(Stage.FETCH, ingest), connection=redis).enqueue(
+        "builtins.len", "no worker runs this", meta={"product_id": "orthophoto-lot-7"})
+    now = dt.datetime.now(dt.UTC)
+    report = status_report(redis, ingest, now=now + dt.timedelta(minutes=5))
+    [row] = report["days"]
+    assert (row["day"], row["day_of"]) == (now.date().isoformat(), "queued")
+    assert row["stages"]["fetch"]["queued"] == 1 and row["products"]["in_flight"] == 1
+    assert row["oldest_waiting"]["product_id"] == "orthophoto-lot-7"
+    assert 290 <= row["oldest_waiting"]["age_s"] <= 310 + 60
