@@ -1,4 +1,5 @@
-"""The operators' HTTP endpoint: the pipeline's status as JSON (what `earthsig status` prints)."""
+"""The operators' HTTP endpoint: the pipeline's status as JSON (what `earthsig status --json`
+prints: ``ingest.orchestration.report``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi.responses import JSONResponse
 from redis import Redis
 from redis.exceptions import RedisError
 
-from ingest.orchestration.monitor import pipeline_status
+from ingest.orchestration.report import status_report
 from ingest.settings import IngestSettings
 
 
@@ -18,12 +19,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @app.get("/status")
     def status(max_failures: int = 10) -> JSONResponse:
-        """Jobs per state and stage, products published per hour and day, latest failures."""
+        """Jobs per state and stage, products published per hour and day, latest failures;
+        per sensing day and stage, the last discovery runs, and the alert (200 either way:
+        the alert is a field, ``alert.active``, so a probe reads why)."""
         try:
-            report = pipeline_status(connection, settings, max_failures=max_failures)
+            report = status_report(connection, settings, max_failures=max_failures)
         except RedisError as exc:
             return JSONResponse({"code": "RedisUnavailable", "description": str(exc)}, 503)
-        return JSONResponse(report.to_dict())
+        return JSONResponse(report)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -72,6 +72,24 @@ class IngestSettings(BaseSettings):
     discovery_runs_kept: int = Field(
         default=200, ge=1, description="Discovery runs kept in the run log (Redis).",
     )
+    ops_day_deadline_h: float = Field(
+        default=12.0, ge=0, le=72, description="When a sensing day must be done: this many "
+        "hours after the midnight (UTC) that ends it, i.e. after the daily discovery that "
+        "looks for it has run. A day with products still queued, waiting or running then "
+        "raises the alert of `earthsig status --check` and GET /status.",
+    )
+    ops_max_failed_share: float = Field(
+        default=0.05, ge=0, le=1, description="Share of a day's products that may fail "
+        "before the alert is raised (0.05: more than 5 %).",
+    )
+    ops_status_days: int = Field(
+        default=7, ge=1, description="Sensing days shown by `earthsig status` and GET /status "
+        "(the most recent ones with work or discoveries).",
+    )
+    ops_status_runs: int = Field(
+        default=10, ge=1, description="Discovery runs shown by `earthsig status`; their "
+        "decisions give the days' discovered counts.",
+    )
     gdal_cachemax_mb: int = Field(
         default=128, ge=16, description="GDAL block cache of a worker: reading a product "
         "window by window keeps every band open, and GDAL's default (5 % of RAM) would let "
