@@ -35,6 +35,40 @@ class IngestSettings(BaseSettings):
         "store, <home>/inputs, which then has to be shared). A product already there is not "
         "downloaded again.",
     )
+    keep_inputs: bool = Field(
+        default=False, description="Keep the products the fetch stage downloaded once their "
+        "product is published (default: each is removed when the last chain that needs it, "
+        "whatever its model version, has published). Products read in place are never "
+        "touched.",
+    )
+    inputs_max_gb: float | None = Field(
+        default=None, gt=0, description="Ceiling on the inputs folder's size (GB, partial "
+        "downloads included): a fetch job that would go past it is put back on its queue "
+        "(paused, not failed) until products are published and removed. Unset: no ceiling.",
+    )
+    inputs_min_free_gb: float = Field(
+        default=5.0, ge=0, description="Free space a fetch job leaves on the inputs folder's "
+        "file system: below it, fetch jobs pause as above the size ceiling.",
+    )
+    fetch_pause_s: int = Field(
+        default=60, ge=1, description="Delay before a paused fetch job (disk ceiling, or no "
+        "download slot free) is tried again; pauses never use up its retries.",
+    )
+    fetch_per_provider: int = Field(
+        default=4, ge=1, description="Downloads at once from one EODAG provider, over all "
+        "workers and hosts.",
+    )
+    fetch_per_host: int = Field(
+        default=2, ge=1, description="Downloads at once on one worker host.",
+    )
+    fetch_slot_ttl_s: int = Field(
+        default=60, ge=2, description="Life of a download slot unless its holder renews it "
+        "(every third of it): a worker killed while downloading frees its slot after this.",
+    )
+    fetch_slot_wait_s: float = Field(
+        default=30.0, ge=0, description="Longest a fetch job waits for a download slot before "
+        "it is put back on its queue (paused).",
+    )
     discovery_provider: str = Field(
         default="earth_search", description="EODAG provider of the daily discovery and "
         "backfills (credentials through EODAG's own configuration).",

@@ -7,6 +7,7 @@ network, model server) and is retried with back-off by RQ.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -16,13 +17,18 @@ from typing import Any, TypeVar
 
 import pystac
 from rq import get_current_job
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from inference.errors import ModelNotFoundError
 from ingest.errors import InvalidProductError
-from ingest.fetch import ProductSource, fetch
+from ingest.fetch import ProductSource
+from ingest.fetch_inputs import fetch_claimed, release_input
+from ingest.fetch_limits import FetchPaused
+from ingest.orchestration.chain_ids import ChainIds
 from ingest.orchestration.monitor import record_published
 from ingest.orchestration.pausepoints import pause_point
+from ingest.orchestration.stages import Stage
 from ingest.outputs.store import asset_store
 from ingest.pipeline import Prepared, prepare_product, register_prepared
 from ingest.readers import load_product, open_product
@@ -42,6 +48,13 @@ def _run(work: Callable[[], T]) -> T:
         job.save_meta()
     try:
         return work()
+    except FetchPaused as exc:
+        if job is not None:
+            # Read by PipelineWorker.handle_job_failure: scheduled again, not failed.
+            job.meta.update(pause_s=exc.delay_s, pauses=int(job.meta.get("pauses", 0)) + 1,
+                            cause=f"paused: {exc}")
+            job.save_meta()
+        raise
     except INVALID_INPUT as exc:
         if job is not None:
             job.retries_left = 0  # retrying cannot fix the input
@@ -68,7 +81,11 @@ def fetch_job(source: dict) -> dict:
 
     def work() -> dict:
         wanted = ProductSource.from_dict(source)
-        href = fetch(wanted, IngestSettings().inputs)
+        job = get_current_job()
+        if job is None:
+            raise RuntimeError("the fetch stage runs as a job of a chain")
+        href = fetch_claimed(wanted, ChainIds.from_job_id(job.id).key, IngestSettings(),
+                             job.connection)
         item = load_product(href)  # the product's only parse on its way
         if item.id != wanted.product_id:
             log.warning("%s: the product read is %s (the provider's id differs)",
@@ -106,6 +123,12 @@ def publish_job() -> dict:
         result = register_prepared(prepared)
         if job is not None:
             record_published(job.connection, prepared.run)
+            # The chain is done with its input: the zip goes with the last chain needing it.
+            chain = ChainIds.from_job_id(job.id)
+            with contextlib.suppress(NoSuchJobError):  # gone: nothing left to tell us
+                fetched = Job.fetch(chain.job_id(Stage.FETCH), connection=job.connection)
+                release_input(job.connection, fetched.args[0]["product_id"], chain.key,
+                              IngestSettings())
         return {**dataclasses.asdict(result), "worker_pid": os.getpid(),
                 "worker_host": socket.gethostname()}
 

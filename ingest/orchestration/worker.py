@@ -16,14 +16,17 @@ import signal
 import socket
 import sys
 import time
+from datetime import timedelta
 from typing import cast
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError, StopRequested
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
+from rq.utils import now
 
 from ingest.orchestration.stages import (
     DISCOVER_QUEUE,
@@ -91,6 +94,24 @@ def _forget_stale_registration(name: str, connection: Redis) -> None:
 
 class PipelineWorker(Worker):
     queue_prefix = ""
+
+    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: object = None,
+                           exc_string: str = "", execution: Execution | None = None) -> None:
+        """A paused job (``fetch_limits.FetchPaused``: disk ceiling, no download slot) is
+        scheduled again after its delay - neither failed nor charged a retry - and its
+        dependents stay deferred; any other failure is RQ's."""
+        pause_s = job.meta.pop("pause_s", None)
+        if pause_s is None:
+            super().handle_job_failure(job, queue, started_job_registry, exc_string,
+                                       execution)
+            return
+        with self.connection.pipeline() as pipe:
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            job.set_status(JobStatus.SCHEDULED, pipeline=pipe)
+            job.save_meta()
+            queue.schedule_job(job, now() + timedelta(seconds=float(pause_s)), pipeline=pipe)
+            pipe.execute()
+        log.info("%s paused for %.0f s: %s", job.id, float(pause_s), job.meta.get("cause"))
 
     def run_maintenance_tasks(self) -> None:
         for queue in self.queues:

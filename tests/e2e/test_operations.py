@@ -120,7 +120,7 @@ def test_a_discovered_safe_zip_is_downloaded_by_the_fetch_stage(
         ops: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Discovery queues the SAFE zip without downloading it; the fetch stage of a real worker
     (EODAG configured from its environment) downloads it into the shared inputs folder, and
-    the item is made from it there."""
+    the item is made from it there; the zip goes once the product is published."""
     for key, value in ops["env"].items():
         monkeypatch.setenv(key, value)
     run = discover_days(DAY, DAY, connection=ops["redis"], ingest=ops["ingest"],
@@ -130,6 +130,7 @@ def test_a_discovered_safe_zip_is_downloaded_by_the_fetch_stage(
     assert inputs == ops["home"] / "assets" / "inputs"
     assert not inputs.exists()  # nothing downloaded at discovery
     _work(ops)
-    [zipped] = inputs.glob("*.zip")
     sources = catalogued_sources(dsn=ops["dsn"])
-    assert sources[zipped.stem] == str(zipped)
+    [zipped] = [Path(href) for href in sources.values() if href.endswith(".zip")]
+    assert zipped.parent == inputs and sources[zipped.stem] == str(zipped)
+    assert not zipped.exists()  # removed once published (EARTHSIG_KEEP_INPUTS unset)

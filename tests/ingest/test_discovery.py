@@ -268,7 +268,8 @@ def test_the_fetch_stage_downloads_and_the_infer_stage_reads_what_it_parsed(
     for key, value in {**eodag_env, **pg_env, "EARTHSIG_HOME": str(tmp_path / "home"),
                        "EARTHSIG_INPUTS_ROOT": str(shared),
                        "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(inference.model_repository),
-                       }.items():
+                       # kept after publication, so the forced run finds it there
+                       "EARTHSIG_KEEP_INPUTS": "true"}.items():
         monkeypatch.setenv(key, value)
     parses: list[str] = []
 
