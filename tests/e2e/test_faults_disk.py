@@ -108,8 +108,12 @@ def test_disk_full_while_writing_cogs_is_retried_once_space_is_freed(
     # Nothing of the product visible: no file but the ballast, no item.
     assert [p for p in small_disk.rglob("*") if p.is_file()] == [ballast]
     assert pipeline.items() == []
-    status = pipeline.status()
-    assert status["stages"]["infer"]["waiting"] == 1 and status["stages"]["infer"]["failed"] == 0
+    # Still in the pipeline, never failed: scheduled for its retry (waiting), or, on a slow
+    # machine, already back in the queue or retrying on the still-full disk.
+    infer_counts = pipeline.status()["stages"]["infer"]
+    assert infer_counts["failed"] == 0, infer_counts
+    assert infer_counts["waiting"] + infer_counts["queued"] + infer_counts["running"] == 1, \
+        infer_counts
 
     ballast.unlink()  # the operator frees space
     try:
