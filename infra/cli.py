@@ -11,6 +11,7 @@ from infra import logs
 from infra.commands import (
     changes,
     discover,
+    grpc_certs,
     models,
     operations,
     pipeline,
@@ -50,6 +51,7 @@ main.add_command(changes.changes)
 main.add_command(search.search)  # text search (docs/search.md)
 main.add_command(timeseries.timeseries)  # docs/timeseries.md
 main.add_command(tiles.tiles)  # the tile store (docs/architecture.md)
+main.add_command(grpc_certs.grpc_certs)  # the gRPC service's mutual TLS (docs/grpc.md)
 
 
 if __name__ == "__main__":

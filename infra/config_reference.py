@@ -42,6 +42,7 @@ def sections() -> list[Section]:
     import stac_api.settings as api
     import tiler.settings as tiler
     from inference.settings import InferenceSettings
+    from infra.grpc_api.settings import GrpcSettings
     from infra.settings import StackSettings
     from ingest.settings import IngestSettings
 
@@ -75,6 +76,9 @@ def sections() -> list[Section]:
                 "`python -m tiler`"),
         Section("Tiler: database (`tiler.settings.DatabaseSettings`)", tiler.DatabaseSettings,
                 "the tiler (psycopg pool)"),
+        Section("gRPC service (`infra.grpc_api.settings.GrpcSettings`)", GrpcSettings,
+                "`earthsig serve grpc`, `earthsig grpc-certs` (docs/grpc.md); the catalog "
+                "from PG*, the asset store from the pipeline's settings"),
     ]
 
 

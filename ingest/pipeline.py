@@ -190,17 +190,26 @@ def register_prepared(prepared: Prepared, *, ingest: IngestSettings | None = Non
     timings = dict(prepared.timings_s)
     registered = register_run(prepared, landcover_definition(), ingest=ingest, dsn=dsn,
                               timings=timings)
-    if registered and ingest.seed_tiler_url:
-        # The pyramid first: a few seconds, and the product shows on the map at zooms 0-7;
-        # seeding (up to its budget) only makes the first views of zooms 8+ faster.
-        if ingest.low_zoom_pyramid and not ingest.asset_store_url:
-            with _step("pyramid", prepared.product_id, timings):
-                update_pyramid_quietly(prepared.item, ingest.seed_tiler_url, ingest.assets)
-        with _step("seed", prepared.product_id, timings):
-            seed_item(prepared.item, ingest.seed_tiler_url, ingest.seed_item_zooms,
-                      ingest.seed_mosaic_zooms, ingest.seed_budget_s)
+    if registered:
+        draw_after_registration(prepared.item, prepared.product_id, ingest, timings)
     return ProcessResult(item_id=prepared.item["id"], product_id=prepared.product_id,
                          model=prepared.model, timings_s=timings)
+
+
+def draw_after_registration(item: dict[str, Any], product_id: str, ingest: IngestSettings,
+                            timings: dict[str, float]) -> None:
+    """A registered land-cover item's low-zoom pyramid redrawn and its tiles drawn ahead, when
+    the settings name a tiler (each a warning at worst, never the product's failure)."""
+    if not ingest.seed_tiler_url:
+        return
+    # The pyramid first: a few seconds, and the product shows on the map at zooms 0-7;
+    # seeding (up to its budget) only makes the first views of zooms 8+ faster.
+    if ingest.low_zoom_pyramid and not ingest.asset_store_url:
+        with _step("pyramid", product_id, timings):
+            update_pyramid_quietly(item, ingest.seed_tiler_url, ingest.assets)
+    with _step("seed", product_id, timings):
+        seed_item(item, ingest.seed_tiler_url, ingest.seed_item_zooms,
+                  ingest.seed_mosaic_zooms, ingest.seed_budget_s)
 
 
 def _statistics(out: _Outputs, source: pystac.Item) -> dict[str, object]:

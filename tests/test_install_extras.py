@@ -67,6 +67,10 @@ SERVICES: dict[str, tuple[tuple[str, ...], tuple[Root, ...]]] = {
     "scheduler": (("scheduler",), (
         CLI, Root("infra.commands.operations", ("scheduler", "_redis")),
         Root(HEALTH, ("main", "check_scheduler", "check_redis")))),
+    # `earthsig serve grpc` and `earthsig grpc-certs` (docs/grpc.md).
+    "grpc": (("grpc",), (
+        Root("infra.grpc_api"), CLI, Root("infra.commands.serving", ("serve", "serve_grpc")),
+        Root("infra.commands.grpc_certs"))),
 }
 # The CLI's modules: reaching one runs its module level only; the imports inside a command's
 # function run with that command (a root naming it).
@@ -78,6 +82,7 @@ ELSEWHERE = {
     "inference.unet": "torch (extra torch)",
     "inference.dynamicworld_import": "extra dynamicworld-import (`models import-dynamic-world`)",
     "inference.triton_model": "runs inside Triton's Python backend (infra/make/inference.mk)",
+    "infra.grpc_api.build_protos": "grpcio-tools (dev: compiles the published .proto files)",
 }
 
 

@@ -9,12 +9,14 @@ from infra.stack import Stack, export_stack_env
 
 
 @click.command()
-@click.argument("service", type=click.Choice(["api", "tiler", "triton"]))
+@click.argument("service", type=click.Choice(["api", "tiler", "triton", "grpc"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None,
-              help="Default: 8081 (api), 8082 (tiler), 8001 (triton gRPC; HTTP on 8000).")
+              help="Default: 8081 (api), 8082 (tiler), 8001 (triton gRPC; HTTP on 8000), "
+                   "EARTHSIG_GRPC_PORT 50051 (grpc; HTTP bindings on EARTHSIG_GRPC_HTTP_PORT).")
 def serve(service: str, host: str, port: int | None) -> None:
-    """Run the STAC API, the tiler or a Triton server on the model repository."""
+    """Run the STAC API, the tiler, a Triton server on the model repository, or the gRPC
+    service of the original API (docs/grpc.md)."""
     import uvicorn
 
     if service == "triton":
@@ -22,10 +24,27 @@ def serve(service: str, host: str, port: int | None) -> None:
 
         serve_triton(port or 8001, 8000)
         return
+    if service == "grpc":
+        serve_grpc(host, port)
+        return
     export_stack_env()
     factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app"}[service]
     uvicorn.run(factory, factory=True, host=host, port=port or {"api": 8081, "tiler": 8082}[
         service])
+
+
+def serve_grpc(host: str, port: int | None) -> None:
+    from infra.grpc_api.server import MissingCertificate, serve
+    from infra.grpc_api.settings import GrpcSettings
+
+    export_stack_env()
+    settings = GrpcSettings(host=host)
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    try:
+        serve(settings)
+    except MissingCertificate as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command()

@@ -79,10 +79,15 @@ def pgstac_search_body(query: TextQuery, collections: list[str] | None = None, l
 def search_catalog(dsn: str, query: TextQuery, collections: list[str] | None = None,
                    limit: int = 10, min_fraction: float | None = None) -> dict[str, Any]:
     """One page of the items ``query`` stands for, from pgstac at ``dsn``, and the query."""
-    body = pgstac_search_body(query, collections, limit, min_fraction)
+    found = pgstac_search(dsn, pgstac_search_body(query, collections, limit, min_fraction))
+    found["query"] = query.as_dict()
+    return found
+
+
+def pgstac_search(dsn: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One page of pgstac's ``search()`` for ``body`` (hydrated items), at ``dsn`` (empty: the
+    libpq PG* variables)."""
     # pgstac's functions resolve their tables through the search path.
     with psycopg.connect(dsn or "", autocommit=True, options=PGSTAC_OPTIONS) as conn:
         row = conn.execute("SELECT pgstac.search(%s::jsonb)", (Jsonb(body),)).fetchone()
-    found: dict[str, Any] = dict(row[0]) if row else {"features": []}
-    found["query"] = query.as_dict()
-    return found
+    return dict(row[0]) if row else {"features": []}

@@ -1,0 +1,1 @@
+"""gRPC service compatible with SnapEarth's DatabaseProductService (docs/grpc.md)."""
