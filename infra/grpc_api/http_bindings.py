@@ -23,6 +23,15 @@ from stac_api.categories import split_categories
 from stac_api.errors import add_error_handlers
 
 NDJSON = "application/x-ndjson"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "INVALID_ARGUMENT: {code, description}"},
+    413: {"description": "RESOURCE_EXHAUSTED: an answer over a server limit, named"}}
+
+
+class NdjsonResponse(StreamingResponse):
+    """One ``{"result": message}`` JSON object a line (and so in the OpenAPI document)."""
+
+    media_type = NDJSON
 Answer = Callable[[ListQuery | TextQuery], Iterator[Message]]
 
 
@@ -56,7 +65,7 @@ def _respond(answer: Answer, query: Callable[[], ListQuery | TextQuery]) -> Any:
         return _error(400, "INVALID_ARGUMENT", str(exc))
     except TooLarge as exc:
         return _error(413, "RESOURCE_EXHAUSTED", str(exc))
-    return StreamingResponse(_lines(messages), media_type=NDJSON)
+    return NdjsonResponse(_lines(messages))
 
 
 def create_app(segmentations: Segmentations) -> FastAPI:
@@ -68,7 +77,8 @@ def create_app(segmentations: Segmentations) -> FastAPI:
     for version, answer in versions.items():
         def add(version: str = version, answer: Answer = answer) -> None:
             @app.get(f"/{version}/segmentation:list", name=f"{version}_list",
-                     summary=f"ListSegmentation ({version})")
+                     summary=f"ListSegmentation ({version})", response_class=NdjsonResponse,
+                     responses=ERRORS)
             def list_segmentation(
                 wkt: Annotated[str, Query(description="Area, WGS84 WKT.")] = "",
                 start_date: Annotated[str | None, Query(description="RFC 3339.")] = None,
@@ -88,7 +98,8 @@ def create_app(segmentations: Segmentations) -> FastAPI:
                     n_results=n_results, overview_level=overview_level))
 
             @app.get(f"/{version}/segmentation:search", name=f"{version}_search",
-                     summary=f"SearchSegmentation ({version})")
+                     summary=f"SearchSegmentation ({version})", response_class=NdjsonResponse,
+                     responses=ERRORS)
             def search_segmentation(
                 query: Annotated[str, Query(description="Free text.", max_length=2000)],
                 n_results: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,9 +21,11 @@ import pytest
 
 from inference.settings import InferenceSettings
 from infra.postgres import libpq_env
+from infra.stack import StackState
 from ingest.pipeline import process_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.conftest import _cloned_database
 from tests.grpc_api.pilot_client import Stubs, channel, generate
 from tests.models import built
 from tests.servers import free_port, stop_process
@@ -54,7 +57,14 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Stubs:
     return generate(tmp_path_factory.mktemp("pilot-stubs"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
+def grpc_pgstac_dsn(stack: StackState, pgstac_template: str) -> Iterator[str]:
+    """One catalog for the package's modules: publishing its products is the slow part."""
+    with _cloned_database(stack, pgstac_template) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="package")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The local CA, the server's certificate and two clients (``earthsig grpc-certs``); a
     stranger's CA and client elsewhere."""
@@ -68,8 +78,8 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str
+@pytest.fixture(scope="package")
+def published(tmp_path_factory: pytest.TempPathFactory, grpc_pgstac_dsn: str
               ) -> tuple[Path, list[dict]]:
     """Sample products processed and published by the pipeline into a fresh catalog."""
     home = tmp_path_factory.mktemp("home")
@@ -80,8 +90,8 @@ def published(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str
         product = make_sample_product(tile, day, 384, home / "samples", seed=seed,
                                       cloud_cover=cloud)
         ids.append(process_product(str(product), ingest=ingest, inference=inference,
-                                   dsn=module_pgstac_dsn).item_id)
-    return home, [_hydrated(module_pgstac_dsn, i) for i in ids]
+                                   dsn=grpc_pgstac_dsn).item_id)
+    return home, [_hydrated(grpc_pgstac_dsn, i) for i in ids]
 
 
 def _hydrated(dsn: str, item_id: str) -> dict:
@@ -90,27 +100,58 @@ def _hydrated(dsn: str, item_id: str) -> dict:
     return pgstac_search(dsn, {"ids": [item_id]})["features"][0]
 
 
-@pytest.fixture(scope="module")
-def service(published: tuple[Path, list[dict]], certs: Path, module_pgstac_dsn: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    home, items = published
+@contextmanager
+def _serving(home: Path, certs: Path, dsn: str, log_dir: Path, **settings: str
+             ) -> Iterator[tuple[subprocess.Popen, int, int, Path]]:
+    """``earthsig serve grpc`` in a child process; its process, ports and log."""
     port, http_port = free_port(), free_port()
-    log = tmp_path_factory.mktemp("grpc-log") / "server.log"
-    env = {**os.environ, **libpq_env(module_pgstac_dsn), "EARTHSIG_HOME": str(home),
+    log = log_dir / "server.log"
+    env = {**os.environ, **libpq_env(dsn), "EARTHSIG_HOME": str(home),
            "EARTHSIG_GRPC_CERTS_DIR": str(certs), "EARTHSIG_GRPC_WRITERS": WRITER,
            "EARTHSIG_GRPC_HTTP_PORT": str(http_port),
-           "EARTHSIG_GRPC_MAX_RASTER_PIXELS": str(MAX_PIXELS)}
+           "EARTHSIG_GRPC_MAX_RASTER_PIXELS": str(MAX_PIXELS),
+           **{f"EARTHSIG_GRPC_{k.upper()}": v for k, v in settings.items()}}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "grpc",
                                  "--port", str(port)], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-    address = f"127.0.0.1:{port}"
     try:
-        _wait(proc, address, f"https://127.0.0.1:{http_port}", certs, log)
-        yield Service(address, f"https://127.0.0.1:{http_port}", certs, home,
-                      module_pgstac_dsn, items, log)
+        yield proc, port, http_port, log
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="package")
+def service(published: tuple[Path, list[dict]], certs: Path, grpc_pgstac_dsn: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    home, items = published
+    with _serving(home, certs, grpc_pgstac_dsn, tmp_path_factory.mktemp("grpc-log")) as (
+            proc, port, http_port, log):
+        address, http = f"127.0.0.1:{port}", f"https://127.0.0.1:{http_port}"
+        _wait(proc, address, http, certs, log)
+        yield Service(address, http, certs, home, grpc_pgstac_dsn, items, log)
+
+
+@pytest.fixture(scope="package")
+def plaintext_http(published: tuple[Path, list[dict]], certs: Path, grpc_pgstac_dsn: str,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The HTTP bindings without TLS (EARTHSIG_GRPC_PLAINTEXT on loopback), for fuzzing."""
+    home, _ = published
+    with _serving(home, certs, grpc_pgstac_dsn, tmp_path_factory.mktemp("plain-log"),
+                  plaintext="true") as (proc, _, http_port, log):
+        url = f"http://127.0.0.1:{http_port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"earthsig serve grpc exited:\n{log.read_text()[-4000:]}")
+            try:
+                httpx.get(f"{url}/openapi.json", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no HTTP answer in 60 s:\n{log.read_text()}") from None
+                time.sleep(0.2)
+        yield url
 
 
 def https_client(certs: Path, client: str | None = READER) -> httpx.Client:
