@@ -38,7 +38,7 @@ def run_demo(stack: Stack, *, size: int = 2048, foreground: bool = True) -> dict
             result = wait_for(job.job_id, connection=connection)
             log.info("published %s (%s)", result["item_id"], durations(result["timings_s"]))
         urls = endpoints(*(state.services[name].url or "" for name in
-                           ("api", "tiler", "ops", "dashboard")))
+                           ("api", "tiler", "ops", "dashboard", "grpc")))
         path = write_endpoints(stack.home, urls)
     except BaseException:
         if foreground:
@@ -80,6 +80,8 @@ def _print_urls(urls: dict[str, str], path: Path) -> None:
     print(f"  web map       {urls['map']}")
     print(f"  status        {urls['status']}")
     print(f"  dashboard     {urls['dashboard']}")
+    print(f"  gRPC (mTLS)   {urls['grpc']}  (SnapEarth's DatabaseProductService, docs/grpc.md; "
+          f"client certificate {Path(path).parent / 'grpc' / 'demo.crt'}, may write)")
     print(f"  written to    {path}\n", flush=True)
 
 

@@ -12,13 +12,15 @@ TILE_QUERY = f"assets={LANDCOVER_ASSET}&colormap_name={CLC_COLORMAP_NAME}&resamp
 
 
 def endpoints(stac_api: str, tiler: str, ops: str | None = None,
-              dashboard: str | None = None) -> dict[str, str]:
+              dashboard: str | None = None, grpc: str | None = None) -> dict[str, str]:
     collection = f"{tiler}/collections/{LANDCOVER_COLLECTION_ID}"
     extra = {}
     if ops:
         extra["status"] = f"{ops}/status"
     if dashboard:
         extra["dashboard"] = dashboard
+    if grpc:  # host:port, as gRPC clients take it (mutual TLS: docs/grpc.md)
+        extra["grpc"] = grpc.removeprefix("grpcs://")
     return {
         "stac_api": stac_api,
         "tiler": tiler,

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -68,6 +69,22 @@ def wait_healthy(proc: ManagedProcess, url: str, timeout: float = 90.0) -> None:
             pass
         time.sleep(0.3)
     raise ProcessError(f"{proc.name} did not answer at {url} within {timeout:.0f}s")
+
+
+def wait_listening(proc: ManagedProcess, host: str, port: int, timeout: float = 90.0) -> None:
+    """Until ``proc`` accepts TCP connections on ``port`` (a service that speaks no plain
+    HTTP: the gRPC service on mutual TLS)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(proc.pid):
+            tail = Path(proc.log_path).read_text(errors="replace")[-3000:]
+            raise ProcessError(f"{proc.name} exited while starting; log tail:\n{tail}")
+        try:
+            with socket.create_connection((host, port), timeout=3):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise ProcessError(f"{proc.name} did not listen on {host}:{port} within {timeout:.0f}s")
 
 
 def stop(pid: int, name: str = "", timeout: float = 15.0) -> None:

@@ -1,4 +1,5 @@
-"""The local stack without Docker: PostgreSQL+PostGIS+pgstac, Redis, a worker, API and tiler.
+"""The local stack without Docker: PostgreSQL+PostGIS+pgstac, Redis, a worker, API, tiler and
+the gRPC service.
 
 State lives in ``<home>/stack.json``; ``down`` stops only what the stack itself started, and
 ``up`` twice is harmless (running parts are reused).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 
@@ -23,9 +25,12 @@ log = logging.getLogger(__name__)
 
 CORE = ("postgres", "redis")
 # The tiler before the worker: the worker draws published products' tiles ahead on it.
-SERVICES = ("api", "tiler", "worker", "ops", "dashboard")
-# The tiler first: the API links to it and answers asset hrefs as its /assets/ URLs.
-START_ORDER = ("tiler", "api", "worker", "ops", "dashboard")
+SERVICES = ("api", "tiler", "worker", "ops", "dashboard", "grpc")
+# The tiler first: the API links to it and answers asset hrefs as its /assets/ URLs (and the
+# gRPC service its quicklooks).
+START_ORDER = ("tiler", "api", "grpc", "worker", "ops", "dashboard")
+# The gRPC service's client that may write (CreateProduct), certificate <home>/grpc/demo.crt.
+GRPC_CLIENT = "demo"
 HEALTH_PATHS = {"api": "/", "tiler": "/healthz", "ops": "/healthz", "dashboard": "/"}
 COMPONENTS = CORE + SERVICES
 
@@ -89,7 +94,7 @@ class Stack:
         # Services need the core, whatever was asked.
         if "postgres" in components or set(components) & set(SERVICES):
             state.postgres = ensure_postgres(self.settings)
-        if "redis" in components or {"worker", "ops", "dashboard"} & set(components):
+        if "redis" in components or {"worker", "ops", "dashboard", "grpc"} & set(components):
             state.redis = ensure_redis(self.settings)
         self.save(state)
         for name in START_ORDER:
@@ -106,6 +111,9 @@ class Stack:
             assert state.redis is not None
             return [py, "-m", "rq_dashboard", "--bind", self.settings.bind_host, "--port",
                     str(port), "--redis-url", state.redis.url]
+        if name == "grpc":  # mutual TLS; its HTTP bindings are `earthsig serve grpc`'s
+            return [py, "-m", "infra", "serve", "grpc", "--host", self.settings.bind_host,
+                    "--port", str(port)]
         factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app",
                    "ops": "infra.ops_app:create_app"}[name]
         return [py, "-m", "uvicorn", "--factory", factory, "--host", self.settings.bind_host,
@@ -123,10 +131,22 @@ class Stack:
                 env.setdefault("EARTHSIG_SEED_TILER_URL", tiler.url)
             elif name == "api":  # tiler links, and asset hrefs as <tiler>/assets/ URLs
                 env.setdefault("EARTHSIG_API_TILER_URL", tiler.url)
+            elif name == "grpc":  # quicklook URLs; the pyramid redrawn after CreateProduct
+                env.setdefault("EARTHSIG_API_TILER_URL", tiler.url)
+                env.setdefault("EARTHSIG_SEED_TILER_URL", tiler.url)
+        if name == "grpc":
+            self._grpc_certificates(env)
+            env.setdefault("EARTHSIG_GRPC_WRITERS", GRPC_CLIENT)
+            env.setdefault("EARTHSIG_GRPC_HTTP_PORT", "0")
         proc = processes.start(name, self._service_argv(name, port, state), env=env,
                                logs_dir=self.home / "logs")
         url = None
-        if name != "worker":
+        if name == "grpc":
+            state.services[name] = processes.ManagedProcess(
+                name, proc.pid, proc.log_path, f"grpcs://{self.settings.bind_host}:{port}")
+            self.save(state)
+            processes.wait_listening(state.services[name], self.settings.bind_host, port)
+        elif name != "worker":
             url = f"http://{self.settings.bind_host}:{port}"
             health = url + HEALTH_PATHS[name]
             state.services[name] = processes.ManagedProcess(name, proc.pid, proc.log_path, url)
@@ -134,6 +154,16 @@ class Stack:
             processes.wait_healthy(state.services[name], health)
         else:
             state.services[name] = proc
+
+    def _grpc_certificates(self, env: dict[str, str]) -> None:
+        """The local CA, the server's certificate and the demo client's, made once by
+        ``earthsig grpc-certs`` (in a child: the stack itself needs no cryptography)."""
+        folder = self.home / "grpc"
+        for args, made in ((["init"], "server.crt"),
+                           (["client", GRPC_CLIENT], f"{GRPC_CLIENT}.crt")):
+            if not (folder / made).exists():
+                subprocess.run([sys.executable, "-m", "infra", "grpc-certs", *args, "--dir",
+                                str(folder)], env=env, check=True, capture_output=True)
 
     # -- down / status -------------------------------------------------------------------
     def down(self, components: tuple[str, ...] | list[str] = COMPONENTS) -> None:

@@ -94,8 +94,9 @@ def test_services_start_answer_and_stop(home: Path, no_external: None,
     stack = Stack(StackSettings(_env_file=None, home=home))
     state = stack.up()
     urls = state.urls()
-    assert set(urls) == {"api", "tiler", "ops", "dashboard"}
+    assert set(urls) == {"api", "tiler", "ops", "dashboard", "grpc"}
     assert httpx.get(urls["api"]).json()["type"] == "Catalog"
+    _grpc_answers_the_demo_client(urls["grpc"], home / "grpc", home / "stubs")
     status = httpx.get(urls["ops"] + "/status").json()
     assert set(status["stages"]) == {"fetch", "infer", "publish"}
     assert "RQ" in httpx.get(urls["dashboard"]).text
@@ -104,3 +105,16 @@ def test_services_start_answer_and_stop(home: Path, no_external: None,
     stack.down()
     assert not any(processes.alive(pid) for pid in pids)
     assert redis.Redis.from_url(redis_url).ping()  # external: left running
+
+
+def _grpc_answers_the_demo_client(url: str, certs: Path, stubs_dir: Path) -> None:
+    """The stack's gRPC service (mutual TLS, certificates the stack made) answers a client
+    generated from the published protos with the demo client's certificate."""
+    from tests.grpc_api.pilot_client import channel, generate
+
+    stubs_dir.mkdir()
+    stubs = generate(stubs_dir)
+    with channel(url.removeprefix("grpcs://"), certs, "demo") as ch:
+        stub = stubs.v1_grpc.DatabaseProductServiceStub(ch)
+        assert list(stub.ListSegmentation(stubs.v1.ListSegmentationRequest(
+            product_ids=["S2A_NOT_CATALOGUED"]), timeout=60)) == []
