@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,35 +57,39 @@ def start(name: str, argv: list[str], *, env: dict[str, str], logs_dir: Path,
     return ManagedProcess(name=name, pid=proc.pid, log_path=str(log_path))
 
 
-def wait_healthy(proc: ManagedProcess, url: str, timeout: float = 90.0) -> None:
+def _wait_ready(proc: ManagedProcess, ready: Callable[[], bool], what: str,
+                timeout: float) -> None:
+    """Until ``ready()``; ProcessError with the log's tail if ``proc`` dies first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(proc.pid):
             tail = Path(proc.log_path).read_text(errors="replace")[-3000:]
             raise ProcessError(f"{proc.name} exited while starting; log tail:\n{tail}")
-        try:
-            if httpx.get(url, timeout=3).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
+        if ready():
+            return
         time.sleep(0.3)
-    raise ProcessError(f"{proc.name} did not answer at {url} within {timeout:.0f}s")
+    raise ProcessError(f"{proc.name} did not {what} within {timeout:.0f}s")
+
+
+def wait_healthy(proc: ManagedProcess, url: str, timeout: float = 90.0) -> None:
+    def answers() -> bool:
+        try:
+            return httpx.get(url, timeout=3).status_code < 500
+        except httpx.TransportError:
+            return False
+    _wait_ready(proc, answers, f"answer at {url}", timeout)
 
 
 def wait_listening(proc: ManagedProcess, host: str, port: int, timeout: float = 90.0) -> None:
     """Until ``proc`` accepts TCP connections on ``port`` (a service that speaks no plain
     HTTP: the gRPC service on mutual TLS)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(proc.pid):
-            tail = Path(proc.log_path).read_text(errors="replace")[-3000:]
-            raise ProcessError(f"{proc.name} exited while starting; log tail:\n{tail}")
+    def listens() -> bool:
         try:
             with socket.create_connection((host, port), timeout=3):
-                return
+                return True
         except OSError:
-            time.sleep(0.3)
-    raise ProcessError(f"{proc.name} did not listen on {host}:{port} within {timeout:.0f}s")
+            return False
+    _wait_ready(proc, listens, f"listen on {host}:{port}", timeout)
 
 
 def stop(pid: int, name: str = "", timeout: float = 15.0) -> None:
