@@ -123,6 +123,13 @@ def _check_list(name: str, values: tuple[str, ...]) -> None:
     if len(values) > MAX_LIST_ITEMS:
         raise InvalidRequest(f"{name}: {len(values)} values, over the limit of "
                              f"{MAX_LIST_ITEMS}")
+    _check_text(name, *values)
+
+
+def _check_text(name: str, *values: str) -> None:
+    # No id, name or sentence holds NUL, and the catalog cannot store or compare it.
+    if any("\x00" in v for v in values):
+        raise InvalidRequest(f"{name}: a NUL character is not allowed")
 
 
 def list_body(query: ListQuery, settings: GrpcSettings) -> tuple[dict[str, Any],
@@ -165,6 +172,7 @@ def search_products(query: TextQuery, settings: GrpcSettings, dsn: str = "") -> 
     """The items a SearchSegmentation request's text stands for, newest first."""
     level = _overview(query.overview_level)
     area = parse_wkt(query.wkt)
+    _check_text("query", query.query)
     try:
         understood = interpret(query.query)
         body = pgstac_search_body(understood, [LANDCOVER_COLLECTION_ID],

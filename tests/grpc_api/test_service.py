@@ -147,6 +147,8 @@ def test_a_raster_over_the_limit_is_refused_with_the_limit_named(service: Servic
      "start_date"),
     ({"categories": ["311"]}, "wkt"),
     ({"wkt": "POLYGON((0 40, 5 40, 5 45, 0 40))", "n_results": -1}, "n_results"),
+    ({"product_ids": ["S2A\x00"]}, "product_ids"),
+    ({"wkt": "POLYGON((0 40, 5 40, 5 45, 0 40))", "overview_level": 99}, "overview_level"),
 ])
 def test_malformed_requests_are_invalid_arguments(service: Service, stubs: Stubs,
                                                   fields: dict, named: str) -> None:
