@@ -13,7 +13,7 @@ BENCH_TILE_SIZE ?= 10980
 BENCH_CLOUD_SIZE ?= 2048
 BENCH_PYRAMID_PRODUCTS ?= 1000
 
-.PHONY: install demo up down status test test-load bench lint clean
+.PHONY: install demo up down status test test-load bench lint protos clean
 
 # Parts add their own install steps in infra/make/*.mk by appending stamp targets here.
 INSTALL_EXTRAS :=
@@ -84,6 +84,10 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The gRPC service's modules, compiled from the published .proto files (docs/grpc.md); commit them.
+protos: install
+	$(BIN)/python -m infra.grpc_api.build_protos
 
 clean: down
 	rm -rf .earthsig
