@@ -37,8 +37,13 @@ def serve_grpc(host: str, port: int | None) -> None:
     from infra.grpc_api.server import MissingCertificate, serve
     from infra.grpc_api.settings import GrpcSettings
 
+    from pydantic import ValidationError
+
     export_stack_env()
-    settings = GrpcSettings(host=host)
+    try:
+        settings = GrpcSettings(host=host)
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid gRPC settings: {exc}") from exc
     if port is not None:
         settings = settings.model_copy(update={"port": port})
     try:
