@@ -34,10 +34,10 @@ def serve(service: str, host: str, port: int | None) -> None:
 
 
 def serve_grpc(host: str, port: int | None) -> None:
+    from pydantic import ValidationError
+
     from infra.grpc_api.server import MissingCertificate, serve
     from infra.grpc_api.settings import GrpcSettings
-
-    from pydantic import ValidationError
 
     export_stack_env()
     try:
