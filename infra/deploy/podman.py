@@ -213,11 +213,6 @@ class ComposeStack:
         listed = json.loads(podman(*args, *(["--all"] if all_states else [])).stdout or "[]")
         return {c["Names"][0]: c["Labels"][SERVICE_LABEL] for c in listed}
 
-    def volume_path(self, volume: str) -> Path:
-        done = podman("volume", "inspect", f"{self.project}_{volume}", "--format",
-                      "{{.Mountpoint}}")
-        return Path(done.stdout.strip())
-
     def logs(self, container: str, tail: int = 60) -> str:
         done = podman("logs", "--tail", str(tail), container, check=False)
         return (done.stdout or "") + (done.stderr or "")

@@ -10,5 +10,5 @@ containers: install
 
 test-containers: install
 	$(BIN)/earthsig stack up postgres redis
-	EARTHSIG_CONTAINERS_REPORT=.earthsig/containers-report.json \
+	EARTHSIG_CONTAINERS_TEST=1 EARTHSIG_CONTAINERS_REPORT=.earthsig/containers-report.json \
 		$(BIN)/pytest -s tests/e2e/test_containers.py
