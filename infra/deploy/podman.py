@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,6 +219,15 @@ class ComposeStack:
         return (done.stdout or "") + (done.stderr or "")
 
 
+def host_variables(libpq: dict[str, str], redis_url: str) -> dict[str, str]:
+    """What compose.podman.yaml needs to put the stack on the host's PostgreSQL (libpq's PG*
+    variables, as compose.yaml's POSTGRES_*) and Redis."""
+    return {"PGHOST": libpq.get("PGHOST", "127.0.0.1"), "PGPORT": libpq.get("PGPORT", "5432"),
+            "POSTGRES_USER": libpq.get("PGUSER", "earthsig"),
+            "POSTGRES_PASSWORD": libpq.get("PGPASSWORD", ""),
+            "POSTGRES_DB": libpq.get("PGDATABASE", "earthsig"), "EARTHSIG_REDIS_URL": redis_url}
+
+
 def _started_at(container: str) -> float:
     done = podman("inspect", container, "--format", "{{.State.StartedAt.UnixMilli}}")
     return int(done.stdout.strip()) / 1000
@@ -236,27 +246,34 @@ def run_one_shots(stack: ComposeStack) -> None:
         log.info("%s: done", service)
 
 
+def _first_healthy(container: str, deadline: float) -> float | None:
+    """Seconds from the container's start to the end of its first passing health check;
+    None past ``deadline`` (monotonic)."""
+    started = _started_at(container)
+    while time.monotonic() < deadline:
+        if podman("healthcheck", "run", container, check=False).returncode == 0:
+            return time.time() - started
+        time.sleep(0.25)
+    return None
+
+
 def wait_healthy(stack: ComposeStack, timeout_s: float) -> dict[str, float]:
-    """Run each long-running container's own health check until it passes; return, per
-    service, the seconds from the container's start to its first passing check (a check
-    takes about a second, which bounds the resolution)."""
-    pending = {c: s for c, s in stack.containers().items() if s in LONG_RUNNING}
-    started = {c: _started_at(c) for c in pending}
-    healthy: dict[str, float] = {}
+    """Run each long-running container's own health check, all at once, until it passes;
+    return per service the seconds from its container's start to its first passing check
+    (the slowest replica's). One check takes about a second: that bounds the resolution."""
+    containers = {c: s for c, s in stack.containers().items() if s in LONG_RUNNING}
     deadline = time.monotonic() + timeout_s
-    while pending:
-        for container, service in list(pending.items()):
-            if podman("healthcheck", "run", container, check=False).returncode == 0:
-                healthy[service] = max(healthy.get(service, 0.0),
-                                       time.time() - started[container])
-                del pending[container]
-                log.info("%s healthy %.1f s after its start", container, healthy[service])
-        if pending and time.monotonic() > deadline:
-            last = {c: stack.logs(c, 20) for c in pending}
-            raise click.ClickException(f"not healthy in {timeout_s:.0f} s: {sorted(pending)}\n"
-                                       + "\n".join(f"--- {c}\n{text}" for c, text in
-                                                   last.items()))
-        time.sleep(0.5)
+    with ThreadPoolExecutor(max_workers=len(containers) or 1) as pool:
+        seconds = dict(zip(containers, pool.map(lambda c: _first_healthy(c, deadline),
+                                                containers), strict=True))
+    failed = sorted(c for c, s in seconds.items() if s is None)
+    if failed:
+        raise click.ClickException(f"not healthy in {timeout_s:.0f} s: {failed}\n" + "\n".join(
+            f"--- {c}\n{stack.logs(c, 20)}" for c in failed))
+    healthy: dict[str, float] = {}
+    for container, service in containers.items():
+        healthy[service] = max(healthy.get(service, 0.0), seconds[container] or 0.0)
+        log.info("%s healthy %.1f s after its start", container, seconds[container])
     return healthy
 
 
@@ -294,6 +311,29 @@ def build(base: str, services: tuple[str, ...]) -> None:
     for size in image_sizes(tuple(seconds)):
         click.echo(f"{size.image}: {size.bytes / 1e6:.0f} MB")
     click.echo(json.dumps({s: round(t) for s, t in seconds.items()}))
+
+
+@cli.command("up")
+@click.option("--project", default="earthsignature", show_default=True,
+              help="Compose project: containers and volumes are named by it.")
+@click.option("--timeout", type=float, default=300, show_default=True,
+              help="Seconds for every service to pass its health check.")
+def up_command(project: str, timeout: float) -> None:
+    """Run compose.yaml under Podman on this host's PostgreSQL and Redis (libpq's PG*
+    variables and EARTHSIG_REDIS_URL, e.g. from `earthsig stack env`) until every service is
+    healthy; print each service's start-up seconds. Other compose variables (published
+    ports, EARTHSIG_ENV_FILE, worker counts) are read from the environment."""
+    ensure_tools()
+    redis_url = os.environ.get("EARTHSIG_REDIS_URL", "redis://127.0.0.1:6379/0")
+    seconds = up(ComposeStack(project, host_variables(dict(os.environ), redis_url)), timeout)
+    click.echo(json.dumps({s: round(t, 1) for s, t in sorted(seconds.items())}))
+
+
+@cli.command("down")
+@click.option("--project", default="earthsignature", show_default=True)
+def down_command(project: str) -> None:
+    """Stop and remove the project's containers and volumes."""
+    down(ComposeStack(project, {"POSTGRES_PASSWORD": "not-needed-to-stop"}))
 
 
 if __name__ == "__main__":

@@ -88,9 +88,7 @@ def empty_database(stack: StackState) -> Iterator[dict[str, str]]:
 def _variables(database: dict[str, str], redis_url: str, env_file: Path,
                ports: dict[str, int]) -> dict[str, str]:
     return {
-        "PGHOST": database["PGHOST"], "PGPORT": database["PGPORT"],
-        "POSTGRES_USER": database["PGUSER"], "POSTGRES_PASSWORD": database["PGPASSWORD"],
-        "POSTGRES_DB": database["PGDATABASE"], "EARTHSIG_REDIS_URL": redis_url,
+        **podman.host_variables(database, redis_url),
         "EARTHSIG_API_PUBLISHED_PORT": str(ports["api"]),
         "EARTHSIG_TILER_PUBLISHED_PORT": str(ports["tiler"]),
         "EARTHSIG_DASHBOARD_PUBLISHED_PORT": str(ports["dashboard"]),
