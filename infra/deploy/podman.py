@@ -197,9 +197,10 @@ class ComposeStack:
 
     project: str
     variables: dict[str, str]
+    files: tuple[str, ...] = COMPOSE_FILES
 
     def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        files = [a for f in COMPOSE_FILES for a in ("-f", f)]
+        files = [a for f in self.files for a in ("-f", f)]
         done = subprocess.run([*compose_command(), "-p", self.project, *files, *args],
                               cwd=DEPLOY, env={**podman_env(), **self.variables}, text=True,
                               capture_output=True)
