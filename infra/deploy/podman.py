@@ -147,6 +147,7 @@ def build_args(base: str | None) -> list[str]:
 def build_image(service: str, base: str | None, tag: str = "latest") -> float:
     """``podman build`` of one service's image; returns the seconds it took."""
     started = time.monotonic()
+    replaced = _image_id(image_name(service, tag))
     log.info("building %s on %s", image_name(service, tag), base or "the Dockerfile's base")
     done = subprocess.run(
         ["podman", "build", *build_args(base), "-f", f"infra/deploy/Dockerfile.{service}",
@@ -158,7 +159,15 @@ def build_image(service: str, base: str | None, tag: str = "latest") -> float:
                                    f"{done.stderr[-3000:]}")
     seconds = time.monotonic() - started
     log.info("built %s in %.0f s", image_name(service, tag), seconds)
+    if replaced and replaced != _image_id(image_name(service, tag)):
+        # The previous build, untagged now: its layers that the new one shares stay (cache).
+        podman("rmi", replaced, check=False)
     return seconds
+
+
+def _image_id(image: str) -> str | None:
+    done = podman("image", "inspect", image, "--format", "{{.Id}}", check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 @dataclass(frozen=True)
