@@ -1,10 +1,12 @@
 """The images and the compose stack under Podman, with no registry and no Docker engine.
 
 ``python -m infra.deploy.podman build`` installs what is missing (podman, runc, debootstrap from
-Debian; podman-compose is in the ``dev`` extra), makes the base image once with debootstrap
-(``localhost/debian:bookworm``, from the Debian mirror apt already uses), and builds the four
-service images on it with the host's CA bundle mounted for pip, apt and npm. The Dockerfiles
-default to ``python:3.11-slim-bookworm`` elsewhere: the base is a build argument.
+Debian unless EARTHSIG_APT_INSTALL is off; podman-compose is in the ``dev`` extra), makes the
+base image once with debootstrap (``localhost/debian:bookworm``, from the Debian mirror apt
+already uses), and builds the four service images on it with the host's CA bundle mounted for
+pip and npm. The Dockerfiles default to ``python:3.11-slim-bookworm`` elsewhere: the base is a
+build argument. ``up`` runs compose.yaml with compose.podman.yaml over it on the host's
+PostgreSQL and Redis until every service is healthy; ``down`` removes it.
 
 Every podman call here runs with :func:`podman_env`: ``CONTAINERS_CONF`` names
 ``infra/deploy/containers.conf`` (runc, cgroupfs, no default ulimits), which this machine kind
@@ -59,10 +61,12 @@ def podman(*args: str, check: bool = True, capture: bool = True) -> subprocess.C
 
 
 def ensure_tools() -> None:
-    for command, package in (("podman", "podman"), ("runc", "runc"),
-                             ("debootstrap", "debootstrap")):
+    from infra.settings import StackSettings
+
+    allowed = StackSettings().apt_install
+    for command in ("podman", "runc", "debootstrap"):
         if shutil.which(command) is None:
-            apt_install(package, allowed=True)
+            apt_install(command, allowed=allowed)
     if shutil.which("podman-compose") is None and not _venv_compose().exists():
         raise click.ClickException("podman-compose is missing: pip install -e '.[dev]'")
 
