@@ -31,6 +31,7 @@ class StackSettings(BaseSettings):
     )
     apt_install: bool = Field(
         default=True,
-        description="Install missing Debian packages (PostGIS, redis-server) with apt-get.",
+        description="Install missing Debian packages (PostGIS, redis-server; podman, runc and "
+        "debootstrap for the images) with apt-get.",
     )
     bind_host: str = Field(default="127.0.0.1", description="Address the owned services bind.")

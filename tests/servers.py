@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
 
 def free_port() -> int:
@@ -95,3 +97,15 @@ def moto_s3_server(log_dir: Path, timeout: float = 30.0) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+STATIC_ROOT_VAR = "EARTHSIG_TEST_STATIC_ROOT"
+
+
+def static_app() -> FastAPI:
+    """Files under ``$EARTHSIG_TEST_STATIC_ROOT`` with range requests, as GDAL's /vsicurl/
+    needs: products served the way a provider serves them (``uvicorn_server`` factory
+    ``tests.servers:static_app``)."""
+    app = FastAPI()
+    app.mount("/", StaticFiles(directory=os.environ[STATIC_ROOT_VAR]), name="products")
+    return app

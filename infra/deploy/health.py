@@ -1,4 +1,4 @@
-"""Container health checks: ``python -m infra.deploy.health http|redis|worker|scheduler``.
+"""Container health checks: ``python -m infra.deploy.health http|loopback|redis|worker|scheduler``.
 
 Exit status 0 means healthy, 1 unhealthy, with one line on stderr saying why. The images carry
 Python but neither curl nor wget, so every check is this module. A worker or the scheduler is
@@ -8,6 +8,7 @@ and its heartbeat is recent: a process that is alive but lost Redis is not healt
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -31,6 +32,15 @@ def check_http(url: str, timeout_s: float = 5.0) -> str:
             return f"{url}: {response.status}"
     except OSError as exc:  # URLError, HTTPError (4xx/5xx), timeouts
         raise Unhealthy(f"{url}: {exc}") from exc
+
+
+def check_loopback(port_variable: str, path: str) -> str:
+    """``http`` on 127.0.0.1 at the port this container's own setting names: under host
+    networking (compose.podman.yaml) the port is chosen at start, not fixed in the image."""
+    port = os.environ.get(port_variable, "")
+    if not port.isdigit():
+        raise Unhealthy(f"{port_variable} is {port!r}, not a port")
+    return check_http(f"http://127.0.0.1:{port}{path}")
 
 
 def _redis(url: str | None) -> Redis:
@@ -80,15 +90,16 @@ def check_scheduler(url: str | None = None, host: str | None = None) -> str:
 
 
 CHECKS: dict[str, Callable[..., str]] = {
-    "http": check_http, "redis": check_redis, "worker": check_worker,
-    "scheduler": check_scheduler,
+    "http": check_http, "loopback": check_loopback, "redis": check_redis,
+    "worker": check_worker, "scheduler": check_scheduler,
 }
+ARGUMENTS = {"http": 1, "loopback": 2}
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in CHECKS or (argv[0] == "http") != (len(argv) == 2):
-        print("usage: python -m infra.deploy.health http URL | redis | worker | scheduler",
-              file=sys.stderr)
+    if not argv or argv[0] not in CHECKS or len(argv) - 1 != ARGUMENTS.get(argv[0], 0):
+        print("usage: python -m infra.deploy.health http URL | loopback PORT_VARIABLE PATH"
+              " | redis | worker | scheduler", file=sys.stderr)
         return 2
     try:
         print(CHECKS[argv[0]](*argv[1:]))

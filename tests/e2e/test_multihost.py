@@ -21,10 +21,8 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from fastapi import FastAPI
 from redis import Redis
 from rq.job import Job
-from starlette.staticfiles import StaticFiles
 
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
@@ -36,21 +34,11 @@ from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
 from tests.models import built
-from tests.servers import moto_s3_server, uvicorn_server
+from tests.servers import STATIC_ROOT_VAR, moto_s3_server, uvicorn_server
 
 BUCKET = "earthsig-multihost"
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
        "AWS_DEFAULT_REGION": "us-east-1"}
-STATIC_ROOT_VAR = "EARTHSIG_TEST_STATIC_ROOT"
-
-
-def static_app() -> FastAPI:
-    """The products' own server (range requests, as GDAL's /vsicurl/ needs)."""
-    app = FastAPI()
-    app.mount("/", StaticFiles(directory=os.environ[STATIC_ROOT_VAR]), name="products")
-    return app
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with moto_s3_server(tmp_path_factory.mktemp("moto")) as endpoint:
@@ -123,7 +111,7 @@ def test_workers_on_other_hosts_complete_products(tmp_path: Path, hosts: dict[st
     served = tmp_path / "served"
     paths = [make_sample_product("T31TCJ", date(2024, 7, 1 + i), 256, served, seed=i)
              for i in range(2)]
-    with uvicorn_server("tests.e2e.test_multihost:static_app",
+    with uvicorn_server("tests.servers:static_app",
                         {STATIC_ROOT_VAR: str(served)}) as base:
         hrefs = [f"{base}/{p.relative_to(served).as_posix()}" for p in paths]
         enqueuer = tmp_path / "enqueuer"

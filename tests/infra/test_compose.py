@@ -1,8 +1,9 @@
 """The compose file as Docker Compose itself renders it (the real v2 binary, no engine needed).
 
-What cannot run here: building the images and starting the containers (no Docker engine);
-see docs/deployment.md. What can: Compose's own parsing, interpolation and validation, and
-the structural facts below, checked on its rendered output.
+Building the images and running the containers is ``make test-containers`` (Podman,
+tests/e2e/test_containers.py; docs/deployment.md). What runs here in seconds: Compose's own
+parsing, interpolation and validation, and the structural facts below, checked on its
+rendered output.
 """
 
 from __future__ import annotations

@@ -48,6 +48,17 @@ def test_http_check_exit_status(http_base: str) -> None:
     assert _run("http").returncode == 2  # usage
 
 
+def test_loopback_check_reads_its_port_from_the_container_s_setting(http_base: str) -> None:
+    port = http_base.rsplit(":", 1)[1]
+    assert _run("loopback", "EARTHSIG_API_PORT", "/ok",
+                env={"EARTHSIG_API_PORT": port}).returncode == 0
+    failed = _run("loopback", "EARTHSIG_API_PORT", "/broken", env={"EARTHSIG_API_PORT": port})
+    assert failed.returncode == 1 and "503" in failed.stderr
+    unset = _run("loopback", "EARTHSIG_NO_SUCH_PORT", "/ok")
+    assert unset.returncode == 1 and "EARTHSIG_NO_SUCH_PORT" in unset.stderr
+    assert _run("loopback", "EARTHSIG_API_PORT").returncode == 2  # usage
+
+
 def test_redis_check(redis_url: str) -> None:
     assert _run("redis", env={"EARTHSIG_REDIS_URL": redis_url}).returncode == 0
     down = _run("redis", env={"EARTHSIG_REDIS_URL": "redis://127.0.0.1:1/0"})
