@@ -58,6 +58,8 @@ def sections() -> list[Section]:
                 "the STAC API when transactions are enabled"),
         Section("STAC API: search (`stac_api.settings.SearchSettings`)", api.SearchSettings,
                 "the STAC API"),
+        Section("STAC API: what one client may ask (`stac_api.settings.LimitSettings`)",
+                api.LimitSettings, "the STAC API (docs/reliability.md, \"Hostile clients\")"),
         Section("STAC API: tile store (`stac_api.settings.TileStoreSettings`)",
                 api.TileStoreSettings, "the STAC API"),
         Section("STAC API: low-zoom pyramid after writes "

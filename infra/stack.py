@@ -46,6 +46,8 @@ class StackState:
             env["EARTHSIG_REDIS_URL"] = self.redis.url
             # The tiler's shared tile store, which the worker and the API tell of their writes.
             env["EARTHSIG_TILE_STORE_URL"] = self.redis.url
+            # The per-client request budgets every API and tiler process spends from.
+            env["EARTHSIG_RATE_LIMIT_URL"] = self.redis.url
         return env
 
     def urls(self) -> dict[str, str]:
