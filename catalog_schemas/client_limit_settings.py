@@ -15,7 +15,8 @@ from catalog_schemas.request_limits import SearchLimits
 class ClientLimitSettings(BaseSettings):
     """Sizes and times of one request, and the factor a known API key multiplies budgets by."""
 
-    max_body_bytes: int = Field(default=2 * 2**20, ge=1024,
+    # A search at every limit below is ~0.5 MB of JSON; a larger body is refused unread.
+    max_body_bytes: int = Field(default=2**20, ge=1024,
                                 description="Largest request body (bytes); larger is a 413.")
     body_timeout_s: float = Field(
         default=10.0, gt=0, description="Seconds a request's whole body may take to arrive; "

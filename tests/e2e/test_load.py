@@ -31,8 +31,10 @@ import pytest
 
 from infra.postgres import libpq_env
 from samples import make_sample_product
+from stac_api.settings import LimitSettings
 from tests.models import built
 from tests.servers import uvicorn_server
+from tiler.settings import TilerSettings
 
 SECONDS = float(os.environ.get("EARTHSIG_LOAD_SECONDS", "15"))
 CLIENTS = int(os.environ.get("EARTHSIG_LOAD_CLIENTS", "50"))
@@ -48,6 +50,17 @@ RSS_GROWTH = 0.25
 RSS_SLACK_MB = 40.0
 TILE_QUERY = "assets=landcover&colormap_name=clc"
 WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
+
+
+# The budgets as shipped (the suite lifts them, tests/conftest.py): each load client is a
+# client address of its own (X-Forwarded-For, which uvicorn trusts from 127.0.0.1).
+SHIPPED_BUDGETS = {
+    **{f"EARTHSIG_API_RATE_{k.upper()}": str(LimitSettings.model_fields[f"rate_{k}"].default)
+       for k in ("read", "search", "write")},
+    **{f"EARTHSIG_TILER_RATE_{k.upper()}": str(TilerSettings.model_fields[f"rate_{k}"].default)
+       for k in ("read", "write")},
+}
+ATTACKERS = 5  # tests/e2e/attackers.py
 
 
 @dataclass
@@ -106,7 +119,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, module_pgstac_dsn: str,
     # As the stack runs it: the tiler keeps tiles in Redis, the worker's registrations during
     # the load mark what they change there.
     env = {**libpq_env(module_pgstac_dsn), "EARTHSIG_REDIS_URL": module_redis_url,
-           "EARTHSIG_HOME": str(home),
+           "EARTHSIG_HOME": str(home), "EARTHSIG_RATE_LIMIT_URL": module_redis_url,
+           **SHIPPED_BUDGETS,
            "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(built(home / "m")),
            "EARTHSIG_TILE_STORE_URL": module_redis_url}
     worker_log = (home / "worker.log").open("wb")
@@ -181,7 +195,8 @@ async def _client(n: int, mix: list, deadline: float, figures: Figures) -> None:
     # Idle connections are dropped well before uvicorn's 5 s keep-alive timeout: reusing one
     # the server is closing at that instant is a client-side race, not a server error.
     limits = httpx.Limits(keepalive_expiry=2.0)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    address = {"X-Forwarded-For": f"10.50.{n // 250}.{n % 250 + 1}"}
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers=address) as client:
         while time.monotonic() < deadline:
             kind, method, url, body = rng.choice(by_kind[rng.choices(kinds, weights)[0]])
             started = time.perf_counter()
@@ -214,6 +229,12 @@ async def _run(s: Served, figures: Figures) -> None:
     deadline = start + SECONDS
     await asyncio.gather(_sample_rss(s.pids, start, deadline, figures),
                          *(_client(n, mix, deadline, figures) for n in range(CLIENTS)))
+
+
+async def _normal_clients(s: Served, clients: int, figures: Figures) -> None:
+    mix = _requests(s)
+    deadline = time.monotonic() + SECONDS
+    await asyncio.gather(*(_client(n, mix, deadline, figures) for n in range(clients)))
 
 
 def _percentile(values: list[float], q: int) -> float:
@@ -280,3 +301,55 @@ def test_clients_get_answers_while_workers_ingest(served: Served) -> None:
     for name, samples in figures.rss_mb.items():
         baseline, end = _baseline_and_end(samples)
         assert end <= baseline * (1 + RSS_GROWTH) + RSS_SLACK_MB, (name, samples)
+
+
+def _p95_ms(figures: Figures) -> dict[str, float]:
+    every = [x for values in figures.latencies.values() for x in values]
+    return {"all": round(1000 * _percentile(every, 95), 1),
+            **{kind: round(1000 * _percentile(v, 95), 1)
+               for kind, v in sorted(figures.latencies.items())}}
+
+
+def test_attackers_do_not_hold_normal_clients(served: Served, tmp_path: Path) -> None:
+    """45 normal clients alone, then beside 5 attackers (tests/e2e/attackers.py), each run
+    ``EARTHSIG_LOAD_SECONDS``: the normal clients get no error, every refusal an attacker
+    gets names its limit; the p95s and their ratio are printed (docs/reliability.md), not
+    asserted (no timed assertions)."""
+    normal = CLIENTS - ATTACKERS
+    alone = Figures()
+    asyncio.run(_normal_clients(served, normal, alone))
+    beside = Figures()
+    out = tmp_path / "attacks.json"
+    attackers = subprocess.Popen([sys.executable, "-m", "tests.e2e.attackers", served.api,
+                                  served.tiler, str(SECONDS), str(out)],
+                                 env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        asyncio.run(_normal_clients(served, normal, beside))
+        assert attackers.wait(SECONDS + 60) == 0
+    finally:
+        attackers.kill()
+        attackers.wait()
+    attacks = json.loads(out.read_text())
+    p95_alone, p95_beside = _p95_ms(alone), _p95_ms(beside)
+    report = {"seconds": SECONDS, "normal_clients": normal, "attackers": ATTACKERS,
+              "requests": {"alone": sum(map(len, alone.latencies.values())),
+                           "beside_attackers": sum(map(len, beside.latencies.values()))},
+              "p95_ms_alone": p95_alone, "p95_ms_beside_attackers": p95_beside,
+              "p95_ratio": {k: round(p95_beside[k] / p95_alone[k], 2) for k in p95_alone},
+              "attacks": attacks}
+    print(json.dumps(report, indent=1))
+    if os.environ.get("EARTHSIG_LOAD_REPORT"):
+        path = Path(os.environ["EARTHSIG_LOAD_REPORT"])
+        path.with_name(f"{path.stem}-attackers{path.suffix}").write_text(
+            json.dumps(report, indent=1) + "\n")
+
+    for figures in (alone, beside):
+        assert not figures.errors, f"{len(figures.errors)} errors, e.g.\n" + "\n".join(
+            figures.errors[:10])
+    assert not attacks.get("unnamed_refusals"), attacks
+    # Each attack was refused as it should be, at least once.
+    # (A 20 MB sender still writing when the 413 comes finds its connection reset.)
+    assert attacks.get("oversized_body", {}).get("413") or attacks["oversized_bodies"]
+    assert attacks["huge_polygon"].keys() <= {"413", "400"}, attacks
+    assert attacks["many_ids"].keys() == {"400"} and attacks["slow_body"].get("408"), attacks
+    assert attacks["registration_flood"].get("429"), attacks
