@@ -5,6 +5,11 @@
 - **body size** — a ``Content-Length`` over the limit is refused at once, and a body sent
   without one (chunked) is refused as soon as it passes the limit: 413, before any byte is
   parsed. A 20 MB search body used to cost 5 s of API CPU.
+- **budgets** — then ``admit`` (the per-client budgets, :mod:`catalog_schemas.rate_limits`)
+  is asked, still before the body is read: a flooding client costs a 429, not its bodies.
+- **what the body asks** — ``check_body`` sees the whole body once (a search's size:
+  ids, vertices, CQL2 nodes...) and refuses it with 400 before any route, model or database
+  sees it; what it parsed is handed on in the scope, so nothing parses it again.
 - **slow bodies** — the whole body must arrive within ``body_timeout_s`` of the request's
   headers; a client trickling it (slowloris on the body) gets 408 and its connection closed,
   instead of holding a request slot for ever. uvicorn bounds neither.
@@ -29,11 +34,17 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from catalog_schemas.request_limits import LimitExceeded
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Whether a request may go on; False: it was refused, the answer is sent.
+Admit = Callable[[Scope, Send], Awaitable[bool]]
+# The whole body's problem, or None (catalog_schemas.request_limits.search_body_check).
+CheckBody = Callable[[Scope, bytes], LimitExceeded | None]
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +79,11 @@ class ClientGuardMiddleware:
     """Bounds a request's body size and arrival time; cancels handlers of departed clients."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_s: float,
-                 settings: dict[str, str] | None = None) -> None:
+                 settings: dict[str, str] | None = None, admit: Admit | None = None,
+                 check_body: CheckBody | None = None) -> None:
         self.app = app
+        self.admit = admit
+        self.check_body = check_body
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         # limit name -> the variable that sets it, named in refusals
@@ -111,6 +125,8 @@ class ClientGuardMiddleware:
         if declared is not None and declared > self.max_body_bytes:
             await self._too_large(send, declared, declared=True)
             return
+        if self.admit is not None and not await self.admit(scope, send):
+            return
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.body_timeout_s):
@@ -131,6 +147,13 @@ class ClientGuardMiddleware:
             return
         if gone:
             return
+        if self.check_body is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            problem = self.check_body(scope, b"".join(m.get("body", b"") for m in messages))
+            if problem is not None:
+                logger.info("refused %s %s: %s", scope.get("method"), scope.get("path"),
+                            problem.description)
+                await send_json(send, 400, problem.body())
+                return
         await self._run_watched(scope, messages, receive, send)
 
     async def _run_watched(self, scope: Scope, messages: list[Message], receive: Receive,

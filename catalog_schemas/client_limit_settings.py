@@ -42,6 +42,11 @@ class ClientLimitSettings(BaseSettings):
         description="Redis holding the per-client request budgets (`EARTHSIG_RATE_LIMIT_URL`, "
         "one for every API and tiler process; the stack sets it); empty: each process counts "
         "on its own.")
+    rate_repeat_delay_s: float = Field(
+        default=1.0, ge=0, description="Seconds a client that asks again before its "
+        "`Retry-After` waits for the next 429 (at most until then): a flood on one connection "
+        "is slowed to one request a second instead of costing a 429 each time (0: answer at "
+        "once).")
     rate_key_factor: int = Field(default=10, ge=1, description="Clients sending a known API "
                                  "key get this many times every budget.")
 

@@ -2,16 +2,17 @@
 
 - request bodies: size and arrival time, and handlers of clients that left cancelled
   (:class:`catalog_schemas.client_guards.ClientGuardMiddleware`);
-- per-client budgets of reads, searches and writes (:mod:`catalog_schemas.rate_limits`);
+- per-client budgets of reads, searches and writes (:mod:`catalog_schemas.rate_limits`),
+  asked before a body is read;
 - searches: ids, collections, ``limit``, geometry and CQL2 size
-  (:func:`catalog_schemas.request_limits.search_problem`), refused before stac-pydantic
-  parses the geometry;
+  (:func:`catalog_schemas.request_limits.search_problem`): a POST body in the middleware,
+  parsed once; GET parameters in a route dependency; both before stac-pydantic parses the
+  geometry;
 - the database: a statement timeout on the read pool, a 503 naming it when hit.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -23,9 +24,10 @@ from stac_fastapi.api.routes import Scope
 from stac_fastapi.pgstac.config import PostgresSettings
 
 from catalog_schemas.client_guards import ClientGuardMiddleware
-from catalog_schemas.rate_limits import Budgets, RateLimitMiddleware
+from catalog_schemas.rate_limits import Budgets, RateLimiter
 from catalog_schemas.request_limits import (
     SearchTooLarge,
+    search_body_check,
     search_problem,
     statement_timeout_body,
 )
@@ -53,21 +55,13 @@ def budget_class(prefix: str) -> Callable[[str, str], str | None]:
 
 
 def search_limit_guard(settings: LimitSettings) -> Callable:
-    """A route dependency refusing a search (GET parameters or POST body) that asks too much."""
+    """A route dependency refusing a GET search whose parameters ask too much (a POST body
+    is checked by the middleware, before it is read by anything else)."""
     limits = settings.search_limits()
     named = settings.limit_settings(API_PREFIX)
 
     async def refuse_oversized_searches(request: Request) -> None:
-        if request.method == "POST":
-            try:
-                search = json.loads(await request.body() or b"{}")
-            except ValueError:
-                return  # not JSON: FastAPI's validation answers it
-            if not isinstance(search, dict):
-                return
-        else:
-            search = dict(request.query_params)
-        problem = search_problem(search, limits, named)
+        problem = search_problem(dict(request.query_params), limits, named)
         if problem:
             raise SearchTooLarge(problem)
 
@@ -77,10 +71,14 @@ def search_limit_guard(settings: LimitSettings) -> Callable:
 def guard_searches(add_route_dependencies: Callable[[list[Scope], list], None],
                    settings: LimitSettings, prefix: str = "") -> None:
     guard = Depends(search_limit_guard(settings))
-    add_route_dependencies([{"path": f"{prefix}/search", "method": "POST"},
-                            {"path": f"{prefix}/search", "method": "GET"},
+    add_route_dependencies([{"path": f"{prefix}/search", "method": "GET"},
                             {"path": f"{prefix}/collections/{{collection_id}}/items",
                              "method": "GET"}], [guard])
+
+
+def is_search_body(prefix: str) -> Callable[[str, str], bool]:
+    """(method, path) -> whether its body is a search (``POST /search``)."""
+    return lambda method, path: method == "POST" and path.removeprefix(prefix) == "/search"
 
 
 def with_statement_timeout(postgres: PostgresSettings | None,
@@ -97,7 +95,8 @@ def with_statement_timeout(postgres: PostgresSettings | None,
 
 def add_client_limits(app: FastAPI, settings: LimitSettings, keys: frozenset[str],
                       key_header: str, prefix: str = "") -> None:
-    """The middlewares (rates inside, bodies outermost) and the refusals' handlers."""
+    """The guard middleware (sizes, budgets, search bodies, departed clients) and the
+    refusals' handlers."""
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SearchTooLarge)
@@ -113,12 +112,14 @@ def add_client_limits(app: FastAPI, settings: LimitSettings, keys: frozenset[str
 
     app.add_exception_handler(SearchTooLarge, too_large)
     app.add_exception_handler(pg.QueryCanceledError, statement_timeout)
-    app.add_middleware(
-        RateLimitMiddleware, classify=budget_class(prefix), storage_url=settings.rate_limit_url,
+    rates = RateLimiter(
+        classify=budget_class(prefix), storage_url=settings.rate_limit_url,
         budgets=Budgets({"read": settings.rate_read, "search": settings.rate_search,
                          "write": settings.rate_write}, key_factor=settings.rate_key_factor,
                         keys=keys, key_header=key_header),
-        setting=f"{API_PREFIX}RATE_")
+        setting=f"{API_PREFIX}RATE_", repeat_delay_s=settings.rate_repeat_delay_s)
+    named = settings.limit_settings(API_PREFIX)
     app.add_middleware(ClientGuardMiddleware, max_body_bytes=settings.max_body_bytes,
-                       body_timeout_s=settings.body_timeout_s,
-                       settings=settings.limit_settings(API_PREFIX))
+                       body_timeout_s=settings.body_timeout_s, settings=named,
+                       admit=rates.admit, check_body=search_body_check(
+                           is_search_body(prefix), settings.search_limits(), named))

@@ -89,8 +89,7 @@ def _add_tilers(
         app,
         prefix="/searches",
         search_dependency=registration_params(
-            settings.search_limits(), limit_settings(settings), settings.max_searches,
-            settings.search_keep_days),
+            limit_settings(settings), settings.max_searches, settings.search_keep_days),
         tile_dependencies=factories.search_tile_dependencies(searches),
         tags=["STAC Search"],
     )

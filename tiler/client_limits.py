@@ -15,8 +15,12 @@ from fastapi.responses import JSONResponse
 from psycopg import errors as pg
 
 from catalog_schemas.client_guards import ClientGuardMiddleware
-from catalog_schemas.rate_limits import Budgets, RateLimitMiddleware
-from catalog_schemas.request_limits import SearchTooLarge, statement_timeout_body
+from catalog_schemas.rate_limits import Budgets, RateLimiter
+from catalog_schemas.request_limits import (
+    SearchTooLarge,
+    search_body_check,
+    statement_timeout_body,
+)
 from tiler.settings import TilerSettings
 
 logger = logging.getLogger(__name__)
@@ -30,11 +34,15 @@ def limit_settings(settings: TilerSettings) -> dict[str, str]:
     return settings.limit_settings(PREFIX) | {"registered_searches": f"{PREFIX}MAX_SEARCHES"}
 
 
+def is_registration(method: str, path: str) -> bool:
+    return method == "POST" and path.endswith("/searches/register")
+
+
 def budget_class(method: str, path: str) -> str | None:
     """``write`` for search registrations, ``read`` for the rest (tiles above all)."""
     if path in _FREE:
         return None
-    return "write" if method == "POST" and path.endswith("/searches/register") else "read"
+    return "write" if is_registration(method, path) else "read"
 
 
 def statement_options(settings: TilerSettings) -> dict[str, str]:
@@ -61,12 +69,14 @@ def add_client_limits(app: FastAPI, settings: TilerSettings) -> None:
 
     app.add_exception_handler(SearchTooLarge, too_large)
     app.add_exception_handler(pg.QueryCanceled, statement_timeout)
-    app.add_middleware(
-        RateLimitMiddleware, classify=budget_class, storage_url=settings.rate_limit_url,
+    rates = RateLimiter(
+        classify=budget_class, storage_url=settings.rate_limit_url,
         budgets=Budgets({"read": settings.rate_read, "write": settings.rate_write},
                         key_factor=settings.rate_key_factor, keys=frozenset(settings.api_keys),
                         key_header=settings.api_key_header),
-        setting=f"{PREFIX}RATE_")
+        setting=f"{PREFIX}RATE_", repeat_delay_s=settings.rate_repeat_delay_s)
+    named = limit_settings(settings)
     app.add_middleware(ClientGuardMiddleware, max_body_bytes=settings.max_body_bytes,
-                       body_timeout_s=settings.body_timeout_s,
-                       settings=limit_settings(settings))
+                       body_timeout_s=settings.body_timeout_s, settings=named,
+                       admit=rates.admit, check_body=search_body_check(
+                           is_registration, settings.search_limits(), named))

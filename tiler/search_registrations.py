@@ -3,8 +3,9 @@
 titiler-pgstac writes every registration into pgstac's ``searches`` table, for anyone and
 without end. Here:
 
-- the search document is checked against the same limits as the STAC API's searches
-  (:func:`catalog_schemas.request_limits.search_problem`) before any model parses it;
+- the search document is checked against the same limits as the STAC API's searches, in
+  the guard middleware before any model parses it (``tiler.client_limits``), and the JSON it
+  parsed is used here;
 - a client's registrations spend its ``write`` budget (:mod:`catalog_schemas.rate_limits`);
 - searches no map has used for ``keep_days`` are deleted at each registration, and a new one
   beyond ``max_searches`` is refused (400, naming the limit); registering a search that is
@@ -30,12 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from titiler.pgstac import model
 from titiler.pgstac.dependencies import SearchParams
 
-from catalog_schemas.request_limits import (
-    LimitExceeded,
-    SearchLimits,
-    SearchTooLarge,
-    search_problem,
-)
+from catalog_schemas.request_limits import PARSED_BODY, LimitExceeded, SearchTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -64,23 +60,22 @@ def make_room(pool: ConnectionPool, search: dict[str, Any], metadata: dict[str, 
             setting))
 
 
-def registration_params(limits: SearchLimits, settings: dict[str, str], max_searches: int,
+def registration_params(settings: dict[str, str], max_searches: int,
                         keep_days: float) -> Callable[..., Any]:
     """The ``search_dependency`` of titiler-pgstac's register route, with the limits above.
 
-    It reads the raw body (rather than declaring the model) so that the limits are checked
-    before pydantic and shapely build a 200 000-vertex polygon.
+    It takes the body the guard middleware parsed and checked (rather than declaring the
+    model) so that pydantic and shapely never build a 200 000-vertex polygon.
     """
 
     async def checked_search(request: Request) -> tuple[model.PgSTACSearch, model.Metadata]:
-        try:
-            document = json.loads(await request.body())
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            problem = search_problem(document, limits, settings)
-            if problem:
-                raise SearchTooLarge(problem)
+        if PARSED_BODY in request.scope:
+            document = request.scope[PARSED_BODY]
+        else:  # the guard passed a body that is not JSON: the model's 422 describes it
+            try:
+                document = json.loads(await request.body())
+            except ValueError:
+                document = None
         body = model.RegisterMosaic.model_validate(document)  # its errors: a 422 as before
         search, metadata = SearchParams(body)
         await run_in_threadpool(
