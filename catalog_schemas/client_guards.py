@@ -20,8 +20,8 @@
   server when its task is cancelled). A handler run in a thread cannot be cancelled: the
   database's statement timeout bounds those.
 
-Slow *headers* are uvicorn's to bound, and it does not (it has no header timeout): run behind
-a proxy with one, or rely on ``--limit-concurrency`` (docs/reliability.md).
+Slow *headers* come before any ASGI app is called: uvicorn's protocol bounds them, with the
+deadline :mod:`catalog_schemas.slow_headers` adds (uvicorn has none of its own).
 """
 
 from __future__ import annotations

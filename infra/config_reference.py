@@ -41,6 +41,7 @@ def sections() -> list[Section]:
     """The settings classes of every service, in the order the page lists them."""
     import stac_api.settings as api
     import tiler.settings as tiler
+    from catalog_schemas.header_deadline import HeaderTimeoutSettings
     from inference.settings import InferenceSettings
     from infra.settings import StackSettings
     from ingest.settings import IngestSettings
@@ -77,6 +78,10 @@ def sections() -> list[Section]:
                 "`python -m tiler`"),
         Section("Tiler: database (`tiler.settings.DatabaseSettings`)", tiler.DatabaseSettings,
                 "the tiler (psycopg pool)"),
+        Section("HTTP services: slow headers "
+                "(`catalog_schemas.header_deadline.HeaderTimeoutSettings`)",
+                HeaderTimeoutSettings, "the STAC API and the tiler, started with "
+                "`--http catalog_schemas.slow_headers:HeaderTimeoutProtocol`"),
     ]
 
 

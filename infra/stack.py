@@ -12,6 +12,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 
+from catalog_schemas.header_deadline import HEADER_TIMEOUT_PROTOCOL
 from infra import processes
 from infra.ports import free_port
 from infra.postgres import OwnedCluster, PostgresInfo, ensure_postgres
@@ -111,7 +112,7 @@ class Stack:
         factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app",
                    "ops": "infra.ops_app:create_app"}[name]
         return [py, "-m", "uvicorn", "--factory", factory, "--host", self.settings.bind_host,
-                "--port", str(port), "--log-level", "info"]
+                "--port", str(port), "--log-level", "info", "--http", HEADER_TIMEOUT_PROTOCOL]
 
     def _ensure_service(self, state: StackState, name: str) -> None:
         current = state.services.get(name)

@@ -17,6 +17,7 @@ from titiler.pgstac.db import close_db_connection, connect_to_db
 from titiler.pgstac.factory import add_search_list_route, add_search_register_route
 from titiler.pgstac.settings import PostgresSettings
 
+from catalog_schemas.slow_headers import HeaderTimeoutProtocol
 from tiler import factories
 from tiler.asset_files import add_asset_routes
 from tiler.backend import backend_params
@@ -175,5 +176,6 @@ def serve(settings: TilerSettings | None = None) -> None:
     """Run the tiler with uvicorn on the settings' host and port (blocks)."""
     settings = settings if settings is not None else TilerSettings()
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+        http=HeaderTimeoutProtocol,
     )
