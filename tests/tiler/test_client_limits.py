@@ -1,6 +1,7 @@
 """Hostile clients against a real tiler process (issue 25): search registrations bounded in
 size, rate and number, forgotten when no map uses them and kept while one does; bodies
-bounded; a stuck statement answered 503 naming its limit.
+bounded; a stuck statement (search info, mosaic tile) answered 503 naming its limit while other
+tiles are drawn.
 
 Each step speaks as its own client address (``X-Forwarded-For``, trusted from 127.0.0.1)
 unless it tests one client's budget.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 from collections.abc import Iterator
 from itertools import count
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -18,6 +20,9 @@ import pytest
 
 from tests.servers import uvicorn_server
 from tests.stac_api.test_client_limits import _refused, _ring
+from tests.tiler.landcover_data import FOREST_RGBA, FOREST_SPOT, WATER_RGBA, WATER_SPOT
+from tests.tiler.test_app import CLC, TILE, cog_xyz, item_xyz
+from tests.tiles import ZOOM, colour_at, tile_of, tile_url
 
 LIMITS = {"MAX_IDS": "3", "MAX_VERTICES": "20", "MAX_SEARCHES": "5", "MAX_BODY_BYTES": "4096",
           "RATE_WRITE": "3/minute", "STATEMENT_TIMEOUT_S": "1", "SEARCH_KEEP_DAYS": "30"}
@@ -117,3 +122,30 @@ def test_stuck_statement_is_503_while_health_answers(limited: str, pgstac_dsn: s
     assert answer.status_code == 503, answer.text
     assert answer.json()["code"] == "StatementTimeout"
     assert "EARTHSIG_TILER_STATEMENT_TIMEOUT_S" in answer.json()["description"]
+
+
+def test_stuck_mosaic_tile_is_503_while_other_tiles_are_drawn(
+        limited: str, pgstac_dsn: str, landcover_item: dict, landcover_cog: Path) -> None:
+    """A mosaic tile whose item query cannot finish (the items locked, as a stuck writer or a
+    pathological search would hold it) ends in a 503 naming the statement timeout, while
+    tiles that do not need that query are drawn meanwhile, right."""
+    search_id = _register(limited, {"collections": ["landcover"]}).json()["id"]
+    mosaic = f"{limited}/searches/{search_id}/{TILE}?{CLC}"
+    item_tiles = item_xyz(limited)
+    assert colour_at(mosaic, WATER_SPOT) == WATER_RGBA  # the mosaic works unlocked
+    assert colour_at(item_tiles, WATER_SPOT) == WATER_RGBA  # and its item is now cached
+    with psycopg.connect(pgstac_dsn) as lock, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        lock.execute("LOCK TABLE pgstac.items IN ACCESS EXCLUSIVE MODE")
+        stuck = pool.submit(httpx.get, tile_url(mosaic, tile_of(FOREST_SPOT, ZOOM)),
+                            timeout=30)
+        drawn = [colour_at(item_tiles, FOREST_SPOT),
+                 colour_at(cog_xyz(limited, landcover_cog), FOREST_SPOT),
+                 colour_at(cog_xyz(limited, landcover_cog), WATER_SPOT)]
+        answer = stuck.result()
+        lock.rollback()
+    assert drawn == [FOREST_RGBA, FOREST_RGBA, WATER_RGBA]
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["code"] == "StatementTimeout" and body["limit"] == "statement_seconds"
+    assert "EARTHSIG_TILER_STATEMENT_TIMEOUT_S" in body["description"]
+    assert colour_at(mosaic, FOREST_SPOT) == FOREST_RGBA  # unlocked: drawn again
