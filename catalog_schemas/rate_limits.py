@@ -8,6 +8,10 @@ every service spends from the same budget. Past it: 429 with ``Retry-After``, th
 until the oldest counted request leaves the window, and our ``{code, description}`` naming
 the budget.
 
+A request spends one from its budget, plus one for every 64 KiB its body declares
+(``Content-Length``, known before the body is read): a 0.5 MB search is nine searches' worth,
+since reading and parsing it costs about that (each a few ms of the process's one event loop).
+
 A client is its API key when it sends one the service knows (``key_factor`` times the
 budgets), otherwise its address: the socket's, or the first proxy hop uvicorn trusts
 (``--forwarded-allow-ips``). An unknown key counts as no key, so inventing keys buys nothing.
@@ -36,6 +40,7 @@ from catalog_schemas.client_guards import Scope, Send, send_json
 logger = logging.getLogger(__name__)
 
 Classify = Callable[[str, str], str | None]  # (method, path) -> budget class, None: free
+BODY_BYTES_PER_COST = 65536  # a request costs 1 + one per this many bytes of declared body
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,11 @@ def storage_for(url: str, prefix: str) -> Storage:
         return MemoryStorage()
     return RedisStorage(f"async+{url}" if url.startswith("redis") else url,
                         implementation="redispy", key_prefix=prefix)
+
+
+def _declared_length(scope: Scope) -> int:
+    length = _header(scope, b"content-length")
+    return int(length) if length and length.isdigit() else 0
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -109,7 +119,8 @@ class RateLimiter:
         host = (scope.get("client") or ("unknown", 0))[0]
         return f"addr:{host}", False
 
-    async def _reset_time(self, item: RateLimitItem, budget: str, who: str) -> float | None:
+    async def _reset_time(self, item: RateLimitItem, budget: str, who: str,
+                          cost: int) -> float | None:
         """When ``who`` may spend from ``budget`` again (epoch s); None: now."""
         remembered = self.refused_until.get((who, budget))
         now = time.time()
@@ -117,7 +128,7 @@ class RateLimiter:
             await asyncio.sleep(min(self.repeat_delay_s, remembered - now))
             return remembered
         try:
-            if await self.limiter.hit(item, budget, who):
+            if await self.limiter.hit(item, budget, who, cost=cost):
                 return None
             stats = await self.limiter.get_window_stats(item, budget, who)
         except Exception as e:  # noqa: BLE001 - an unreachable Redis must not refuse reads
@@ -136,7 +147,8 @@ class RateLimiter:
             return True
         who, keyed = self.client(scope)
         item = self.items[budget][1 if keyed else 0]
-        reset = await self._reset_time(item, budget, who)
+        cost = min(item.amount, 1 + _declared_length(scope) // BODY_BYTES_PER_COST)
+        reset = await self._reset_time(item, budget, who, cost)
         if reset is None:
             return True
         retry = max(1, math.ceil(reset - time.time()))
@@ -145,8 +157,9 @@ class RateLimiter:
             "code": "TooManyRequests",
             "description": f"This client ({who.split(':', 1)[1] if not keyed else 'API key'})"
                            f" has used its {budget} budget of {item.amount} requests per "
-                           f"{item.multiples} {item.GRANULARITY.name}{setting}: retry in "
-                           f"{retry} s.",
+                           f"{item.multiples} {item.GRANULARITY.name}{setting}, a request "
+                           f"counting one more for each {BODY_BYTES_PER_COST // 1024} KiB of its"
+                           f" body: retry in {retry} s.",
             "limit": f"rate_{budget}", "allowed": item.amount, "retry_after_s": retry,
         }, [(b"retry-after", str(retry).encode())])
         return False
