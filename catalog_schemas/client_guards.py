@@ -2,11 +2,12 @@
 
 :class:`ClientGuardMiddleware` sits outermost in the STAC API and the tiler:
 
+- **budgets** — first ``admit`` (the per-client budgets, :mod:`catalog_schemas.rate_limits`)
+  is asked, before the body is read, weighing the body the request declares: a flooding
+  client costs a 429, not its bodies.
 - **body size** — a ``Content-Length`` over the limit is refused at once, and a body sent
   without one (chunked) is refused as soon as it passes the limit: 413, before any byte is
   parsed. A 20 MB search body used to cost 5 s of API CPU.
-- **budgets** — then ``admit`` (the per-client budgets, :mod:`catalog_schemas.rate_limits`)
-  is asked, still before the body is read: a flooding client costs a 429, not its bodies.
 - **what the body asks** — ``check_body`` sees the whole body once (a search's size:
   ids, vertices, CQL2 nodes...) and refuses it with 400 before any route, model or database
   sees it; what it parsed is handed on in the scope, so nothing parses it again.
@@ -121,11 +122,14 @@ class ClientGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Budgets first: they weigh the declared body, so a client sending oversized bodies
+        # again and again spends its budget and is answered 429 (remembered, delayed) instead
+        # of a fresh 413 and a fresh connection each time.
+        if self.admit is not None and not await self.admit(scope, send):
+            return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await self._too_large(send, declared, declared=True)
-            return
-        if self.admit is not None and not await self.admit(scope, send):
             return
         started = time.monotonic()
         try:

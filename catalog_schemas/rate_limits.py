@@ -76,6 +76,10 @@ def _declared_length(scope: Scope) -> int:
     return int(length) if length and length.isdigit() else 0
 
 
+def _has_body(scope: Scope) -> bool:
+    return _declared_length(scope) > 0 or _header(scope, b"transfer-encoding") is not None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or []:
         if key == name:
@@ -161,5 +165,8 @@ class RateLimiter:
                            f"counting one more for each {BODY_BYTES_PER_COST // 1024} KiB of its"
                            f" body: retry in {retry} s.",
             "limit": f"rate_{budget}", "allowed": item.amount, "retry_after_s": retry,
-        }, [(b"retry-after", str(retry).encode())])
+        }, [(b"retry-after", str(retry).encode()),
+            # Its body is not read: what is still coming is no next request, so the
+            # connection ends here (as with a 413).
+            *([(b"connection", b"close")] if _has_body(scope) else [])])
         return False

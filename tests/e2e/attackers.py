@@ -100,7 +100,7 @@ def _polygon(vertices: int) -> dict:
 
 # Built once: the attackers' CPU is the servers' too on a small machine.
 OVERSIZED = _request("/search", "10.66.0.1", b"", length=20_000_000)
-MEGABYTE_OF_SPACES = b" " * 2**20
+CHUNK_OF_SPACES = b" " * 65536
 SLOW = _request("/search", "10.66.0.2", b"", length=100_000)
 HUGE_POLYGON = _request("/search", "10.66.0.3",
                         json.dumps({"intersects": _polygon(20_000)}).encode())
@@ -110,7 +110,7 @@ MANY_IDS = _request("/search", "10.66.0.4",
 
 async def oversized_bodies(api: str, tiler: str) -> AsyncIterator[tuple[int, bytes]]:
     async def parts() -> bytes | None:
-        return MEGABYTE_OF_SPACES
+        return CHUNK_OF_SPACES
 
     connection = Connection(api)
     while True:

@@ -370,7 +370,8 @@ def test_attackers_do_not_hold_normal_clients(served: Served, tmp_path: Path) ->
             figures.errors[:10])
     assert not attacks.get("unnamed_refusals"), attacks
     # Each attack was refused as it should be (past its budget, a search is a 429 unread).
-    assert attacks["oversized_bodies"].get("413"), attacks
+    assert attacks["oversized_bodies"].get("413") and attacks["oversized_bodies"].keys() <= {
+        "413", "429", "dropped"}, attacks
     for searches in ("huge_polygons", "many_ids"):
         assert attacks[searches].get("400") and attacks[searches].keys() <= {"400", "429"}, (
             attacks)
