@@ -41,6 +41,7 @@ def sections() -> list[Section]:
     """The settings classes of every service, in the order the page lists them."""
     import stac_api.settings as api
     import tiler.settings as tiler
+    from catalog_schemas.header_deadline import HeaderTimeoutSettings
     from inference.settings import InferenceSettings
     from infra.grpc_api.settings import GrpcSettings
     from infra.settings import StackSettings
@@ -59,6 +60,8 @@ def sections() -> list[Section]:
                 "the STAC API when transactions are enabled"),
         Section("STAC API: search (`stac_api.settings.SearchSettings`)", api.SearchSettings,
                 "the STAC API"),
+        Section("STAC API: what one client may ask (`stac_api.settings.LimitSettings`)",
+                api.LimitSettings, "the STAC API (docs/reliability.md, \"Hostile clients\")"),
         Section("STAC API: tile store (`stac_api.settings.TileStoreSettings`)",
                 api.TileStoreSettings, "the STAC API"),
         Section("STAC API: low-zoom pyramid after writes "
@@ -79,6 +82,10 @@ def sections() -> list[Section]:
         Section("gRPC service (`infra.grpc_api.settings.GrpcSettings`)", GrpcSettings,
                 "`earthsig serve grpc`, `earthsig grpc-certs` (docs/grpc.md); the catalog "
                 "from PG*, the asset store from the pipeline's settings"),
+        Section("HTTP services: slow headers "
+                "(`catalog_schemas.header_deadline.HeaderTimeoutSettings`)",
+                HeaderTimeoutSettings, "the STAC API and the tiler, started with "
+                "`--http catalog_schemas.slow_headers:HeaderTimeoutProtocol`"),
     ]
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 
+from catalog_schemas.header_deadline import HEADER_TIMEOUT_PROTOCOL
 from infra import processes
 from infra.ports import free_port
 from infra.postgres import OwnedCluster, PostgresInfo, ensure_postgres
@@ -51,6 +52,8 @@ class StackState:
             env["EARTHSIG_REDIS_URL"] = self.redis.url
             # The tiler's shared tile store, which the worker and the API tell of their writes.
             env["EARTHSIG_TILE_STORE_URL"] = self.redis.url
+            # The per-client request budgets every API and tiler process spends from.
+            env["EARTHSIG_RATE_LIMIT_URL"] = self.redis.url
         return env
 
     def urls(self) -> dict[str, str]:
@@ -117,7 +120,7 @@ class Stack:
         factory = {"api": "stac_api.app:create_app", "tiler": "tiler.app:create_app",
                    "ops": "infra.ops_app:create_app"}[name]
         return [py, "-m", "uvicorn", "--factory", factory, "--host", self.settings.bind_host,
-                "--port", str(port), "--log-level", "info"]
+                "--port", str(port), "--log-level", "info", "--http", HEADER_TIMEOUT_PROTOCOL]
 
     def _ensure_service(self, state: StackState, name: str) -> None:
         current = state.services.get(name)

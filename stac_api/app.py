@@ -26,6 +26,7 @@ from stac_fastapi.pgstac.db import close_db_connection, connect_to_db
 from stac_api.asset_urls import AssetUrls, S3Presigner
 from stac_api.auth import api_key_guard, protect_writes
 from stac_api.client import EarthsigClient
+from stac_api.client_limits import add_client_limits, guard_searches, with_statement_timeout
 from stac_api.errors import WritesWithoutKeysError, add_error_handlers
 from stac_api.extensions import build_extensions
 from stac_api.health import replace_health
@@ -35,6 +36,7 @@ from stac_api.search_body import require_search_objects
 from stac_api.settings import (
     AssetUrlSettings,
     AuthSettings,
+    LimitSettings,
     PostgresSettings,
     PyramidQueueSettings,
     SearchSettings,
@@ -50,18 +52,22 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def database_lifespan(
-    postgres_settings: PostgresSettings | None = None, *, writes: bool = False
+    postgres_settings: PostgresSettings | None = None, *, writes: bool = False,
+    limits: LimitSettings | None = None,
 ) -> Lifespan:
     """A lifespan that holds the pgstac pools (read, and write when ``writes``) while the app runs.
 
     With ``postgres_settings=None`` upstream reads the ``PG*`` variables when the app starts,
-    not when it is built, so building an app never needs a database.
+    not when it is built, so building an app never needs a database. The read pool's
+    statements are bounded by ``limits.statement_timeout_s``; writes (a bulk load) are not.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reads = with_statement_timeout(postgres_settings, limits) if limits else None
         await connect_to_db(
-            app, postgres_settings=postgres_settings, add_write_connection_pool=writes
+            app, postgres_settings=reads or postgres_settings,
+            add_write_connection_pool=writes, write_postgres_settings=postgres_settings,
         )
         # What start-up loaded lives as long as the process: out of the collector's full
         # collections (searches p95 -5 to -11 % under the load test, docs/reliability.md).
@@ -103,23 +109,23 @@ def create_app(
     tile_store: TileStoreSettings | None = None,
     pyramid: PyramidQueueSettings | None = None,
     assets: AssetUrlSettings | None = None,
+    limits: LimitSettings | None = None,
 ) -> FastAPI:
     """Build the STAC API; every argument defaults to the environment."""
     settings = settings or Settings()
+    limits = limits or LimitSettings()
     writes = settings.enable_transactions_extensions
-    keys: frozenset[str] = frozenset()
-    if writes:
-        auth = auth or AuthSettings()
-        keys = auth.api_keys()
-        if not keys:
-            raise WritesWithoutKeysError(
-                "ENABLE_TRANSACTIONS_EXTENSIONS is on but no API key is configured: set "
-                "EARTHSIG_API_KEYS or EARTHSIG_API_KEYS_FILE, or keep writes off"
-            )
+    auth = auth or AuthSettings()
+    keys = auth.api_keys()  # writes need one; any gives a client higher request budgets
+    if writes and not keys:
+        raise WritesWithoutKeysError(
+            "ENABLE_TRANSACTIONS_EXTENSIONS is on but no API key is configured: set "
+            "EARTHSIG_API_KEYS or EARTHSIG_API_KEYS_FILE, or keep writes off"
+        )
     api = instantiate_api(
         client=EarthsigClient,
         extensions=build_extensions(settings),
-        lifespan=database_lifespan(postgres_settings, writes=writes),
+        lifespan=database_lifespan(postgres_settings, writes=writes, limits=limits),
         settings=settings,
     )
     # StacApi copies title and description onto the client but not the landing page id, whose
@@ -131,7 +137,6 @@ def create_app(
     api.client.asset_urls = asset_urls(assets or AssetUrlSettings(), links.tiler_url)
     api.client.queryables_ttl_s = (search or SearchSettings()).queryables_cache_s
     if writes:
-        assert auth is not None
         # Route dependencies run in the order added: the key guard first, so a request without
         # a key is a 401 whatever its body.
         protect_writes(api.add_route_dependencies, api.app,
@@ -146,7 +151,9 @@ def create_app(
                 key_header=auth.key_header,
                 pyramid=PyramidJobs(queueing.redis_url, queue) if queue else None)
     require_search_objects(api.add_route_dependencies, settings.prefix_path)
+    guard_searches(api.add_route_dependencies, limits, settings.prefix_path)
     add_error_handlers(api.app)
+    add_client_limits(api.app, limits, keys, auth.key_header, settings.prefix_path)
     replace_health(api.app, settings.prefix_path)
     add_text_search_route(api, settings.prefix_path)  # GET /search/text (docs/search.md)
     return api.app

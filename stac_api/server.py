@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from catalog_schemas.slow_headers import HeaderTimeoutProtocol
 from stac_api.app import create_app
 from stac_api.settings import PostgresSettings, ServeSettings, Settings
 
@@ -22,4 +23,5 @@ def serve(
         port=serve_settings.port,
         log_level=serve_settings.log_level,
         root_path=settings.uvicorn_root_path,
+        http=HeaderTimeoutProtocol,
     )

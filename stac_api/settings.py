@@ -29,8 +29,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stac_fastapi.pgstac.config import PostgresSettings
 from stac_fastapi.pgstac.config import Settings as PgstacApiSettings
 
-__all__ = ["AuthSettings", "PostgresSettings", "PyramidQueueSettings", "SearchSettings",
-           "ServeSettings", "Settings", "TileStoreSettings", "TilerLinkSettings"]
+from catalog_schemas.client_limit_settings import ClientLimitSettings
+
+__all__ = ["AuthSettings", "LimitSettings", "PostgresSettings", "PyramidQueueSettings",
+           "SearchSettings", "ServeSettings", "Settings", "TileStoreSettings", "TilerLinkSettings"]
 
 API_PREFIX = "EARTHSIG_API_"
 
@@ -203,3 +205,17 @@ class AssetUrlSettings(BaseSettings):
     @property
     def store(self) -> Path:
         return (self.asset_root or self.home / "assets").resolve()
+
+
+class LimitSettings(ClientLimitSettings):
+    """What one client may ask of the API: sizes, rates and time (docs/reliability.md)."""
+
+    model_config = SettingsConfigDict(env_prefix=API_PREFIX, env_file=".env", extra="ignore",
+                                      populate_by_name=True)
+
+    rate_read: str = Field(default="1200/minute", description="Budget of cheap reads "
+                           "(landing page, collections, single items) per client.")
+    rate_search: str = Field(default="300/minute", description="Budget of searches "
+                             "(`/search`, `/collections/{id}/items`) per client.")
+    rate_write: str = Field(default="60/minute", description="Budget of writes "
+                            "(transactions) per client.")

@@ -28,6 +28,12 @@ from infra.stack import CORE, Stack, StackState
 # its own tests on real pixels (tests/inference/test_dynamicworld.py,
 # tests/e2e/test_dynamicworld_chain.py), which name it. Workers started by tests inherit this.
 os.environ.setdefault("EARTHSIG_INFERENCE_DEFAULT_MODEL", "clc-spectral")
+# Every test client is 127.0.0.1: one client to the per-client request budgets, which a
+# fuzzing or paging test spends in seconds. The suite lifts them; the tests of the budgets
+# (tests/stac_api/test_client_limits.py, tests/tiler/test_client_limits.py) set their own.
+for _budget in ("API_RATE_READ", "API_RATE_SEARCH", "API_RATE_WRITE", "TILER_RATE_READ",
+                "TILER_RATE_SEARCH", "TILER_RATE_WRITE"):
+    os.environ.setdefault(f"EARTHSIG_{_budget}", "1000000/minute")
 
 # The session fails if a process a test started outlives it (issue 22, point 6).
 pytest_plugins = ["tests.process_leaks"]

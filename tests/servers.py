@@ -15,6 +15,8 @@ import httpx
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from catalog_schemas.header_deadline import HEADER_TIMEOUT_PROTOCOL
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -40,7 +42,8 @@ def uvicorn_server(
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory,
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level,
+             "--http", HEADER_TIMEOUT_PROTOCOL],
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -17,10 +17,12 @@ from titiler.pgstac.db import close_db_connection, connect_to_db
 from titiler.pgstac.factory import add_search_list_route, add_search_register_route
 from titiler.pgstac.settings import PostgresSettings
 
+from catalog_schemas.slow_headers import HeaderTimeoutProtocol
 from tiler import factories
 from tiler.asset_files import add_asset_routes
 from tiler.backend import backend_params
 from tiler.client_faults import add_client_fault_handlers
+from tiler.client_limits import add_client_limits, limit_settings, statement_options
 from tiler.colormaps import colormap_params, colormaps
 from tiler.error_bodies import ErrorBodyMiddleware
 from tiler.errors import status_codes
@@ -34,6 +36,7 @@ from tiler.paths import AssetRoots
 from tiler.pyramid_tiles import PyramidTilesMiddleware
 from tiler.readers import reader_params
 from tiler.renders import RenderDefaultsMiddleware
+from tiler.search_registrations import SearchUseMiddleware, registration_params
 from tiler.settings import DatabaseSettings, TilerSettings
 from tiler.tile_cache import TileCacheMiddleware
 from tiler.tile_store import TileStore
@@ -46,11 +49,11 @@ _NO_CACHE_PATHS = {r"/healthz", r"/searches(/)?$", r"/searches/list$", r"/search
 
 
 def _lifespan(
-    postgres_settings: PostgresSettings, store: TileStore | None
+    postgres_settings: PostgresSettings, store: TileStore | None, pool_kwargs: dict[str, str]
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await connect_to_db(app, settings=postgres_settings)
+        await connect_to_db(app, settings=postgres_settings, pool_kwargs=pool_kwargs)
         # Everything loaded so far (modules, OpenAPI models, colormaps, TMSs) lives as long as
         # the process: out of the collector's sight, a full collection no longer walks it and
         # stops the event loop for ~70 ms (tile p99 80 -> 10 ms, docs/benchmarks.md).
@@ -86,6 +89,8 @@ def _add_tilers(
     add_search_register_route(
         app,
         prefix="/searches",
+        search_dependency=registration_params(
+            limit_settings(settings), settings.max_searches, settings.search_keep_days),
         tile_dependencies=factories.search_tile_dependencies(searches),
         tags=["STAC Search"],
     )
@@ -111,7 +116,7 @@ def create_app(
         openapi_url="/api",
         docs_url="/api.html",
         root_path=settings.root_path,
-        lifespan=_lifespan(postgres_settings, store),
+        lifespan=_lifespan(postgres_settings, store, statement_options(settings)),
     )
     roots = AssetRoots(settings.allowed_asset_roots)
     item_params = item_dependency(ItemCache(settings.item_cache_ttl))
@@ -158,8 +163,12 @@ def create_app(
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["*"],
         )
-    # Outermost: every 4xx, from a handler or a middleware, gets {code, description}.
+    # A map's use of a registered search keeps it from being forgotten.
+    app.add_middleware(SearchUseMiddleware)
+    # Every 4xx, from a handler or a middleware, gets {code, description}.
     app.add_middleware(ErrorBodyMiddleware)
+    # Outermost: bodies, clients that leave and per-client budgets, before any work.
+    add_client_limits(app, settings)
     return app
 
 
@@ -167,5 +176,6 @@ def serve(settings: TilerSettings | None = None) -> None:
     """Run the tiler with uvicorn on the settings' host and port (blocks)."""
     settings = settings if settings is not None else TilerSettings()
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+        http=HeaderTimeoutProtocol,
     )

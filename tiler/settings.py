@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 from titiler.pgstac.settings import PostgresSettings
 
+from catalog_schemas.client_limit_settings import ClientLimitSettings
 from tile_generations import TOKEN_TTL_S
 
 # The web map's npm packages, installed by `make install` (infra/make/tiler.mk).
@@ -25,7 +26,7 @@ def _split_commas(value: Any) -> Any:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-class TilerSettings(BaseSettings):
+class TilerSettings(ClientLimitSettings):
     """HTTP side of the tiler service."""
 
     model_config = SettingsConfigDict(
@@ -152,12 +153,30 @@ class TilerSettings(BaseSettings):
         default=512, ge=1, description="Bytes the tile store may hold per catalog (MiB); "
                                        "oldest out first.",
     )
+    max_searches: int = Field(
+        default=10_000, ge=1, description="Most searches kept in pgstac; a new registration "
+        "beyond it is a 400 (registering one already kept always succeeds).")
+    search_keep_days: float = Field(
+        default=30.0, gt=0, description="Days a registered search no map has used is kept; "
+        "older ones are deleted at the next registration.")
+    rate_read: str = Field(default="3000/minute", description="Budget of tiles and other reads "
+                           "per client (a map view asks for ~20 tiles at once).")
+    rate_write: str = Field(default="30/hour", description="Budget of search registrations "
+                            "(`POST /searches/register`) per client.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default=[], validation_alias=AliasChoices("EARTHSIG_TILER_API_KEYS", "EARTHSIG_API_KEYS"),
+        description="API keys (the API's write keys by default), comma separated: their "
+                    "clients get the higher budgets.")
+    api_key_header: str = Field(
+        default="X-API-Key", validation_alias=AliasChoices("EARTHSIG_TILER_API_KEY_HEADER",
+                                                           "EARTHSIG_API_KEY_HEADER"),
+        description="Header carrying the API key.")
     healthz_timeout: float = Field(
         default=1.0, description="Seconds `/healthz` waits for a database connection."
     )
     log_level: str = Field(default="info", description="uvicorn log level for `serve()`.")
 
-    @field_validator("cors_origins", "asset_roots", mode="before")
+    @field_validator("cors_origins", "asset_roots", "api_keys", mode="before")
     @classmethod
     def split_lists(cls, value: Any) -> Any:
         """Accept ``a,b`` from the environment as well as a JSON list."""
