@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import boto3
 from redis import Redis
@@ -59,7 +58,7 @@ def day_providers(day_root: Path, work: Path) -> Iterator[DayProviders]:
     backup = work / "backup-provider"
     backup.mkdir(parents=True)
     for part in ("items", "files"):
-        (backup / part).symlink_to(day_root / part, target_is_directory=True)
+        (backup / part).symlink_to((day_root / part).resolve(), target_is_directory=True)
     roots = {"primary": day_root, "backup": backup}
     with uvicorn_server("tests.ingest.flaky_stac:create_app",
                         {"EARTHSIG_TEST_STAC_ROOT": str(day_root)}) as first, \
@@ -126,10 +125,18 @@ class JobTimes:
     """Where one stage job's time went (seconds): waiting in its queue, then running."""
 
     stage: str
-    waited: float
-    ran: float
+    worker: str
     enqueued_at: dt.datetime
+    started_at: dt.datetime
     ended_at: dt.datetime
+
+    @property
+    def waited(self) -> float:
+        return (self.started_at - self.enqueued_at).total_seconds()
+
+    @property
+    def ran(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
 
 
 def job_times(redis: Redis, settings: IngestSettings) -> list[JobTimes]:
@@ -142,13 +149,21 @@ def job_times(redis: Redis, settings: IngestSettings) -> list[JobTimes]:
         for job in Job.fetch_many(ids, connection=redis):
             if job is None or not (job.enqueued_at and job.started_at and job.ended_at):
                 continue
-            times.append(JobTimes(queue.name, (job.started_at - job.enqueued_at)
-                                  .total_seconds(), (job.ended_at - job.started_at)
-                                  .total_seconds(), job.enqueued_at, job.ended_at))
+            times.append(JobTimes(queue.name, str(job.worker_name), job.enqueued_at,
+                                  job.started_at, job.ended_at))
     return times
 
 
-def stage_seconds(times: list[JobTimes]) -> dict[str, Any]:
-    """Totals over a run's jobs: the work's (sum of stages run) and the queue's."""
-    return {"jobs": len(times), "ran_s": sum(t.ran for t in times),
-            "waited_s": sum(t.waited for t in times)}
+def between_jobs(times: list[JobTimes]) -> float:
+    """Seconds the workers spent from the end of one job to the start of their next, summed:
+    the result saved, dependents queued, the next job dequeued, a work horse forked (and any
+    wait for work, which a backlog of queued products keeps short)."""
+    by_worker: dict[str, list[JobTimes]] = {}
+    for t in times:
+        by_worker.setdefault(t.worker, []).append(t)
+    gaps = 0.0
+    for jobs in by_worker.values():
+        jobs.sort(key=lambda t: t.started_at)
+        gaps += sum((b.started_at - a.ended_at).total_seconds()
+                    for a, b in zip(jobs, jobs[1:], strict=False))
+    return gaps
