@@ -57,6 +57,7 @@ from tests.workers import stop_workers
 
 DAY = dt.date(2025, 7, 3)
 REDIS_DB = 10
+BENCH_DB = "earthsig_bench_day"
 CACHE = Path(".earthsig/bench")
 
 
@@ -66,17 +67,17 @@ def run_day(day: WrittenDay, workers: int, *, dag: object, work: Path, redis_url
     """Discover and process ``day`` with ``workers`` workers; return the run's figures."""
     redis = Redis.from_url(redis_url)
     redis.flushdb()
-    dsn = fresh_database(admin_env)
+    dsn = fresh_database(admin_env, BENCH_DB)
     bucket = f"day-{workers}-{int(time.time())}"
     create_public_bucket(s3_endpoint, bucket)
     # The model repository as a volume every node mounts (the real model cannot be built).
     shared = {**shared_environment(libpq_env(dsn), redis_url, s3_endpoint, bucket, model),
               "EARTHSIG_INFERENCE_MODEL_REPOSITORY": str(inference.model_repository.resolve())}
-    hosts = [new_host(name, work / f"{name}-{workers}", shared)
+    hosts = [new_host(name, work / f"{name}-{workers}-{len(day.l2a)}", shared)
              for name in ("host-a", "host-b")[:min(workers, 2)]]
     for n in range(workers):
         hosts[n % len(hosts)].start_worker(f"w{workers}-{n}")
-    settings = IngestSettings(_env_file=None, home=work / f"enqueuer-{workers}",
+    settings = IngestSettings(_env_file=None, home=work / f"enqueuer-{workers}-{len(day.l2a)}",
                               redis_url=redis_url, discovery_providers=["primary"])
     try:
         # Every worker registered (its model built, its imports done) before the clock starts.
@@ -125,7 +126,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=120,
                         help="acquisitions of the day served in the 1/2/4-worker sweep")
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--workers", default="1,2,4", help="the sweep (empty: none)")
     parser.add_argument("--full", type=int, default=0,
                         help="then the whole day with this many workers (0: not)")
     parser.add_argument("--model", default=None, help="default: the deployment's default")
@@ -148,7 +149,7 @@ def main() -> None:
         model = ModelRepository.from_settings(inference).resolve(model_name).spec.ref
         with moto_s3_server(work) as s3:
             rows = []
-            for day, counts in ((sweep, [int(w) for w in args.workers.split(",")]),
+            for day, counts in ((sweep, [int(w) for w in args.workers.split(",") if w]),
                                 (whole, [args.full] if whole else [])):
                 if not counts:
                     continue

@@ -15,8 +15,9 @@ of files per item, no L1C duplicate), nothing is queued, running, deferred or fa
 catalog holds as many items as the provider lists acquisitions, and ``earthsig status --json``
 tells the day as done with its counts.
 
-``EARTHSIG_DAY_LOAD_PRODUCTS`` (default 120, ~3.5 min on a 2-core machine) picks how many of
-the day's acquisitions are served; ``all`` serves the whole day (702).
+``EARTHSIG_DAY_LOAD_PRODUCTS`` (default 120: 3.5 minutes on a quiet 2-core machine, 6 on a
+busy one) picks how many of the day's acquisitions are served; ``all`` serves the whole day
+(702 acquisitions, 89 L1C duplicates).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,14 @@ from infra.redis_server import OwnedRedis
 from infra.settings import StackSettings
 from ingest.discovery import DiscoveryError, load_aoi
 from ingest.discovery.daily import run_discovery
-from ingest.discovery.runs import DUPLICATE, IN_QUEUE, PUBLISHED, QUEUED, run_decisions
+from ingest.discovery.runs import (
+    DUPLICATE,
+    IN_QUEUE,
+    PUBLISHED,
+    QUEUED,
+    DiscoveryRunRecord,
+    run_decisions,
+)
 from ingest.orchestration.pausepoints import ENV as PAUSE_ENV
 from ingest.settings import IngestSettings
 from tests.day_rig import (
@@ -132,7 +140,7 @@ def test_a_day_over_europe_through_outage_kill_and_redis_restart(
 
             dag = EODataAccessGateway()
 
-            def discover(end: dt.date, names: list[str]):  # noqa: ANN202
+            def discover(end: dt.date, names: list[str]) -> DiscoveryRunRecord:
                 return run_discovery(dag, connection=redis, end=end, aoi=load_aoi("europe"),
                                      max_cloud=60.0, model_ref=model, dsn=pgstac_dsn,
                                      inference=inference, settings=settings.model_copy(
@@ -164,8 +172,9 @@ def test_a_day_over_europe_through_outage_kill_and_redis_restart(
                                        "EARTHSIG_HOME": str(home)})
 
 
-def _discover_through_an_outage(providers: DayProviders, discover, day: WrittenDay,  # noqa: ANN001
-                                redis: Redis) -> None:
+def _discover_through_an_outage(providers: DayProviders,
+                                discover: Callable[[dt.date, list[str]], DiscoveryRunRecord],
+                                day: WrittenDay, redis: Redis) -> None:
     assert discover(DAY - dt.timedelta(days=1), ["primary"]).found == 0  # the day before
     providers.outage("primary", True)
     with pytest.raises(DiscoveryError, match="every provider failed: primary"):
@@ -185,7 +194,7 @@ def _discover_through_an_outage(providers: DayProviders, discover, day: WrittenD
 
 def _kill_and_restart(hosts: dict[str, Host], marker: Path, redis_server: OwnedRedis,
                       dsn: str, day: WrittenDay, settings: IngestSettings,
-                      logs) -> str:  # noqa: ANN001
+                      logs: Callable[[], str]) -> str:
     """SIGKILL a worker inside a job, then restart Redis; return the killed job's id."""
     def published() -> int:
         return sum(published_sources(dsn).values())
