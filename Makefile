@@ -12,6 +12,8 @@ BENCH_CATALOG_ITEMS ?= 200000
 BENCH_TILE_SIZE ?= 10980
 BENCH_CLOUD_SIZE ?= 2048
 BENCH_PYRAMID_PRODUCTS ?= 1000
+BENCH_DAY_PRODUCTS ?= 120
+BENCH_DAY_FULL_WORKERS ?= 4
 
 .PHONY: install demo up down status test test-load bench lint protos clean
 
@@ -66,6 +68,9 @@ bench: install
 	$(BIN)/python -m tests.bench.chain --size $(BENCH_SIZE)
 	$(BIN)/python -m tests.bench.queue
 	$(BIN)/python -m tests.bench.queue --products 8 --size 1024
+	$(BIN)/python -m tests.bench.day_load --products 40
+	$(BIN)/python -m tests.bench.day_load --model clc-spectral --products $(BENCH_DAY_PRODUCTS) \
+		--full $(BENCH_DAY_FULL_WORKERS)
 	$(BIN)/python -m tests.bench.readers --size $(BENCH_READ_SIZE) --rss-sizes $(BENCH_RSS_SIZES)
 	$(BIN)/python -m tests.bench.models
 	$(BIN)/python -m tests.bench.dynamicworld

@@ -36,12 +36,12 @@ BENCH_DB = "earthsig_bench_queue"
 REDIS_DB = 9
 
 
-def fresh_database(admin_env: dict[str, str]) -> str:
+def fresh_database(admin_env: dict[str, str], name: str = BENCH_DB) -> str:
     admin = dsn_for(admin_env["PGHOST"], int(admin_env["PGPORT"]), "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    dsn = dsn_for(admin_env["PGHOST"], int(admin_env["PGPORT"]), BENCH_DB)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = dsn_for(admin_env["PGHOST"], int(admin_env["PGPORT"]), name)
     migrate_pgstac(dsn)
     return dsn
 

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 from redis import Redis
@@ -33,72 +29,33 @@ from ingest.orchestration.queue import enqueue_product, wait_for
 from ingest.orchestration.stages import Stage
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.hosts import Host, create_public_bucket, new_host, shared_environment
 from tests.models import built
 from tests.servers import STATIC_ROOT_VAR, moto_s3_server, uvicorn_server
+from tests.workers import stop_workers
 
 BUCKET = "earthsig-multihost"
-AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-       "AWS_DEFAULT_REGION": "us-east-1"}
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with moto_s3_server(tmp_path_factory.mktemp("moto")) as endpoint:
-        client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
-        client.create_bucket(Bucket=BUCKET)
-        client.put_bucket_policy(Bucket=BUCKET, Policy=(
-            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
-            f'"Action": "s3:GetObject", "Resource": "arn:aws:s3:::{BUCKET}/*"}}]}}'))
+        create_public_bucket(endpoint, BUCKET)
         yield endpoint
-
-
-def _boto_credentials() -> dict[str, str]:
-    return {"aws_access_key_id": AWS["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": AWS["AWS_SECRET_ACCESS_KEY"],
-            "region_name": AWS["AWS_DEFAULT_REGION"]}
-
-
-@dataclass
-class Host:
-    name: str
-    root: Path  # everything this host has on local disk
-    process: subprocess.Popen
-
-    @property
-    def models(self) -> Path:  # the default repository, relative to its working directory
-        return self.root / "work" / ".earthsig" / "models"
-
-
-def _start_host(name: str, root: Path, queues: str, shared: dict[str, str]) -> Host:
-    for sub in ("work", "home", "state"):
-        (root / sub).mkdir(parents=True)
-    # Only what a second machine would be given; nothing inherited from this process.
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(root / "home"), "TMPDIR": str(root / "home"),
-           "EARTHSIG_HOME": str(root / "state"), **shared}
-    log = (root / "worker.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "infra", "worker", "--queues", queues,
-                             "--name", name], cwd=root / "work", env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    return Host(name, root, proc)
 
 
 @pytest.fixture
 def hosts(tmp_path: Path, pgstac_dsn: str, redis_url: str,
           s3_endpoint: str) -> Iterator[dict[str, Host]]:
-    shared = {**libpq_env(pgstac_dsn), **AWS, "EARTHSIG_REDIS_URL": redis_url,
-              "EARTHSIG_ASSET_STORE_URL": f"s3://{BUCKET}/catalog",
-              "EARTHSIG_S3_ENDPOINT_URL": s3_endpoint,
-              "EARTHSIG_ASSET_PUBLIC_URL": f"{s3_endpoint}/{BUCKET}",
-              "CPL_VSIL_CURL_USE_HEAD": "NO",
-              # Configured like the enqueuer: the same default model (tests/conftest.py).
-              "EARTHSIG_INFERENCE_DEFAULT_MODEL": os.environ["EARTHSIG_INFERENCE_DEFAULT_MODEL"]}
-    started = {"a": _start_host("host-a", tmp_path / "host-a", "fetch,publish", shared),
-               "b": _start_host("host-b", tmp_path / "host-b", "infer", shared)}
+    # Configured like the enqueuer: the same default model (tests/conftest.py).
+    shared = shared_environment(libpq_env(pgstac_dsn), redis_url, s3_endpoint, BUCKET,
+                                os.environ["EARTHSIG_INFERENCE_DEFAULT_MODEL"])
+    started = {"a": new_host("host-a", tmp_path / "host-a", shared),
+               "b": new_host("host-b", tmp_path / "host-b", shared)}
+    started["a"].start_worker("host-a", "fetch,publish")
+    started["b"].start_worker("host-b", "infer")
     try:
         yield started
     finally:
-        for host in started.values():
-            host.process.terminate()
-        for host in started.values():
-            host.process.wait(30)
+        stop_workers(w for host in started.values() for w in host.workers.values())
 
 
 def _sha256(path: Path) -> str:

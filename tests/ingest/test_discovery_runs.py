@@ -47,41 +47,11 @@ from ingest.pipeline import process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.eodag_provider import eodag_environment
 from tests.models import built
 from tests.servers import uvicorn_server
 
 DAY = dt.date(2024, 7, 1)
-PROVIDER = """
-{name}:
-  priority: {priority}
-  roles: [host]
-  description: local STAC API for tests
-  url: {base}
-  search:
-    type: StacSearch
-    api_endpoint: {base}/search
-    need_auth: false
-    retry_total: 0  # EODAG's own per-request retries: off, the run's attempts are counted
-    timeout: 20
-    pagination:
-      max_limit: 100
-    metadata_mapping:
-      geometry:
-        - '{{{{"not_a_filter":{{geometry#to_geojson}}}}}}'
-        - '$.geometry'
-  products:
-    S2_MSI_L2A:
-      _collection: sentinel-2-l2a
-    S2_MSI_L1C:
-      _collection: sentinel-2-l1c
-      metadata_mapping:
-        eodag:download_link: '$.assets.product.href'
-  download:
-    type: HTTPDownload
-    products:
-      S2_MSI_L1C:
-        ignore_assets: true
-"""
 
 
 @dataclass
@@ -176,16 +146,10 @@ def world(tmp_path: Path, redis_url: str, pgstac_dsn: str,
             uvicorn_server("tests.ingest.flaky_stac:create_app",
                            {"EARTHSIG_TEST_STAC_ROOT": str(providers[1].root)}) as second:
         providers[0].base, providers[1].base = first, second
-        cfg = tmp_path / "eodag"
-        (cfg / "providers").mkdir(parents=True)
-        for provider, priority in zip(providers, (2, 1), strict=True):
-            (cfg / "providers" / f"{provider.name}.yml").write_text(PROVIDER.format(
-                name=provider.name, base=provider.base, priority=priority))
+        environment = eodag_environment(tmp_path / "eodag", [
+            (p.name, p.base, priority) for p, priority in zip(providers, (2, 1), strict=True)])
         with pytest.MonkeyPatch.context() as mp:
-            for key, value in {"EODAG_CFG_DIR": str(cfg),
-                               "EODAG_PROVIDERS_CFG_DIR": str(cfg / "providers"),
-                               "EODAG_STRICT_COLLECTIONS": "true",
-                               "EODAG_PROVIDERS_WHITELIST": '["primary", "backup"]'}.items():
+            for key, value in environment.items():
                 mp.setenv(key, value)
             from eodag import EODataAccessGateway
 
