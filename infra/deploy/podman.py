@@ -3,7 +3,7 @@
 ``python -m infra.deploy.podman build`` installs what is missing (podman, runc, debootstrap from
 Debian unless EARTHSIG_APT_INSTALL is off; podman-compose is in the ``dev`` extra), makes the
 base image once with debootstrap (``localhost/debian:bookworm``, from the Debian mirror apt
-already uses), and builds the four service images on it with the host's CA bundle mounted for
+already uses), and builds the five service images on it with the host's CA bundle mounted for
 pip and npm. The Dockerfiles default to ``python:3.11-slim-bookworm`` elsewhere: the base is a
 build argument. ``up`` runs compose.yaml with compose.podman.yaml over it on the host's
 PostgreSQL and Redis until every service is healthy; ``down`` removes it.
@@ -318,7 +318,7 @@ def cli() -> None:
 @click.option("--base", default=BASE_IMAGE, show_default=True,
               help="Base image (build argument BASE_IMAGE); '' for the Dockerfiles' own.")
 @click.option("--service", "services", multiple=True, type=click.Choice(SERVICES),
-              help="Only these images (repeatable); default: all four.")
+              help="Only these images (repeatable); default: all five.")
 def build(base: str, services: tuple[str, ...]) -> None:
     """Install podman if missing, make the base image once, build the service images."""
     seconds = build_all(base or None, services or SERVICES)

@@ -1,15 +1,18 @@
 """The images built and the compose stack run under Podman, a product through it end to end.
 
-The four images are built (podman layer cache: only what changed) on the debootstrap base,
+The five images are built (podman layer cache: only what changed) on the debootstrap base,
 and compose.yaml runs with compose.podman.yaml over it (infra/deploy/podman.py): the one-shots
-migrate an empty database of the host's PostgreSQL and write the model repository into the
-stack's volume, then the API, tiler, three workers, scheduler and dashboard start and pass
-their own health checks. A generated product, served over HTTP from the host, is processed by
-the containerised workers (``earthsig process --wait`` run in a worker container), found
-through the containerised API with pystac-client and drawn by the containerised tiler in the
-colours of the published COG's own colour table. Everything of the project is removed after.
+migrate an empty database of the host's PostgreSQL, write the model repository and the gRPC
+service's CA and certificate into the stack's volumes, then the API, tiler, three workers,
+scheduler, dashboard and gRPC service start and pass their own health checks. A generated
+product, served over HTTP from the host, is processed by the containerised workers
+(``earthsig process --wait`` run in a worker container), found through the containerised API
+with pystac-client, drawn by the containerised tiler in the colours of the published COG's
+own colour table, and listed by the containerised gRPC service on mutual TLS (a client
+certificate issued in the stack's volume) with the COGs' pixels. Everything of the project
+is removed after.
 
-``make test-containers`` runs it (docs/deployment.md, "Podman"): about 12 minutes from a cold
+``make test-containers`` runs it (docs/deployment.md, "Podman"): about 15 minutes from a cold
 cache (the builds), 3 with the images built, too long for ``make test``, so the suite runs it
 only with ``EARTHSIG_CONTAINERS_TEST=1``, which that target sets. It needs root (apt: podman,
 runc, debootstrap; rootful podman) and PyPI, Debian and npm for the builds.
@@ -53,9 +56,13 @@ from tests.tiles import decode_png, rgba_at, tile_of, tile_url
 # The JSON report of image sizes and start-up times (docs/deployment.md records it).
 REPORT_VAR = "EARTHSIG_CONTAINERS_REPORT"
 
-pytestmark = pytest.mark.skipif(os.environ.get("EARTHSIG_CONTAINERS_TEST") != "1",
-                                reason="builds the images and runs the compose stack: "
-                                "`make test-containers`")
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("EARTHSIG_CONTAINERS_TEST") != "1",
+                       reason="builds the images and runs the compose stack: "
+                       "`make test-containers`"),
+    # The first test waits for the builds: from a cold cache, past the suite's 600 s.
+    pytest.mark.timeout(1800),
+]
 
 
 @dataclass
