@@ -1,4 +1,5 @@
-"""Container health checks: ``python -m infra.deploy.health http|loopback|redis|worker|scheduler``.
+"""Container health checks: ``python -m infra.deploy.health CHECK [ARGUMENTS]``, CHECK one of
+http, loopback, redis, worker, scheduler, grpc.
 
 Exit status 0 means healthy, 1 unhealthy, with one line on stderr saying why. The images carry
 Python but neither curl nor wget, so every check is this module. A worker or the scheduler is
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import sys
 import time
 import urllib.request
@@ -89,9 +91,37 @@ def check_scheduler(url: str | None = None, host: str | None = None) -> str:
     return ", ".join(fresh)
 
 
+def check_grpc(timeout_s: float = 5.0) -> str:
+    """The gRPC service's port (EARTHSIG_GRPC_PORT) on 127.0.0.1 completes a TLS handshake
+    with a certificate its own CA signed for 127.0.0.1 (mutual TLS: no call can be made
+    without a client certificate, which the container does not hold)."""
+    from infra.grpc_api.settings import GrpcSettings
+
+    settings = GrpcSettings()
+    ca = settings.cert_paths[2]
+    address = ("127.0.0.1", settings.port)
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+        context.set_alpn_protocols(["h2"])  # what gRPC servers insist on
+        with socket.create_connection(address, timeout=timeout_s) as raw, \
+                context.wrap_socket(raw, server_hostname=address[0]) as tls:
+            subject = _common_name(tls.getpeercert() or {})
+    except (OSError, ssl.SSLError) as exc:
+        raise Unhealthy(f"grpc 127.0.0.1:{settings.port} (CA {ca}): {exc}") from exc
+    return f"grpc 127.0.0.1:{settings.port}: TLS, server certificate {subject}"
+
+
+def _common_name(certificate: dict) -> str:
+    for rdn in certificate.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return "?"
+
+
 CHECKS: dict[str, Callable[..., str]] = {
     "http": check_http, "loopback": check_loopback, "redis": check_redis,
-    "worker": check_worker, "scheduler": check_scheduler,
+    "worker": check_worker, "scheduler": check_scheduler, "grpc": check_grpc,
 }
 ARGUMENTS = {"http": 1, "loopback": 2}
 
@@ -99,7 +129,7 @@ ARGUMENTS = {"http": 1, "loopback": 2}
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in CHECKS or len(argv) - 1 != ARGUMENTS.get(argv[0], 0):
         print("usage: python -m infra.deploy.health http URL | loopback PORT_VARIABLE PATH"
-              " | redis | worker | scheduler", file=sys.stderr)
+              " | redis | worker | scheduler | grpc", file=sys.stderr)
         return 2
     try:
         print(CHECKS[argv[0]](*argv[1:]))

@@ -3,7 +3,7 @@
 ``python -m infra.deploy.podman build`` installs what is missing (podman, runc, debootstrap from
 Debian unless EARTHSIG_APT_INSTALL is off; podman-compose is in the ``dev`` extra), makes the
 base image once with debootstrap (``localhost/debian:bookworm``, from the Debian mirror apt
-already uses), and builds the four service images on it with the host's CA bundle mounted for
+already uses), and builds the five service images on it with the host's CA bundle mounted for
 pip and npm. The Dockerfiles default to ``python:3.11-slim-bookworm`` elsewhere: the base is a
 build argument. ``up`` runs compose.yaml with compose.podman.yaml over it on the host's
 PostgreSQL and Redis until every service is healthy; ``down`` removes it.
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 DEPLOY = Path(__file__).resolve().parent
 ROOT = DEPLOY.parents[1]
 BASE_IMAGE = "localhost/debian:bookworm"
-SERVICES = ("api", "tiler", "worker", "scheduler")
+SERVICES = ("api", "tiler", "worker", "scheduler", "grpc")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 # Where builds see the host's CA bundle (a RUN-time mount, not a layer of the image).
 BUILD_CA = "/run/earthsig-host-ca.crt"
@@ -196,9 +196,9 @@ def build_all(base: str | None, services: tuple[str, ...] = SERVICES) -> dict[st
 
 
 COMPOSE_FILES = ("compose.yaml", "compose.podman.yaml")
-ONE_SHOTS = ("migrate", "models")
+ONE_SHOTS = ("migrate", "models", "grpc-certs")
 LONG_RUNNING = ("api", "tiler", "worker-fetch", "worker-infer", "worker-publish", "scheduler",
-                "dashboard")
+                "dashboard", "grpc")
 PROJECT_LABEL = "io.podman.compose.project"
 SERVICE_LABEL = "io.podman.compose.service"
 
@@ -304,7 +304,7 @@ def down(stack: ComposeStack) -> None:
     stack.compose("down", "--volumes", "-t", "30", check=False)
     for container in stack.containers():  # what compose did not know, e.g. after a failed up
         podman("rm", "--force", "--volumes", container, check=False)
-    for volume in ("assets", "models", "inputs", "pgdata", "redisdata"):
+    for volume in ("assets", "models", "inputs", "grpccerts", "pgdata", "redisdata"):
         podman("volume", "rm", "--force", f"{stack.project}_{volume}", check=False)
 
 
@@ -318,7 +318,7 @@ def cli() -> None:
 @click.option("--base", default=BASE_IMAGE, show_default=True,
               help="Base image (build argument BASE_IMAGE); '' for the Dockerfiles' own.")
 @click.option("--service", "services", multiple=True, type=click.Choice(SERVICES),
-              help="Only these images (repeatable); default: all four.")
+              help="Only these images (repeatable); default: all five.")
 def build(base: str, services: tuple[str, ...]) -> None:
     """Install podman if missing, make the base image once, build the service images."""
     seconds = build_all(base or None, services or SERVICES)

@@ -125,6 +125,13 @@ COMPOSE: dict[str, tuple[str, str]] = {
     "EARTHSIG_API_PUBLISHED_PORT": ("8081", "Host port of the STAC API."),
     "EARTHSIG_TILER_PUBLISHED_PORT": ("8082", "Host port of the tiler."),
     "EARTHSIG_DASHBOARD_PUBLISHED_PORT": ("9181", "Host port of rq-dashboard."),
+    "EARTHSIG_GRPC_PUBLISHED_PORT": ("50051", "Host port of the gRPC service."),
+    "EARTHSIG_GRPC_HTTP_PUBLISHED_PORT": ("8085", "Host port of the gRPC service's HTTP "
+                                          "bindings."),
+    "EARTHSIG_GRPC_SERVER_NAME": ("localhost", "The name (or address) clients reach the gRPC "
+                                  "service by: the one-shot `grpc-certs` puts it in the "
+                                  "server certificate, with `localhost`, `127.0.0.1` and "
+                                  "`grpc`."),
     "EARTHSIG_FETCH_WORKERS": ("2", "Workers on the fetch and discover queues."),
     "EARTHSIG_INFER_WORKERS": ("2", "Workers on the infer queue (they share Triton)."),
     "EARTHSIG_PUBLISH_WORKERS": ("1", "Workers on the publish queue."),

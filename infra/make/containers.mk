@@ -1,7 +1,7 @@
 # The images and the compose stack under Podman (docs/deployment.md, "Podman"): no registry
 # and no Docker engine needed. infra/deploy/podman.py installs podman, runc and debootstrap
 # from Debian when missing (apt, as root or with sudo -n), makes the base image once with
-# debootstrap and builds the four images on it; the test runs compose.yaml (with
+# debootstrap and builds the five images on it; the test runs compose.yaml (with
 # compose.podman.yaml) and a product through the containers, then removes them.
 .PHONY: containers test-containers
 

@@ -1,15 +1,18 @@
 """The images built and the compose stack run under Podman, a product through it end to end.
 
-The four images are built (podman layer cache: only what changed) on the debootstrap base,
+The five images are built (podman layer cache: only what changed) on the debootstrap base,
 and compose.yaml runs with compose.podman.yaml over it (infra/deploy/podman.py): the one-shots
-migrate an empty database of the host's PostgreSQL and write the model repository into the
-stack's volume, then the API, tiler, three workers, scheduler and dashboard start and pass
-their own health checks. A generated product, served over HTTP from the host, is processed by
-the containerised workers (``earthsig process --wait`` run in a worker container), found
-through the containerised API with pystac-client and drawn by the containerised tiler in the
-colours of the published COG's own colour table. Everything of the project is removed after.
+migrate an empty database of the host's PostgreSQL, write the model repository and the gRPC
+service's CA and certificate into the stack's volumes, then the API, tiler, three workers,
+scheduler, dashboard and gRPC service start and pass their own health checks. A generated
+product, served over HTTP from the host, is processed by the containerised workers
+(``earthsig process --wait`` run in a worker container), found through the containerised API
+with pystac-client, drawn by the containerised tiler in the colours of the published COG's
+own colour table, and listed by the containerised gRPC service on mutual TLS (a client
+certificate issued in the stack's volume) with the COGs' pixels. Everything of the project
+is removed after.
 
-``make test-containers`` runs it (docs/deployment.md, "Podman"): about 12 minutes from a cold
+``make test-containers`` runs it (docs/deployment.md, "Podman"): about 15 minutes from a cold
 cache (the builds), 3 with the images built, too long for ``make test``, so the suite runs it
 only with ``EARTHSIG_CONTAINERS_TEST=1``, which that target sets. It needs root (apt: podman,
 runc, debootstrap; rootful podman) and PyPI, Debian and npm for the builds.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,19 +31,24 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psycopg
 import pystac
 import pytest
 import rasterio
 from pyproj import Transformer
 from pystac_client import Client
+from shapely import from_wkt as shapely_wkt
 from shapely.geometry import shape
 
-from catalog_schemas import clc
+from catalog_schemas import clc, cloudmask
 from infra.deploy import podman
+from infra.grpc_api.generated.snapearth.api.v1 import database_pb2_grpc
+from infra.grpc_api.generated.snapearth.api.v1 import segmentation_pb2 as v1
 from infra.postgres import dsn_for, libpq_env
 from infra.stack import StackState
 from samples import make_sample_product
+from tests.grpc_api.pilot_client import channel
 from tests.servers import STATIC_ROOT_VAR, free_port, uvicorn_server
 from tests.spots import Spot, interior_spot
 from tests.tiles import decode_png, rgba_at, tile_of, tile_url
@@ -47,9 +56,13 @@ from tests.tiles import decode_png, rgba_at, tile_of, tile_url
 # The JSON report of image sizes and start-up times (docs/deployment.md records it).
 REPORT_VAR = "EARTHSIG_CONTAINERS_REPORT"
 
-pytestmark = pytest.mark.skipif(os.environ.get("EARTHSIG_CONTAINERS_TEST") != "1",
-                                reason="builds the images and runs the compose stack: "
-                                "`make test-containers`")
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("EARTHSIG_CONTAINERS_TEST") != "1",
+                       reason="builds the images and runs the compose stack: "
+                       "`make test-containers`"),
+    # The first test waits for the builds: from a cold cache, past the suite's 600 s.
+    pytest.mark.timeout(1800),
+]
 
 
 @dataclass
@@ -60,6 +73,8 @@ class Running:
     item_id: str
     api: str
     tiler: str
+    grpc: str  # host:port of the gRPC service
+    grpc_certs: Path  # ca.crt and the client PILOT's certificate, out of the stack's volume
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +107,8 @@ def _variables(database: dict[str, str], redis_url: str, env_file: Path,
         "EARTHSIG_API_PUBLISHED_PORT": str(ports["api"]),
         "EARTHSIG_TILER_PUBLISHED_PORT": str(ports["tiler"]),
         "EARTHSIG_DASHBOARD_PUBLISHED_PORT": str(ports["dashboard"]),
+        "EARTHSIG_GRPC_PUBLISHED_PORT": str(ports["grpc"]),
+        "EARTHSIG_GRPC_HTTP_PUBLISHED_PORT": str(ports["grpc_http"]),
         "EARTHSIG_API_TILER_URL": f"http://127.0.0.1:{ports['tiler']}",
         "EARTHSIG_ENV_FILE": str(env_file),
         # One worker per pool: two cores here.
@@ -108,7 +125,7 @@ def running(images: dict[str, float], empty_database: dict[str, str], module_red
     # The suite's fast rule model, whose classes on generated products are known (conftest).
     env_file.write_text("EARTHSIG_INFERENCE_DEFAULT_MODEL="
                         f"{os.environ['EARTHSIG_INFERENCE_DEFAULT_MODEL']}\n")
-    ports = {name: free_port() for name in ("api", "tiler", "dashboard")}
+    ports = {name: free_port() for name in ("api", "tiler", "dashboard", "grpc", "grpc_http")}
     stack = podman.ComposeStack(f"earthsig-e2e-{uuid.uuid4().hex[:8]}",
                                 _variables(empty_database, module_redis_url, env_file, ports))
     served = home / "served"
@@ -123,12 +140,34 @@ def running(images: dict[str, float], empty_database: dict[str, str], module_red
                                  "--timeout", "300", check=False)
             assert done.returncode == 0, done.stderr + "".join(
                 stack.logs(c) for c, s in stack.containers().items() if s.startswith("worker"))
+        certs = _client_certificates(stack, home / "grpc-certs")
         yield Running(stack, pystac.Item.from_file(str(path)), path.parent,
                       done.stdout.strip().splitlines()[-1],
-                      f"http://127.0.0.1:{ports['api']}", f"http://127.0.0.1:{ports['tiler']}")
+                      f"http://127.0.0.1:{ports['api']}", f"http://127.0.0.1:{ports['tiler']}",
+                      f"127.0.0.1:{ports['grpc']}", certs)
     finally:
         podman.down(stack)
     assert not stack.containers(), "containers left behind"
+
+
+PILOT = "e2e-pilot"
+
+
+def _client_certificates(stack: podman.ComposeStack, folder: Path) -> Path:
+    """A client certificate issued by the stack's CA in its certificate volume, taken out as
+    docs/deployment.md ("gRPC") tells a user to: tar on stdout of a one-off container."""
+    script = (f"earthsig grpc-certs client {PILOT} >&2 && "
+              f"tar -C /var/lib/earthsig/grpc -c ca.crt {PILOT}.crt {PILOT}.key")
+    done = subprocess.run(
+        ["podman", "run", "--rm", "--network", "none",
+         "-v", f"{stack.project}_grpccerts:/var/lib/earthsig/grpc",
+         "-e", "EARTHSIG_GRPC_CERTS_DIR=/var/lib/earthsig/grpc",
+         podman.image_name("grpc"), "sh", "-c", script],
+        env=podman.podman_env(), capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    folder.mkdir()
+    subprocess.run(["tar", "-C", str(folder), "-x"], input=done.stdout, check=True)
+    return folder
 
 
 def _report(images: dict[str, float], startup: dict[str, float]) -> None:
@@ -187,3 +226,30 @@ def test_the_containerised_tiler_draws_the_cog_in_its_colours(running: Running,
     assert response.status_code == 200, response.text
     drawn = rgba_at(decode_png(response.content), tile, spot)
     assert drawn == _cog_colour(cog, spot) == (*clc.by_clc_code(clc_code).rgb, 255)
+
+
+def test_the_containerised_grpc_service_lists_the_product_with_the_cog_s_pixels(
+        running: Running) -> None:
+    """ListSegmentation on mutual TLS, with a client certificate of the stack's own CA: the
+    processed product, its rasters the published COGs' pixels."""
+    [item] = Client.open(running.api).search(ids=[running.item_id]).items()
+    product = item.properties["earthsig:source_product"]
+    with channel(running.grpc, running.grpc_certs, PILOT) as ch:
+        stub = database_pb2_grpc.DatabaseProductServiceStub(ch)
+        found = list(stub.ListSegmentation(v1.ListSegmentationRequest(product_ids=[product]),
+                                           timeout=120))
+    assert [(r.item_id, r.product_id) for r in found] == [(running.item_id, product)]
+    response = found[0]
+    assert shapely_wkt(response.wkt).equals_exact(shape(item.geometry), 1e-9)
+    expected = {}
+    for asset in ("landcover", "cloudmask"):
+        with rasterio.open(item.assets[asset].href) as src:
+            assert response.crs == src.crs.to_string()
+            assert list(response.transform) == pytest.approx(list(src.transform)[:6])
+            expected[asset] = src.read(1)
+    for raster, values in ((response.segmentation, expected["landcover"]),
+                           (response.cloud_mask, np.isin(expected["cloudmask"],
+                                                         cloudmask.OBSCURED))):
+        assert (raster.height, raster.width) == values.shape
+        assert np.array_equal(np.asarray(raster.data).reshape(values.shape), values)
+    assert len(set(response.segmentation.data)) > 1  # a real map, not one fill value

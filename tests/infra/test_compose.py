@@ -25,8 +25,8 @@ from ingest.orchestration.stages import DISCOVER_QUEUE, Stage
 DEPLOY = Path(__file__).resolve().parents[2] / "infra" / "deploy"
 ROOT = DEPLOY.parents[1]
 COMPOSE = DEPLOY / "compose.yaml"
-ONE_SHOTS = {"migrate", "models"}
-DOCKERFILES = [DEPLOY / f"Dockerfile.{s}" for s in ("api", "tiler", "worker", "scheduler")]
+ONE_SHOTS = {"migrate", "models", "grpc-certs"}
+DOCKERFILES = [DEPLOY / f"Dockerfile.{s}" for s in ("api", "tiler", "worker", "scheduler", "grpc")]
 
 
 def compose_binary() -> Path:
@@ -64,7 +64,7 @@ def test_every_long_running_service_is_health_checked(stack: dict) -> None:
     services = stack["services"]
     assert set(services) >= {"database", "migrate", "redis", "models", "triton", "api", "tiler",
                              "worker-fetch", "worker-infer", "worker-publish", "scheduler",
-                             "dashboard"}
+                             "dashboard", "grpc-certs", "grpc"}
     for name, service in services.items():
         if name in ONE_SHOTS:
             assert service["restart"] == "no"
@@ -143,6 +143,9 @@ def test_assets_and_models_are_shared_volumes_where_they_are_read(stack: dict) -
         env = services[name]["environment"]
         assert _mount(services[name], env["EARTHSIG_ASSET_ROOT"])["source"] == "assets"
     assert _mount(services["tiler"], "/srv/earthsig/assets")["read_only"] is True
+    # The gRPC service publishes (CreateProduct) where the tiler reads.
+    grpc = services["grpc"]
+    assert _mount(grpc, grpc["environment"]["EARTHSIG_ASSET_ROOT"])["source"] == "assets"
     repo = services["worker-infer"]["environment"]["EARTHSIG_INFERENCE_MODEL_REPOSITORY"]
     for name in ("worker-fetch", "worker-infer", "models"):
         assert _mount(services[name], repo)["source"] == "models"
@@ -199,3 +202,20 @@ def test_env_example_names_only_documented_variables() -> None:
     # EODAG reads EODAG__<PROVIDER>__... itself; the pattern is what the reference documents.
     unknown = {n for n in names if not n.startswith("EODAG__")} - documented_variables()
     assert not unknown, sorted(unknown)
+
+
+def test_the_grpc_service_reads_the_certificates_the_one_shot_makes(stack: dict) -> None:
+    services = stack["services"]
+    grpc, certs = services["grpc"], services["grpc-certs"]
+    folder = grpc["environment"]["EARTHSIG_GRPC_CERTS_DIR"]
+    assert _mount(grpc, folder) == {**_mount(certs, folder), "read_only": True}
+    assert _mount(certs, folder)["source"] == "grpccerts"
+    command = certs["command"]
+    assert command[:4] == ["earthsig", "grpc-certs", "init", "--dir"]
+    assert command[command.index("--dir") + 1] == folder
+    # Other containers reach it as `grpc`, a user by EARTHSIG_GRPC_SERVER_NAME.
+    hosts = [command[i + 1] for i, a in enumerate(command) if a == "--host"]
+    assert hosts == ["grpc", "localhost"]
+    assert grpc["depends_on"]["grpc-certs"]["condition"] == "service_completed_successfully"
+    assert grpc["image"] == certs["image"] == "earthsignature/grpc:latest"
+    assert {p["target"] for p in grpc["ports"]} == {50051, 8085}

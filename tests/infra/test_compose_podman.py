@@ -21,7 +21,8 @@ REGISTRY_ONLY = {"database", "redis", "triton"}
 
 
 def _config(*files: str) -> dict:
-    variables = {"POSTGRES_PASSWORD": "secret", "EARTHSIG_DASHBOARD_PUBLISHED_PORT": "9999"}
+    variables = {"POSTGRES_PASSWORD": "secret", "EARTHSIG_DASHBOARD_PUBLISHED_PORT": "9999",
+                 "EARTHSIG_GRPC_PUBLISHED_PORT": "9998"}
     done = podman.ComposeStack("earthsig-config", variables, files).compose("config")
     return yaml.safe_load(done.stdout)["services"]
 
@@ -43,9 +44,10 @@ def test_images_commands_and_volumes_are_compose_s(services: tuple[dict, dict]) 
     for name, service in local.items():
         assert service["image"] == compose[name]["image"], name
         assert service.get("volumes") == compose[name].get("volumes"), name
-        if name != "dashboard":  # binds loopback on its port, below
+        if name not in ("dashboard", "grpc"):  # they bind loopback, below
             assert service.get("command") == compose[name].get("command"), name
     assert local["dashboard"]["command"][-1].startswith("exec rq-dashboard --bind 127.0.0.1")
+    assert local["grpc"]["command"] == ["earthsig", "serve", "grpc", "--host", "127.0.0.1"]
 
 
 def test_host_network_loopback_servers_and_their_health_checks(services: tuple[dict, dict]
@@ -64,4 +66,7 @@ def test_host_network_loopback_servers_and_their_health_checks(services: tuple[d
     assert local["api"]["environment"]["EARTHSIG_API_HOST"] == "127.0.0.1"
     assert local["tiler"]["environment"]["EARTHSIG_TILER_HOST"] == "127.0.0.1"
     assert local["dashboard"]["environment"]["RQ_DASHBOARD_PORT"] == "9999"
+    # The gRPC health check reads EARTHSIG_GRPC_PORT (infra/deploy/health.py).
+    assert local["grpc"]["environment"]["EARTHSIG_GRPC_PORT"] == "9998"
+    assert local["grpc"]["healthcheck"]["test"][-1] == "grpc"
     assert local["worker-infer"]["environment"]["EARTHSIG_INFERENCE_BACKEND"] == "onnxruntime"

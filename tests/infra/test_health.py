@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -111,3 +112,31 @@ def test_scheduler_is_healthy_while_it_beats(redis_url: str, tmp_path: Path) -> 
         assert _wait(lambda: health.check_scheduler(redis_url))
         with pytest.raises(health.Unhealthy):
             health.check_scheduler(redis_url, host="elsewhere")
+
+
+def test_grpc_check_wants_the_server_certificate_its_ca_signed(tmp_path: Path) -> None:
+    """A real gRPC server on mutual TLS (no services: the handshake is what is checked)."""
+    import grpc
+
+    from infra.grpc_api.certificates import init
+    from infra.grpc_api.server import server_credentials
+    from infra.grpc_api.settings import GrpcSettings
+
+    ours, stranger = tmp_path / "ours", tmp_path / "stranger"
+    init(ours)
+    init(stranger)
+    server = grpc.server(ThreadPoolExecutor(1))
+    port = server.add_secure_port("127.0.0.1:0",
+                                  server_credentials(GrpcSettings(certs_dir=ours)))
+    server.start()
+    try:
+        env = {"EARTHSIG_GRPC_PORT": str(port), "EARTHSIG_GRPC_CERTS_DIR": str(ours)}
+        healthy = _run("grpc", env=env)
+        assert healthy.returncode == 0, healthy.stderr
+        assert "server certificate localhost" in healthy.stdout
+        other_ca = _run("grpc", env={**env, "EARTHSIG_GRPC_CERTS_DIR": str(stranger)})
+        assert other_ca.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in other_ca.stderr
+    finally:
+        server.stop(None)
+    closed = _run("grpc", env=env)
+    assert closed.returncode == 1 and f"127.0.0.1:{port}" in closed.stderr
