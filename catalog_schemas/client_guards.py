@@ -35,7 +35,14 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from catalog_schemas.request_limits import LimitExceeded
+import orjson
+
+from catalog_schemas.request_limits import (
+    LIMIT_CAPPED,
+    PARSED_BODY,
+    LimitExceeded,
+    limit_warning,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -81,8 +88,10 @@ class ClientGuardMiddleware:
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_s: float,
                  settings: dict[str, str] | None = None, admit: Admit | None = None,
-                 check_body: CheckBody | None = None) -> None:
+                 check_body: CheckBody | None = None,
+                 cap_query: Callable[[Scope], None] | None = None) -> None:
         self.app = app
+        self.cap_query = cap_query
         self.admit = admit
         self.check_body = check_body
         self.max_body_bytes = max_body_bytes
@@ -158,7 +167,33 @@ class ClientGuardMiddleware:
                             problem.description)
                 await send_json(send, 400, problem.body())
                 return
+        if self.cap_query is not None and scope.get("method") in ("GET", "HEAD"):
+            self.cap_query(scope)
+        if LIMIT_CAPPED in scope:
+            messages, send = self._capped(scope, messages, send)
         await self._run_watched(scope, messages, receive, send)
+
+    def _capped(self, scope: Scope, messages: list[Message], send: Send
+                ) -> tuple[list[Message], Send]:
+        """A capped page size made real (a body re-encoded with it) and stated (a header)."""
+        asked, served = scope[LIMIT_CAPPED]
+        if PARSED_BODY in scope and scope.get("method") not in ("GET", "HEAD"):
+            body = orjson.dumps(scope[PARSED_BODY])
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            scope["headers"] = [(k, v) for k, v in scope.get("headers", [])
+                                if k.lower() != b"content-length"]
+            scope["headers"].append((b"content-length", str(len(body)).encode()))
+        warning = limit_warning(asked, served, self.settings.get("limit", ""))
+        logger.info("capped %s %s: limit=%d served %d a page", scope.get("method"),
+                    scope.get("path"), asked, served)
+
+        async def stating(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"warning", warning)]}
+            await send(message)
+
+        return messages, stating
 
     async def _run_watched(self, scope: Scope, messages: list[Message], receive: Receive,
                            send: Send) -> None:

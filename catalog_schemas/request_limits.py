@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
@@ -52,9 +53,6 @@ class LimitExceeded:
     @property
     def description(self) -> str:
         raise_it = f" (the operator sets it with {self.setting})" if self.setting else ""
-        if self.limit == "limit":
-            return (f"limit={self.sent} is more than the {self.allowed} items a page may hold"
-                    f"{raise_it}: ask for {self.allowed} or fewer and follow the next links.")
         return (f"{self.what} carries {self.sent} {self.limit.replace('_', ' ')}: this service "
                 f"accepts at most {self.allowed}{raise_it}.")
 
@@ -200,9 +198,6 @@ def search_problem(search: Mapping[str, Any], limits: SearchLimits,
         allowed = getattr(limits, name)
         if count > allowed:
             return LimitExceeded(name, allowed, count, name, settings.get(name, ""))
-    asked = _limit(search.get("limit"))
-    if asked is not None and asked > limits.limit:
-        return LimitExceeded("limit", limits.limit, asked, "limit", settings.get("limit", ""))
     if search.get("intersects") is not None:
         problem = _geometry_problem(_as_json(search["intersects"]), "intersects", limits,
                                     settings)
@@ -211,6 +206,40 @@ def search_problem(search: Mapping[str, Any], limits: SearchLimits,
     if search.get("filter") is not None:
         return filter_problem(search["filter"], limits, settings)
     return None
+
+
+# Where a capped page size is noted (scope key): ``(asked, served)``.
+LIMIT_CAPPED = "earthsig.limit_capped"
+
+
+def capped_limit(value: Any, limits: SearchLimits) -> int | None:
+    """What ``limit`` asked, when it is more than a page may hold; else None.
+
+    Such a request is served the maximum, not refused: STAC API Item Search and OGC API
+    Features (``/req/core/fc-limit-response-1``) say a limit above the maximum is no error. The
+    service states it instead (:func:`limit_warning`), so the cap is never silent.
+    """
+    asked = _limit(value)
+    return asked if asked is not None and asked > limits.limit else None
+
+
+def limit_warning(asked: int, served: int, setting: str = "") -> bytes:
+    """The ``Warning`` header (code 299, persistent) of a response whose page was capped."""
+    raise_it = f", set by {setting}" if setting else ""
+    return (f'299 - "limit={asked} is more than the {served} items a page may hold{raise_it}: '
+            f'{served} served a page; follow the next link for more"').encode()
+
+
+def cap_query_limit(scope: MutableMapping[str, Any], limits: SearchLimits) -> None:
+    """A GET search's ``limit`` lowered to the maximum in ``scope`` (and noted there)."""
+    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    asked = max((a for k, v in query if k == "limit" and (a := capped_limit(v, limits))),
+                default=None)
+    if asked is None:
+        return
+    query = [(k, str(limits.limit) if k == "limit" else v) for k, v in query]
+    scope["query_string"] = urlencode(query).encode("latin-1")
+    scope[LIMIT_CAPPED] = (asked, limits.limit)
 
 
 # Where a checked body's JSON is handed on (scope key), so that no one parses it twice.
@@ -234,7 +263,13 @@ def search_body_check(searches: Callable[[str, str], bool], limits: SearchLimits
         except orjson.JSONDecodeError:
             return None
         scope[PARSED_BODY] = document
-        return search_problem(document, limits, settings) if isinstance(document, dict) else None
+        if not isinstance(document, dict):
+            return None
+        asked = capped_limit(document.get("limit"), limits)
+        if asked is not None:
+            document["limit"] = limits.limit  # the middleware hands on the body re-encoded
+            scope[LIMIT_CAPPED] = (asked, limits.limit)
+        return search_problem(document, limits, settings)
 
     return check
 

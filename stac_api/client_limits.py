@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 from asyncpg import exceptions as pg
 from fastapi import Depends, FastAPI, Request
@@ -26,7 +27,9 @@ from stac_fastapi.pgstac.config import PostgresSettings
 from catalog_schemas.client_guards import ClientGuardMiddleware
 from catalog_schemas.rate_limits import Budgets, RateLimiter
 from catalog_schemas.request_limits import (
+    SearchLimits,
     SearchTooLarge,
+    cap_query_limit,
     search_body_check,
     search_problem,
     statement_timeout_body,
@@ -76,6 +79,18 @@ def guard_searches(add_route_dependencies: Callable[[list[Scope], list], None],
                              "method": "GET"}], [guard])
 
 
+def query_limit_cap(prefix: str, limits: SearchLimits
+                    ) -> Callable[[MutableMapping[str, Any]], None]:
+    """Lowers a GET search's ``limit`` past the maximum to it (stated in a ``Warning``)."""
+
+    def cap(scope: MutableMapping[str, Any]) -> None:
+        path = scope.get("path", "").removeprefix(prefix) or "/"
+        if path == "/search" or _ITEMS.search(path):
+            cap_query_limit(scope, limits)
+
+    return cap
+
+
 def is_search_body(prefix: str) -> Callable[[str, str], bool]:
     """(method, path) -> whether its body is a search (``POST /search``)."""
     return lambda method, path: method == "POST" and path.removeprefix(prefix) == "/search"
@@ -122,4 +137,5 @@ def add_client_limits(app: FastAPI, settings: LimitSettings, keys: frozenset[str
     app.add_middleware(ClientGuardMiddleware, max_body_bytes=settings.max_body_bytes,
                        body_timeout_s=settings.body_timeout_s, settings=named,
                        admit=rates.admit, check_body=search_body_check(
-                           is_search_body(prefix), settings.search_limits(), named))
+                           is_search_body(prefix), settings.search_limits(), named),
+                       cap_query=query_limit_cap(prefix, settings.search_limits()))

@@ -25,7 +25,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from psycopg_pool import ConnectionPool
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 from titiler.pgstac import model
@@ -71,12 +73,21 @@ def registration_params(settings: dict[str, str], max_searches: int,
     async def checked_search(request: Request) -> tuple[model.PgSTACSearch, model.Metadata]:
         if PARSED_BODY in request.scope:
             document = request.scope[PARSED_BODY]
-        else:  # the guard passed a body that is not JSON: the model's 422 describes it
+        else:  # the guard passed a body that is not JSON: said as FastAPI would say it
+            raw = await request.body()
             try:
-                document = json.loads(await request.body())
-            except ValueError:
-                document = None
-        body = model.RegisterMosaic.model_validate(document)  # its errors: a 422 as before
+                document = json.loads(raw)
+            except ValueError as e:
+                position = e.pos if isinstance(e, json.JSONDecodeError) else 0
+                raise RequestValidationError([{
+                    "type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error",
+                    "input": {}, "ctx": {"error": str(e)}}], body=raw) from e
+        try:
+            body = model.RegisterMosaic.model_validate(document)
+        except ValidationError as e:  # the 422 a declared body model would have given
+            raise RequestValidationError(
+                [{**error, "loc": ("body", *error["loc"])} for error in e.errors()],
+                body=document) from e
         search, metadata = SearchParams(body)
         await run_in_threadpool(
             make_room, request.app.state.dbpool,

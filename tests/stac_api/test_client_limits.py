@@ -75,7 +75,6 @@ CASES = [
     ("ids", {"ids": ["a", "b", "c"]}, {"ids": ["a", "b", "c", "d"]}, 3, 4),
     ("collections", {"collections": ["landcover", "b"]}, {"collections": ["landcover", "b", "c"]},
      2, 3),
-    ("limit", {"limit": 50}, {"limit": 51}, 50, 51),
     ("vertices", {"intersects": {"type": "Polygon", "coordinates": [_ring(20)]}},
      {"intersects": {"type": "Polygon", "coordinates": [_ring(21)]}}, 20, 21),
     ("rings", {"intersects": {"type": "Polygon", "coordinates": [
@@ -111,14 +110,33 @@ def test_search_accepted_at_its_limit_refused_past_it(
 def test_get_search_and_items_are_limited_too(limited: str, client: dict[str, str]) -> None:
     _refused(httpx.get(f"{limited}/search", params={"ids": "a,b,c,d"}, headers=client), "ids",
              3, 4)
-    _refused(httpx.get(f"{limited}/collections/landcover/items", params={"limit": 51},
-                       headers=client), "limit", 50, 51)
     text = "s_intersects(geometry, POLYGON((" + ",".join(
         f"{x} {y}" for x, y in _ring(21)) + ")))"
     _refused(httpx.get(f"{limited}/search", params={"filter": text}, headers=client),
              "vertices", 20, 21)
     assert httpx.get(f"{limited}/search", params={"ids": "a,b,c", "limit": 50},
                      headers=client).status_code == 200
+
+
+def test_a_page_past_the_limit_is_served_capped_and_said(
+        limited: str, client: dict[str, str]) -> None:
+    """STAC API and OGC API Features: a limit above the maximum is no error; the service
+    serves its maximum and says so (a Warning header), never silently."""
+    at = httpx.post(f"{limited}/search", json={"limit": 50}, headers=client, timeout=30)
+    assert at.status_code == 200 and "warning" not in at.headers
+    for response in (
+            httpx.post(f"{limited}/search", json={"limit": 51}, headers=client, timeout=30),
+            httpx.get(f"{limited}/search", params={"limit": "51"}, headers=client),
+            httpx.get(f"{limited}/collections/landcover/items", params={"limit": 5000},
+                      headers=client)):
+        assert response.status_code == 200, response.text
+        warning = response.headers["warning"]
+        assert warning.startswith("299 - ") and "the 50 items a page may hold" in warning
+        assert "EARTHSIG_API_MAX_LIMIT" in warning
+        assert len(response.json()["features"]) <= 50
+        asked = response.request.url.params.get("limit") or json.loads(
+            response.request.content)["limit"]
+        assert f"limit={asked} " in warning
 
 
 def test_body_size_refused_past_the_limit(limited: str, client: dict[str, str]) -> None:
