@@ -6,12 +6,14 @@ serialises it (``EOProduct.as_dict``), for a fetch worker on any host to downloa
 are never fetched: GDAL reads them where they are (``/vsicurl/``, HTTP range reads; see
 ``ingest.readers.bands.gdal_path``).
 
-A zip is downloaded into the inputs folder (``IngestSettings.inputs``, shared by the workers)
-by EODAG's own download plugin (which handles the provider's authentication), into a temporary
-folder beside the target first, checked - its size and checksum against the provider's
-``file:size``/``file:checksum`` when given, and every member's CRC - and only then renamed
-into place, so a partial download is never taken for a whole one. A zip already there is not
-downloaded again. Transient failures are retried with exponential back-off.
+A zip is downloaded into the inputs folder (``IngestSettings.inputs``, shared by the workers).
+One EODAG would fetch with a plain HTTP GET is fetched by ``ingest.resumable_download`` (the
+same request, with EODAG's authentication, and a ``Range`` that continues a cut-off try);
+others by EODAG's own download plugin, into a temporary folder beside the target. Either way
+the file is checked - its size and checksum against the provider's ``file:size`` /
+``file:checksum`` when given, and every member's CRC - and only then renamed into place, so a
+partial download is never taken for a whole one. A zip already there is not downloaded again.
+Transient failures are retried with exponential back-off.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from ingest.errors import InvalidProductError, TransientError
+from ingest.resumable_download import HttpRequest, PartialDownload, plain_http_request
 
 log = logging.getLogger(__name__)
 
@@ -118,31 +123,56 @@ def fetch_product(product: Any, out_dir: Path, *, dag: Any = None, retries: int 
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(retries):
-        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as tmp:
-            try:
-                # wait/timeout 0: our own loop retries, EODAG's would sleep minutes.
-                options = {"output_dir": tmp, "extract": False, "wait": 0, "timeout": 0}
-                path = Path(dag.download(product, **options) if dag is not None
-                            else product.download(**options))
-            except AuthenticationError as exc:
-                raise InvalidProductError(f"{product_id}: provider refused the credentials "
-                                          f"({type(exc).__name__})") from exc
-            except (EodagError, OSError) as exc:
-                if attempt + 1 == retries:
-                    raise TransientError(f"{product_id}: download failed {retries} times: "
-                                         f"{type(exc).__name__}: {exc}") from exc
-                delay = backoff_s * 2**attempt
-                log.warning("%s: download failed (%s), retry in %.0fs", product_id,
-                            type(exc).__name__, delay)
-                time.sleep(delay)
-                continue
-            if not path.resolve().is_relative_to(Path(tmp).resolve()):
-                # A provider's local product (``file:`` location): copied, never moved.
-                path = Path(shutil.copy2(path, Path(tmp) / path.name))
-            _check(path, product, product_id)
-            shutil.move(str(path), target)  # same file system: a rename
-            return target
+        try:
+            # Asked on every try: the provider's token may have lapsed since the last one.
+            request = plain_http_request(product, dag)
+            if request is not None:
+                return _download_resumable(product, request, target)
+            return _download_with_eodag(product, target, dag)
+        except AuthenticationError as exc:
+            raise InvalidProductError(f"{product_id}: provider refused the credentials "
+                                      f"({type(exc).__name__})") from exc
+        except (EodagError, OSError, requests.RequestException) as exc:
+            if attempt + 1 == retries:
+                raise TransientError(f"{product_id}: download failed {retries} times: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+            delay = backoff_s * 2**attempt
+            log.warning("%s: download failed (%s), retry in %.0fs", product_id,
+                        type(exc).__name__, delay)
+            time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _download_resumable(product: Any, request: HttpRequest, target: Path) -> Path:
+    """Our own GET with ``Range``, continuing a part an earlier try left."""
+    product_id = str(product.properties["id"])
+    partial = PartialDownload(target.parent, product_id)
+    with partial.exclusive():
+        if target.is_file():  # the worker that held the lock finished it
+            return target
+        path = partial.download(request)
+        try:
+            _check(path, product, product_id)
+        except (TransientError, InvalidProductError):
+            partial.discard()  # the next try starts from zero
+            raise
+        return partial.finish(target)
+
+
+def _download_with_eodag(product: Any, target: Path, dag: Any) -> Path:
+    """The provider's own download plugin, into a temporary folder beside ``target``."""
+    product_id = str(product.properties["id"])
+    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as tmp:
+        # wait/timeout 0: our own loop retries, EODAG's would sleep minutes.
+        options = {"output_dir": tmp, "extract": False, "wait": 0, "timeout": 0}
+        path = Path(dag.download(product, **options) if dag is not None
+                    else product.download(**options))
+        if not path.resolve().is_relative_to(Path(tmp).resolve()):
+            # A provider's local product (``file:`` location): copied, never moved.
+            path = Path(shutil.copy2(path, Path(tmp) / path.name))
+        _check(path, product, product_id)
+        shutil.move(str(path), target)  # same file system: a rename
+        return target
 
 
 def _check(path: Path, product: Any, product_id: str) -> None:

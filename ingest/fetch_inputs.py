@@ -16,7 +16,8 @@ from typing import Any
 from redis import Redis
 
 from ingest.fetch import ProductSource, fetch, zip_path
-from ingest.fetch_limits import check_disk, download_slots
+from ingest.fetch_limits import FetchPaused, check_disk, download_slots
+from ingest.resumable_download import DownloadBusy
 from ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -74,4 +75,7 @@ def fetch_claimed(source: ProductSource, chain: str, settings: IngestSettings,
     check_disk(settings.inputs, int(props.get("file:size") or 0), settings, connection)
     provider = str(props.get("eodag:provider") or source.eodag.get("provider") or "unknown")
     with download_slots(provider, settings, connection):
-        return fetch(source, settings.inputs, dag=dag)
+        try:
+            return fetch(source, settings.inputs, dag=dag)
+        except DownloadBusy as exc:  # another chain of the product is downloading it
+            raise FetchPaused(str(exc), settings.fetch_pause_s) from exc
