@@ -13,31 +13,24 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from asyncpg import exceptions as pg
 from fastapi import Depends, FastAPI, Request
-from stac_fastapi.api.models import JSONResponse
 from stac_fastapi.api.routes import Scope
 from stac_fastapi.pgstac.config import PostgresSettings
 
-from catalog_schemas.client_guards import ClientGuardMiddleware
-from catalog_schemas.rate_limits import Budgets, RateLimiter
+from catalog_schemas.client_limit_wiring import wire_client_limits
 from catalog_schemas.request_limits import (
     SearchLimits,
     SearchTooLarge,
     cap_query_limit,
-    search_body_check,
     search_problem,
-    statement_timeout_body,
 )
 from stac_api.auth import WRITE_METHODS
 from stac_api.settings import API_PREFIX, LimitSettings
-
-logger = logging.getLogger(__name__)
 
 _ITEMS = re.compile(r"/collections/[^/]+/items$")
 _FREE = ("/_mgmt/ping", "/_mgmt/health")
@@ -112,30 +105,13 @@ def add_client_limits(app: FastAPI, settings: LimitSettings, keys: frozenset[str
                       key_header: str, prefix: str = "") -> None:
     """The guard middleware (sizes, budgets, search bodies, departed clients) and the
     refusals' handlers."""
-
-    async def too_large(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, SearchTooLarge)
-        logger.info("refused %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(exc.problem.body(), status_code=400)
-
-    async def statement_timeout(request: Request, exc: Exception) -> JSONResponse:
-        logger.warning("statement timeout on %s %s", request.method, request.url.path)
-        return JSONResponse(statement_timeout_body(
-            settings.statement_timeout_s, f"{API_PREFIX}STATEMENT_TIMEOUT_S",
-            "narrow the search (collections, bbox, datetime, a simpler filter) and try again."),
-            status_code=503)
-
-    app.add_exception_handler(SearchTooLarge, too_large)
-    app.add_exception_handler(pg.QueryCanceledError, statement_timeout)
-    rates = RateLimiter(
-        classify=budget_class(prefix), storage_url=settings.rate_limit_url,
-        budgets=Budgets({"read": settings.rate_read, "search": settings.rate_search,
-                         "write": settings.rate_write}, key_factor=settings.rate_key_factor,
-                        keys=keys, key_header=key_header),
-        setting=f"{API_PREFIX}RATE_", repeat_delay_s=settings.rate_repeat_delay_s)
-    named = settings.limit_settings(API_PREFIX)
-    app.add_middleware(ClientGuardMiddleware, max_body_bytes=settings.max_body_bytes,
-                       body_timeout_s=settings.body_timeout_s, settings=named,
-                       admit=rates.admit, check_body=search_body_check(
-                           is_search_body(prefix), settings.search_limits(), named),
-                       cap_query=query_limit_cap(prefix, settings.search_limits()))
+    wire_client_limits(
+        app, settings, prefix=API_PREFIX,
+        budgets={"read": settings.rate_read, "search": settings.rate_search,
+                 "write": settings.rate_write},
+        classify=budget_class(prefix), keys=keys, key_header=key_header,
+        limit_settings=settings.limit_settings(API_PREFIX), is_search_body=is_search_body(prefix),
+        statement_cancelled=pg.QueryCanceledError,
+        statement_advice="narrow the search (collections, bbox, datetime, a simpler filter) "
+                         "and try again.",
+        cap_query=query_limit_cap(prefix, settings.search_limits()))

@@ -30,7 +30,7 @@ from rq.registry import (
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.orchestration.stages import Stage, queue_name
 from ingest.settings import IngestSettings
-from tests.eodag_provider import eodag_environment
+from tests.eodag_provider import LocalStac, eodag_environment
 from tests.hosts import boto_credentials
 from tests.servers import uvicorn_server
 
@@ -65,7 +65,8 @@ def day_providers(day_root: Path, work: Path) -> Iterator[DayProviders]:
             uvicorn_server("tests.ingest.flaky_stac:create_app",
                            {"EARTHSIG_TEST_STAC_ROOT": str(backup)}) as second:
         bases = {"primary": first, "backup": second}
-        env = eodag_environment(work / "eodag", [("primary", first, 2), ("backup", second, 1)])
+        env = eodag_environment(work / "eodag", [LocalStac("primary", first, 2),
+                                                  LocalStac("backup", second, 1)])
         yield DayProviders(roots, bases, env)
 
 

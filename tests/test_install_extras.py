@@ -62,7 +62,8 @@ SERVICES: dict[str, tuple[tuple[str, ...], tuple[Root, ...]]] = {
     "worker": (("worker",), (
         Root("ingest"), Root("inference"), CLI,
         Root("infra.commands.processing", ("worker",)),
-        Root("infra.commands.models", ("models", "models_build", "_repo")),
+        Root("infra.commands.models", ("models",)),
+        Root("infra.commands.models.repository", ("models_build", "model_repository")),
         Root(HEALTH, ("main", "check_worker", "check_redis")))),
     "scheduler": (("scheduler",), (
         CLI, Root("infra.commands.operations", ("scheduler", "_redis")),

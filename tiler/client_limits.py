@@ -8,22 +8,11 @@ statement timeout answered 503 naming it. Refusals are ``{code, description, lim
 
 from __future__ import annotations
 
-import logging
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from psycopg import errors as pg
 
-from catalog_schemas.client_guards import ClientGuardMiddleware
-from catalog_schemas.rate_limits import Budgets, RateLimiter
-from catalog_schemas.request_limits import (
-    SearchTooLarge,
-    search_body_check,
-    statement_timeout_body,
-)
+from catalog_schemas.client_limit_wiring import wire_client_limits
 from tiler.settings import TilerSettings
-
-logger = logging.getLogger(__name__)
 
 PREFIX = "EARTHSIG_TILER_"
 _FREE = ("/healthz",)
@@ -55,28 +44,10 @@ def statement_options(settings: TilerSettings) -> dict[str, str]:
 
 def add_client_limits(app: FastAPI, settings: TilerSettings) -> None:
     """The refusals' handlers and the middlewares (call last: bodies are guarded outermost)."""
-
-    async def too_large(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, SearchTooLarge)
-        logger.info("refused %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(exc.problem.body(), status_code=400)
-
-    async def statement_timeout(request: Request, exc: Exception) -> JSONResponse:
-        logger.warning("statement timeout on %s %s", request.method, request.url.path)
-        return JSONResponse(statement_timeout_body(
-            settings.statement_timeout_s, f"{PREFIX}STATEMENT_TIMEOUT_S",
-            "ask for a smaller area or a narrower search."), status_code=503)
-
-    app.add_exception_handler(SearchTooLarge, too_large)
-    app.add_exception_handler(pg.QueryCanceled, statement_timeout)
-    rates = RateLimiter(
-        classify=budget_class, storage_url=settings.rate_limit_url,
-        budgets=Budgets({"read": settings.rate_read, "write": settings.rate_write},
-                        key_factor=settings.rate_key_factor, keys=frozenset(settings.api_keys),
-                        key_header=settings.api_key_header),
-        setting=f"{PREFIX}RATE_", repeat_delay_s=settings.rate_repeat_delay_s)
-    named = limit_settings(settings)
-    app.add_middleware(ClientGuardMiddleware, max_body_bytes=settings.max_body_bytes,
-                       body_timeout_s=settings.body_timeout_s, settings=named,
-                       admit=rates.admit, check_body=search_body_check(
-                           is_registration, settings.search_limits(), named))
+    wire_client_limits(
+        app, settings, prefix=PREFIX,
+        budgets={"read": settings.rate_read, "write": settings.rate_write},
+        classify=budget_class, keys=frozenset(settings.api_keys),
+        key_header=settings.api_key_header, limit_settings=limit_settings(settings),
+        is_search_body=is_registration, statement_cancelled=pg.QueryCanceled,
+        statement_advice="ask for a smaller area or a narrower search.")

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import grpc
 
@@ -22,6 +22,7 @@ from ingest.errors import InvalidProductError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")  # one API version's response message
 
 # Our exceptions -> the status a client sees (with the exception's message).
 STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
@@ -78,21 +79,37 @@ def _answered(method: str, context: grpc.ServicerContext, call: Callable[[], Ite
              time.perf_counter() - t0)
 
 
-class DatabaseProductServiceV1(database_pb2_grpc.DatabaseProductServiceServicer):
-    """snapearth.api.v1.DatabaseProductService: rasters."""
+class _Segmentations(Generic[R]):
+    """ListSegmentation and SearchSegmentation of one API version: the same requests, each
+    version answering their queries its own way (:meth:`answer`)."""
+
+    version: str
 
     def __init__(self, segmentations: Segmentations) -> None:
         self.segmentations = segmentations
 
+    def answer(self, query: ListQuery | TextQuery) -> Iterator[R]:
+        raise NotImplementedError
+
     def ListSegmentation(self, request: v1.ListSegmentationRequest,
-                         context: grpc.ServicerContext) -> Iterator[v1.SegmentationResponse]:
-        return _answered("v1.ListSegmentation", context,
-                         lambda: self.segmentations.rasters(list_query(request)))
+                         context: grpc.ServicerContext) -> Iterator[R]:
+        return _answered(f"{self.version}.ListSegmentation", context,
+                         lambda: self.answer(list_query(request)))
 
     def SearchSegmentation(self, request: v1.SearchSegmentationRequest,
-                           context: grpc.ServicerContext) -> Iterator[v1.SegmentationResponse]:
-        return _answered("v1.SearchSegmentation", context,
-                         lambda: self.segmentations.rasters(text_query(request)))
+                           context: grpc.ServicerContext) -> Iterator[R]:
+        return _answered(f"{self.version}.SearchSegmentation", context,
+                         lambda: self.answer(text_query(request)))
+
+
+class DatabaseProductServiceV1(_Segmentations[v1.SegmentationResponse],
+                               database_pb2_grpc.DatabaseProductServiceServicer):
+    """snapearth.api.v1.DatabaseProductService: rasters."""
+
+    version = "v1"
+
+    def answer(self, query: ListQuery | TextQuery) -> Iterator[v1.SegmentationResponse]:
+        return self.segmentations.rasters(query)
 
     def CreateProduct(self, request: database_pb2.CreateProductRequest,
                       context: grpc.ServicerContext) -> database_pb2.CreateProductResponse:
@@ -106,21 +123,14 @@ class DatabaseProductServiceV1(database_pb2_grpc.DatabaseProductServiceServicer)
                                    lambda: iter([self.segmentations.create(request)]))))
 
 
-class DatabaseProductServiceV2(v2_grpc.DatabaseProductServiceServicer):
+class DatabaseProductServiceV2(_Segmentations[v2.SegmentationResponse],
+                               v2_grpc.DatabaseProductServiceServicer):
     """snapearth.api.v2.DatabaseProductService: polygons (geobuf)."""
 
-    def __init__(self, segmentations: Segmentations) -> None:
-        self.segmentations = segmentations
+    version = "v2"
 
-    def ListSegmentation(self, request: v1.ListSegmentationRequest,
-                         context: grpc.ServicerContext) -> Iterator[v2.SegmentationResponse]:
-        return _answered("v2.ListSegmentation", context,
-                         lambda: self.segmentations.polygons(list_query(request)))
-
-    def SearchSegmentation(self, request: v1.SearchSegmentationRequest,
-                           context: grpc.ServicerContext) -> Iterator[v2.SegmentationResponse]:
-        return _answered("v2.SearchSegmentation", context,
-                         lambda: self.segmentations.polygons(text_query(request)))
+    def answer(self, query: ListQuery | TextQuery) -> Iterator[v2.SegmentationResponse]:
+        return self.segmentations.polygons(query)
 
 
 def add_services(server: grpc.Server, segmentations: Segmentations) -> None:

@@ -34,36 +34,12 @@ from ingest.pipeline import process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
+from tests.eodag_provider import LocalStac, eodag_environment, eodag_gateway
 from tests.models import built
 from tests.servers import uvicorn_server
 
 DAY = dt.date(2024, 7, 1)
 EUROPE_CLEAR = ["T31TCJ", "T31TDJ", "T32TLP"]  # on DAY, clear
-PROVIDERS = """
-{name}:
-  priority: 1
-  roles: [host]
-  description: local STAC API for tests
-  url: {base}
-  search:
-    type: StacSearch
-    api_endpoint: {base}/search
-    need_auth: false
-    pagination:
-      max_limit: 100
-  products:
-    S2_MSI_L2A:
-      _collection: {l2a}
-    S2_MSI_L1C:
-      _collection: sentinel-2-l1c
-      metadata_mapping:
-        eodag:download_link: '$.assets.product.href'
-  download:
-    type: HTTPDownload
-    products:
-      S2_MSI_L1C:
-        ignore_assets: true  # download the zip (the download link), not asset by asset
-"""
 
 
 def _publish(product: Path, root: Path, collection: str) -> str:
@@ -113,25 +89,16 @@ def api(catalog: dict) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def eodag_env(api: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    cfg = tmp_path_factory.mktemp("eodag")
-    providers = cfg / "providers"
-    providers.mkdir()
-    for name, l2a in (("local_stac", "sentinel-2-l2a"), ("broken_stac", "broken"),
-                      ("garbage_stac", "garbage")):
-        (providers / f"{name}.yml").write_text(PROVIDERS.format(name=name, base=api, l2a=l2a))
-    return {"EODAG_CFG_DIR": str(cfg), "EODAG_PROVIDERS_CFG_DIR": str(providers),
-            "EODAG_STRICT_COLLECTIONS": "true",
-            "EODAG_PROVIDERS_WHITELIST": '["local_stac", "broken_stac", "garbage_stac"]'}
+    return eodag_environment(tmp_path_factory.mktemp("eodag"), [
+        LocalStac(name, api, l2a_collection=l2a, geometry_key="intersects")
+        for name, l2a in (("local_stac", "sentinel-2-l2a"), ("broken_stac", "broken"),
+                          ("garbage_stac", "garbage"))])
 
 
 @pytest.fixture(scope="module")
 def dag(eodag_env: dict[str, str]):
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in eodag_env.items():
-            mp.setenv(key, value)
-        from eodag import EODataAccessGateway
-
-        yield EODataAccessGateway()
+    with eodag_gateway(eodag_env) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")

@@ -17,31 +17,10 @@ import pytest
 from ingest.discovery import load_aoi
 from ingest.discovery.search import search_products
 from samples import make_sample_product
+from tests.eodag_provider import LocalStac, eodag_environment, eodag_gateway
 from tests.servers import uvicorn_server
 
 DAY = dt.date(2024, 7, 1)
-PROVIDER = """
-{name}:
-  priority: 1
-  roles: [host]
-  description: local STAC API for tests
-  url: {base}
-  search:
-    type: StacSearch
-    api_endpoint: {base}/search
-    need_auth: false
-    pagination:
-      max_limit: 100
-    metadata_mapping:
-      geometry:
-        - '{{{{"{geometry_key}":{{geometry#to_geojson}}}}}}'
-        - '$.geometry'
-  products:
-    S2_MSI_L2A:
-      _collection: sentinel-2-l2a
-  download:
-    type: HTTPDownload
-"""
 
 
 @pytest.fixture(scope="module")
@@ -64,22 +43,11 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def dag(catalog: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     with uvicorn_server("tests.ingest.stac_fixture:create_app",
                         {"EARTHSIG_TEST_STAC_ROOT": catalog["root"]}) as base:
-        cfg = tmp_path_factory.mktemp("eodag")
-        providers = cfg / "providers"
-        providers.mkdir()
-        for name, key in (("honest_stac", "intersects"), ("careless_stac", "not_a_filter")):
-            (providers / f"{name}.yml").write_text(
-                PROVIDER.format(name=name, base=base, geometry_key=key))
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in {"EODAG_CFG_DIR": str(cfg),
-                               "EODAG_PROVIDERS_CFG_DIR": str(providers),
-                               "EODAG_STRICT_COLLECTIONS": "true",
-                               "EODAG_PROVIDERS_WHITELIST": '["honest_stac", "careless_stac"]',
-                               }.items():
-                mp.setenv(key, value)
-            from eodag import EODataAccessGateway
-
-            yield EODataAccessGateway()
+        environment = eodag_environment(tmp_path_factory.mktemp("eodag"), [
+            LocalStac("honest_stac", base, geometry_key="intersects"),
+            LocalStac("careless_stac", base, geometry_key="not_a_filter")])
+        with eodag_gateway(environment) as gateway:
+            yield gateway
 
 
 def _found(dag, provider: str, aoi) -> set[str]:

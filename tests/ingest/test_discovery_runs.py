@@ -47,7 +47,7 @@ from ingest.pipeline import process_product
 from ingest.readers import load_product
 from ingest.settings import IngestSettings
 from samples import make_sample_product
-from tests.eodag_provider import eodag_environment
+from tests.eodag_provider import LocalStac, eodag_environment, eodag_gateway
 from tests.models import built
 from tests.servers import uvicorn_server
 
@@ -147,13 +147,10 @@ def world(tmp_path: Path, redis_url: str, pgstac_dsn: str,
                            {"EARTHSIG_TEST_STAC_ROOT": str(providers[1].root)}) as second:
         providers[0].base, providers[1].base = first, second
         environment = eodag_environment(tmp_path / "eodag", [
-            (p.name, p.base, priority) for p, priority in zip(providers, (2, 1), strict=True)])
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in environment.items():
-                mp.setenv(key, value)
-            from eodag import EODataAccessGateway
-
-            yield World(primary=providers[0], backup=providers[1], dag=EODataAccessGateway(),
+            LocalStac(p.name, p.base, priority)
+            for p, priority in zip(providers, (2, 1), strict=True)])
+        with eodag_gateway(environment) as dag:
+            yield World(primary=providers[0], backup=providers[1], dag=dag,
                         redis=Redis.from_url(redis_url), dsn=pgstac_dsn,
                         inference=inference[0], model=inference[1], home=tmp_path / "home")
 
