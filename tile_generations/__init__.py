@@ -8,6 +8,9 @@ sets a fresh token, after its write, on each key a changed item touches:
 - the WebMercatorQuad cells its bbox covers at zooms 0 to ``CELL_MAXZOOM`` (mosaic tiles: a
   mosaic tile changes only when an item intersecting it does; a tile deeper than the cells
   uses its ancestor cell);
+- the key of the item's collection (what the collection's document says of its items, such
+  as the model versions they come from, ``summaries.earthsig:model``, may have changed with
+  them; the tiler's choice of model versions is read under it, not its tiles);
 - the catalog key when a collection's definition changed (its default render may differ).
 
 A tile store keeps, beside each tile, the tokens it read *before* reading the catalog, and
@@ -76,6 +79,10 @@ def item_key(namespace: str, collection: str, item_id: str) -> str:
     return f"{PREFIX}:{namespace}:item:{collection}/{item_id}"
 
 
+def collection_key(namespace: str, collection: str) -> str:
+    return f"{PREFIX}:{namespace}:collection:{collection}"
+
+
 def cell_key(namespace: str, z: int, x: int, y: int) -> str:
     return f"{PREFIX}:{namespace}:cell:{z}/{x}/{y}"
 
@@ -105,6 +112,7 @@ def changed_keys(namespace: str, changes: Iterable[ItemChange]) -> set[str] | No
     cells: set[tuple[int, int, int]] = set()
     for change in changes:
         keys.add(item_key(namespace, change.collection, change.item_id))
+        keys.add(collection_key(namespace, change.collection))
         for cell in cells_under(change.bbox) if change.bbox is not None else ():
             cells.add(cell)
             if len(cells) > MAX_CELLS:  # zoom by zoom: stops before listing a continent's

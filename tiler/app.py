@@ -147,7 +147,8 @@ def create_app(
     # A collection's default render for requests that name no layer (QGIS, the web map).
     app.add_middleware(RenderDefaultsMiddleware)
     # One model version per map (the active one of each model), before the tile cache too.
-    app.add_middleware(ModelVersionsMiddleware, active=settings.active_versions)
+    # Read under the store's change tokens: a new model version's first product shows at once.
+    app.add_middleware(ModelVersionsMiddleware, active=settings.active_versions, store=store)
     # Zooms 0-7 of a collection's default map from the pipeline's pyramid, before anything
     # else: the model filter or the render defaults would make them look like other maps.
     app.add_middleware(PyramidTilesMiddleware, store=settings.asset_store)

@@ -1,11 +1,12 @@
 """Every 4xx of the tiler as ``{code, description, detail}``, whoever answered it.
 
 titiler's exception handlers, FastAPI's validation handler, our client-fault handlers and
-middlewares (size limits, model versions) each answer ``{"detail": ...}``. Rather than
-replace each (and whatever is added later), the outermost middleware rewrites any JSON 4xx
-that carries a ``detail`` and no ``description``: ``description`` says it for a person
-(:mod:`tiler.error_messages`), ``code`` names it as the STAC API's errors do, and ``detail``
-stays as it was, since titiler's clients and the web map read it.
+the size limits each answer ``{"detail": ...}``. Rather than replace each (and whatever is
+added later), the outermost middleware rewrites any JSON 4xx that carries a ``detail`` and no
+``description``: ``description`` says it for a person (:mod:`tiler.error_messages`), ``code``
+names it as the STAC API's errors do, and ``detail`` stays as it was, since titiler's clients
+and the web map read it. Our own refusals of a parameter (:func:`invalid_parameter`: the model
+versions) are written in that shape at once, in the words only they know.
 """
 
 from __future__ import annotations
@@ -17,17 +18,27 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tiler.error_messages import describe_detail, describe_validation
+from tiler.error_messages import describe_detail, describe_validation, problem
+
+INVALID_PARAMETER = "InvalidParameter"
 
 
 def _code(status: int, detail: Any) -> str:
     if isinstance(detail, list):
-        return "InvalidParameter"
+        return INVALID_PARAMETER
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         return "Error"
     return phrase.title().replace(" ", "").replace("-", "")
+
+
+def invalid_parameter(parameter: str, reason: str, got: Any = None,
+                      expected: str | None = None) -> dict[str, Any]:
+    """The body refusing a query parameter: ``parameter: reason (got value); expected form``
+    as ``description``, and as ``detail`` for the clients that read titiler's."""
+    description = problem(parameter, reason, got, expected)
+    return {"code": INVALID_PARAMETER, "description": description, "detail": description}
 
 
 def rewritten(body: bytes, status: int, path: str, query: dict[str, str]) -> bytes | None:

@@ -75,10 +75,11 @@ def _show(value: Any) -> str:
         return str(value)
 
 
-def problem(parameter: str, reason: str, got: Any = None) -> str:
-    """``parameter: reason (got value); expected form``."""
+def problem(parameter: str, reason: str, got: Any = None, expected: str | None = None) -> str:
+    """``parameter: reason (got value); expected form`` (the form :data:`EXPECTED` gives, unless
+    ``expected`` says what this request could have asked)."""
     shown = "" if got is None else f" (got {_show(got)})"
-    expected = EXPECTED.get(parameter)
+    expected = expected or EXPECTED.get(parameter)
     return f"{parameter}: {reason}{shown}" + (f"; expected {expected}" if expected else "")
 
 

@@ -8,7 +8,18 @@ the highest registered, the model repository's own rule. Mosaic requests (tiles,
 WMTS, point and area reads of ``/collections/{id}/...``, not its items) that bring no CQL2
 ``filter`` get one selecting those versions, merged into the query string before routing
 (and before the tile cache, whose keys are the query); ``model=clc-spectral:2`` asks for
-another registered version, ``model=all`` for every item.
+another registered version (one with no items is a 400 naming those that have some),
+``model=all`` for every item.
+
+The summary is kept in memory under the change tokens of the catalog and of the collection
+(``tile_generations``), read from the tile store's Redis in one round trip per mosaic request:
+every registration marks its collection's token after refreshing the summary (so does
+``retire``, and the STAC API's item writes; its collection writes mark the catalog's), so the
+first product of a new model version is on the very next mosaic request. The tokens are read
+before the summary, as the tile store reads its own, so a summary is never kept under a token
+newer than it. Where nothing tells the tokens (no tile store configured, Redis unreachable,
+a writer that marks nothing, such as SQL by hand) a summary is read again after ``ttl``
+seconds at most.
 """
 
 from __future__ import annotations
@@ -22,6 +33,9 @@ from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tiler.error_bodies import invalid_parameter
+from tiler.tile_store import TileStore
 
 MODEL_PROPERTY = "earthsig:model"
 ALL = "all"
@@ -65,17 +79,28 @@ def registered_models(pool: ConnectionPool, collection_id: str) -> list[str]:
 
 
 class ModelVersionsMiddleware:
-    """Select the active model versions on a collection's mosaic requests."""
+    """Select the active model versions on a collection's mosaic requests; the registered
+    versions are read again when ``store``'s change tokens say the collection changed, or
+    after ``ttl`` seconds."""
 
-    def __init__(self, app: ASGIApp, active: dict[str, str], ttl: float = 60.0) -> None:
-        self.app, self.active = app, dict(active)
-        # The summary changes when a product lands; a minute is fresh enough for a new model.
-        self._cache: TTLCache[str, list[str]] = TTLCache(maxsize=256, ttl=ttl)
+    def __init__(self, app: ASGIApp, active: dict[str, str], store: TileStore | None = None,
+                 ttl: float = 60.0) -> None:
+        self.app, self.active, self.store = app, dict(active), store
+        # Collection -> the tokens its summary was read under (None: unknown) and the summary.
+        self._cache: TTLCache[str, tuple[tuple[str, str] | None, list[str]]] = TTLCache(
+            maxsize=256, ttl=ttl)
 
-    def _registered(self, pool: ConnectionPool, collection_id: str) -> list[str]:
-        if collection_id not in self._cache:
-            self._cache[collection_id] = registered_models(pool, collection_id)
-        return self._cache[collection_id]
+    async def _registered(self, scope: Scope, collection_id: str) -> list[str]:
+        tokens = (await self.store.collection_tokens(scope, collection_id)
+                  if self.store is not None else None)
+        cached = self._cache.get(collection_id)
+        # Tokens unknown (Redis unreachable): the time to live alone decides.
+        if cached is not None and (tokens is None or cached[0] == tokens):
+            return cached[1]
+        pool: ConnectionPool = scope["app"].state.dbpool
+        registered = await run_in_threadpool(registered_models, pool, collection_id)
+        self._cache[collection_id] = (tokens, registered)
+        return registered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _MOSAIC_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None
@@ -87,20 +112,19 @@ class ModelVersionsMiddleware:
         if "filter" in given or given.get("model") == ALL:
             await self.app(scope, receive, send)
             return
-        pool: ConnectionPool = scope["app"].state.dbpool
-        registered = await run_in_threadpool(self._registered, pool, match["collection"])
+        collection = match["collection"]
+        registered = await self._registered(scope, collection)
         if not registered:  # a collection without models (or unknown): nothing to choose
             await self.app(scope, receive, send)
             return
         wanted = given.get("model")
         if wanted is not None and wanted not in registered:
-            await JSONResponse(
-                {"detail": f"model {wanted!r} has no items in collection "
-                           f"{match['collection']!r}; registered: {', '.join(registered)} "
-                           f"(or model={ALL})"}, status_code=400)(scope, receive, send)
+            body = invalid_parameter(
+                "model", f"names no model version with items in collection {collection!r}",
+                wanted, f"one of {', '.join(registered)}, or {ALL}")
+            await JSONResponse(body, status_code=400)(scope, receive, send)
             return
         refs = [wanted] if wanted else active_refs(registered, self.active)
         extra = [("filter", model_filter(refs)), ("filter-lang", "cql2-json")]
         scope = {**scope, "query_string": urlencode(query + extra).encode("latin-1")}
         await self.app(scope, receive, send)
-

@@ -7,7 +7,9 @@ are kept with the change tokens they were drawn under (tile_generations): the
 catalog's, and the item's or the tile's cell. A tile is served again only while those tokens
 are unchanged, so a registration shows at once, and a tile nobody changed is drawn once a day
 (``ttl_s``) instead of once every 30 s. The pipeline draws a product's tiles ahead when it
-publishes it (ingest.catalog.seed), so the first map user gets them from here.
+publishes it (ingest.catalog.seed), so the first map user gets them from here. The same
+Redis gives the catalog's and a collection's tokens to what is kept of a collection's document
+(its model versions, tiler.model_versions).
 
 Tokens are read before anything else of the request: the request is marked so that the reads
 behind it (the item, a mosaic's assets) skip the in-process caches, which could hold data
@@ -191,6 +193,19 @@ class TileStore:
             tile = None
         return Lookup(namespace, key, current,
                       tile if tile is not None and tile.tokens == current else None)
+
+    async def collection_tokens(self, scope: Scope, collection: str) -> tuple[str, str] | None:
+        """The catalog's and ``collection``'s change tokens ('' for one never set), one round
+        trip, for what is derived from the collection's document; None when unreachable."""
+        try:
+            namespace = await self.namespace(scope)
+            found = cast(list[bytes | None], await self.redis.mget(
+                [gen.catalog_key(namespace), gen.collection_key(namespace, collection)]))
+        except (RedisError, OSError, psycopg.Error) as exc:
+            self._warn(exc)
+            return None
+        catalog, own = (t.decode() if t else "" for t in found)
+        return catalog, own
 
     async def keep(self, lookup: Lookup, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """Keep a tile drawn after ``lookup`` under the tokens read then."""

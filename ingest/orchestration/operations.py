@@ -19,6 +19,7 @@ from catalog_schemas.earthsig_extension import MODEL, SOURCE_PRODUCT
 from inference.repository import ModelRepository
 from inference.settings import InferenceSettings
 from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.register import refresh_collection, registration_lock
 from ingest.catalog.tile_invalidation import mark_tiles_changed
 from ingest.orchestration.queue import Enqueued, enqueue_product
 from ingest.outputs.store import asset_store
@@ -154,16 +155,27 @@ _MODEL_ITEMS = ("SELECT id, ST_XMin(geometry), ST_YMin(geometry), ST_XMax(geomet
 
 
 def retire(model_ref: str, *, dsn: str = "", ingest: IngestSettings | None = None) -> list[str]:
-    """Remove the items of a model version and their files; return the removed item ids."""
+    """Remove the items of a model version and their files; return the removed item ids.
+
+    The collection's models summary is refreshed with them (as a registration does, and under
+    its lock), so maps stop choosing a version that has no items left.
+    """
     ingest = ingest or IngestSettings()
     store = asset_store(ingest)
     with pgstac_session(dsn) as db:
-        rows = list(db.query(_MODEL_ITEMS, [LANDCOVER_COLLECTION_ID, model_ref]))
-        gone = [{"id": r[0], "collection": LANDCOVER_COLLECTION_ID, "bbox": list(r[1:])}
-                for r in rows]
-        ids = [item["id"] for item in gone]
-        for item_id in ids:
-            list(db.query("SELECT delete_item(%s, %s)", [item_id, LANDCOVER_COLLECTION_ID]))
+        with registration_lock(db):
+            rows = list(db.query(_MODEL_ITEMS, [LANDCOVER_COLLECTION_ID, model_ref]))
+            gone = [{"id": r[0], "collection": LANDCOVER_COLLECTION_ID, "bbox": list(r[1:])}
+                    for r in rows]
+            ids = [item["id"] for item in gone]
+            for item_id in ids:
+                list(db.query("SELECT delete_item(%s, %s)",
+                              [item_id, LANDCOVER_COLLECTION_ID]))
+            # pgstac tightens the emptied partitions' constraints (ALTER TABLE) when it next
+            # reads their statistics, which it cannot do inside the refresh's statement (that
+            # reads the partitions too): in a statement of its own first.
+            list(db.query("SELECT collection_extent(%s, true)", [LANDCOVER_COLLECTION_ID]))
+            refresh_collection(db, LANDCOVER_COLLECTION_ID, models=True)
         mark_tiles_changed(db, gone, settings=ingest)
     for item_id in ids:  # files after the items: nothing ever points at a missing file
         store.discard(f"{LANDCOVER_COLLECTION_ID}/{item_id}")

@@ -1,17 +1,27 @@
 """One model version per map: the collection's mosaic shows the active version of each model
-(issue 21, point 4); a parameter asks for another."""
+(issue 21, point 4); a parameter asks for another. The versions a collection has are read again
+as soon as a registration or a retire marks it changed in the tile store, not a minute later."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
+import pystac
 import pytest
+import redis
 
+import tile_generations as gen
 from catalog_schemas.collections import landcover_collection
-from tests.servers import uvicorn_server
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.register import landcover_definition, upsert_item
+from ingest.catalog.tile_invalidation import catalog_namespace
+from ingest.orchestration.operations import retire
+from ingest.settings import IngestSettings
+from tests.servers import free_port, uvicorn_server
 from tests.tiler.landcover_data import (
     FOREST,
     FOREST_RGBA,
@@ -26,6 +36,7 @@ from tests.tiles import colour_at, tile_of, tile_url
 from tiler.model_versions import active_refs, model_filter
 
 MOSAIC = "collections/landcover/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
+TILEJSON = "collections/landcover/WebMercatorQuad/tilejson.json"
 
 
 def test_the_active_version_is_the_setting_else_the_highest() -> None:
@@ -79,14 +90,81 @@ def test_the_active_version_setting_decides(tiler: str) -> None:
     assert colour_at(f"{tiler}/{MOSAIC}", WATER_SPOT, 14) == WATER_RGBA
 
 
+def _tile_template(tiler: str) -> str:
+    response = httpx.get(f"{tiler}/{TILEJSON}", timeout=30)
+    assert response.status_code == 200, response.text
+    [template] = response.json()["tiles"]
+    return unquote(template)
+
+
 def test_tilejson_and_an_unknown_version(tiler: str) -> None:
     """TileJSON's tile URLs carry the choice; a version with no items is a 400 naming those
-    that have some."""
-    tilejson = httpx.get(f"{tiler}/collections/landcover/WebMercatorQuad/tilejson.json").json()
-    [template] = tilejson["tiles"]
-    assert "earthsig%3Amodel" in template or "earthsig:model" in template
-    assert "clc-spectral%3A2" in template or "clc-spectral:2" in template
+    that have some, in the tiler's error body."""
+    template = _tile_template(tiler)
+    assert '"earthsig:model"' in template and '"clc-spectral:2"' in template
     bad = httpx.get(tile_url(f"{tiler}/{MOSAIC}?model=clc-spectral:9",
                              tile_of(WATER_SPOT, 14)))
     assert bad.status_code == 400
-    assert "clc-spectral:1, clc-spectral:2" in bad.json()["detail"]
+    body = bad.json()
+    assert body["code"] == "InvalidParameter"
+    assert body["description"] == (
+        "model: names no model version with items in collection 'landcover' "
+        "(got 'clc-spectral:9'); expected one of clc-spectral:1, clc-spectral:2, or all")
+    assert body["detail"] == body["description"]  # for titiler's clients, which read detail
+
+
+@pytest.fixture
+def no_redis() -> dict[str, str]:
+    return {"EARTHSIG_TILE_STORE_URL": f"redis://127.0.0.1:{free_port()}/0"}
+
+
+def test_without_redis_the_versions_are_still_chosen(
+        pg_env: dict[str, str], two_versions: Path, no_redis: dict[str, str]) -> None:
+    """A tile store configured but unreachable: no change tokens, the versions read all the
+    same (and kept for the time to live)."""
+    env = {**pg_env, "EARTHSIG_TILER_ASSET_ROOTS": str(two_versions), **no_redis}
+    with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as url:
+        for _ in range(2):
+            assert colour_at(f"{url}/{MOSAIC}", WATER_SPOT, 14) == FOREST_RGBA
+
+
+def _publish(dsn: str, store: str, cog: Path, ref: str, day: int) -> None:
+    """A product of model version ``ref`` registered as the pipeline registers it: the item
+    upserted, the collection's models summary refreshed, the change marked in the store."""
+    item = item_dict(cog, f"S2A_T31TCJ_{ref.replace(':', '_v')}",
+                     datetime(2024, 6, day, 10, 46, tzinfo=UTC))
+    item["properties"]["earthsig:model"] = ref
+    settings = IngestSettings(_env_file=None, tile_store_url=store)
+    assert upsert_item(pystac.Item.from_dict(item), landcover_definition(), dsn, settings)
+
+
+def test_a_new_versions_first_product_is_on_the_very_next_map_request(
+        pg_env: dict[str, str], pgstac_dsn: str, redis_url: str, tmp_path: Path) -> None:
+    """The map is open on version 1 when version 2's first product is published (older, so
+    only the model choice can put it on top): the next tile and TileJSON show version 2, at
+    once; version 2 retired, the next ones show version 1 again and refuse ``model=`` 2."""
+    v1 = write_cog(tmp_path / "v1.tif", left=WATER, right=FOREST)
+    v2 = write_cog(tmp_path / "v2.tif", left=FOREST, right=WATER)
+    _publish(pgstac_dsn, redis_url, v1, "clc-spectral:1", day=2)
+    with pgstac_session(pgstac_dsn) as db:
+        catalog = gen.catalog_key(catalog_namespace(db))
+    tokens = redis.Redis.from_url(redis_url)
+    env = {**pg_env, "EARTHSIG_TILER_ASSET_ROOTS": str(tmp_path),
+           "EARTHSIG_TILE_STORE_URL": redis_url}
+    with uvicorn_server("tiler.app:create_app", env, health_path="/healthz") as url:
+        assert colour_at(f"{url}/{MOSAIC}", WATER_SPOT, 14) == WATER_RGBA
+        assert '"clc-spectral:1"' in _tile_template(url)
+        before = tokens.get(catalog)
+
+        _publish(pgstac_dsn, redis_url, v2, "clc-spectral:2", day=1)
+        assert tokens.get(catalog) == before  # not a catalog-wide change: its collection's
+        assert colour_at(f"{url}/{MOSAIC}", WATER_SPOT, 14) == FOREST_RGBA
+        template = _tile_template(url)
+        assert '"clc-spectral:2"' in template and '"clc-spectral:1"' not in template
+
+        retire("clc-spectral:2", dsn=pgstac_dsn, ingest=IngestSettings(
+            _env_file=None, home=tmp_path / "home", tile_store_url=redis_url))
+        assert colour_at(f"{url}/{MOSAIC}", WATER_SPOT, 14) == WATER_RGBA
+        gone = httpx.get(tile_url(f"{url}/{MOSAIC}?model=clc-spectral:2",
+                                  tile_of(WATER_SPOT, 14)))
+        assert gone.status_code == 400, gone.text
