@@ -110,6 +110,8 @@ def _status(env: dict[str, str]) -> dict:
     return json.loads(done.stdout)
 
 
+# The suite's 600 s a test suits the default sample; the whole day takes ~35-60 min.
+@pytest.mark.timeout(600 if (_products() or 10**6) <= 120 else 5400)
 def test_a_day_over_europe_through_outage_kill_and_redis_restart(
         tmp_path: Path, pgstac_dsn: str, redis_server: OwnedRedis, s3_endpoint: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
