@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from stac_fastapi.pgstac.app import instantiate_api
 from stac_fastapi.pgstac.db import close_db_connection, connect_to_db
 
+from stac_api import write_connections
 from stac_api.asset_urls import AssetUrls, S3Presigner
 from stac_api.auth import api_key_guard, protect_writes
 from stac_api.client import EarthsigClient
@@ -60,13 +61,16 @@ def database_lifespan(
     With ``postgres_settings=None`` upstream reads the ``PG*`` variables when the app starts,
     not when it is built, so building an app never needs a database. The read pool's
     statements are bounded by ``limits.statement_timeout_s``; writes (a bulk load) are not.
+    Each write is one transaction that refreshes its collection's extent and models summary
+    (:mod:`stac_api.write_connections`).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reads = with_statement_timeout(postgres_settings, limits) if limits else None
         await connect_to_db(
-            app, postgres_settings=reads or postgres_settings,
+            app, get_conn=write_connections.connection,
+            postgres_settings=reads or postgres_settings,
             add_write_connection_pool=writes, write_postgres_settings=postgres_settings,
         )
         # What start-up loaded lives as long as the process: out of the collector's full

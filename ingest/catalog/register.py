@@ -21,6 +21,12 @@ from psycopg_pool import PoolTimeout
 from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 
+from catalog_schemas.collection_refresh import (
+    REGISTRATION_LOCK,
+    REGISTRATION_UNLOCK,
+    ParamStyle,
+    refresh_queries,
+)
 from catalog_schemas.collections import PARTITION_TRUNC, landcover_collection
 from ingest.catalog.pgstac_db import pgstac_session
 from ingest.catalog.queryables import Queryables, register_queryables
@@ -41,30 +47,6 @@ UPDATE collections SET partition_trunc = %(trunc)s
 WHERE id = %(id)s AND partition_trunc IS DISTINCT FROM %(trunc)s
 RETURNING id
 """
-
-# After each load: the collection's extent from its items (pgstac only computes it), so TileJSON
-# and collection search report what really is there; with ``models``, also the model versions
-# its items come from (``summaries.earthsig:model``). Collections without it keep their
-# summaries as they are (none, for the derived ones).
-REFRESH_COLLECTION = """
-UPDATE collections SET content = content
-    || jsonb_build_object('extent', x.extent)
-    || CASE WHEN %(models)s THEN jsonb_build_object('summaries',
-            coalesce(content->'summaries', '{}'::jsonb)
-            || jsonb_build_object('earthsig:model', x.models))
-       ELSE '{}'::jsonb END
-FROM (
-    SELECT collection_extent(%(id)s, true) AS extent,
-           CASE WHEN %(models)s THEN
-               (SELECT coalesce(jsonb_agg(DISTINCT i.content->'properties'->'earthsig:model'),
-                                '[]'::jsonb)
-                  FROM items i WHERE i.collection = %(id)s)
-           END AS models
-) AS x
-WHERE id = %(id)s AND x.extent IS NOT NULL
-RETURNING id
-"""
-
 
 @dataclass(frozen=True)
 class CollectionDefinition:
@@ -121,8 +103,11 @@ def ensure_collection(db: PgstacDB, collection: pystac.Collection,
 
 
 def refresh_collection(db: PgstacDB, collection_id: str, *, models: bool = False) -> None:
-    """The collection's extent from its items; with ``models``, its models summary too."""
-    list(db.query(REFRESH_COLLECTION, {"id": collection_id, "models": models}))
+    """The collection's extent from its items, and its models summary where ``models`` asks
+    for it or the collection already summarises its models (``catalog_schemas.collection_refresh``,
+    the SQL the STAC API's writes run too)."""
+    for sql, params in refresh_queries(collection_id, models=models, style=ParamStyle.PYFORMAT):
+        list(db.query(sql, params))
 
 
 @contextmanager
@@ -131,13 +116,14 @@ def registration_lock(db: PgstacDB) -> Iterator[None]:
 
     pgstac creates a month's partition on the first item of that month, and two writers doing
     it at once fail ("cannot ALTER TABLE ... being used by active queries"). A session lock:
-    it outlives pypgstac's transactions and goes with the connection if the writer dies.
+    it outlives pypgstac's transactions and goes with the connection if the writer dies. The
+    STAC API's writes take the same key, as a transaction lock.
     """
-    list(db.query("SELECT pg_advisory_lock(hashtext('earthsig:register'))"))
+    list(db.query(REGISTRATION_LOCK))
     try:
         yield
     finally:
-        list(db.query("SELECT pg_advisory_unlock(hashtext('earthsig:register'))"))
+        list(db.query(REGISTRATION_UNLOCK))
 
 
 def partition_by_month(db: PgstacDB, collection_id: str) -> None:

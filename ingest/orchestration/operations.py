@@ -171,10 +171,6 @@ def retire(model_ref: str, *, dsn: str = "", ingest: IngestSettings | None = Non
             for item_id in ids:
                 list(db.query("SELECT delete_item(%s, %s)",
                               [item_id, LANDCOVER_COLLECTION_ID]))
-            # pgstac tightens the emptied partitions' constraints (ALTER TABLE) when it next
-            # reads their statistics, which it cannot do inside the refresh's statement (that
-            # reads the partitions too): in a statement of its own first.
-            list(db.query("SELECT collection_extent(%s, true)", [LANDCOVER_COLLECTION_ID]))
             refresh_collection(db, LANDCOVER_COLLECTION_ID, models=True)
         mark_tiles_changed(db, gone, settings=ingest)
     for item_id in ids:  # files after the items: nothing ever points at a missing file

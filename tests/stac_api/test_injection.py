@@ -22,6 +22,8 @@ import psycopg
 import pytest
 
 from infra.postgres import libpq_env
+from ingest.catalog.pgstac_db import pgstac_session
+from ingest.catalog.register import refresh_collection
 from tests.servers import uvicorn_server
 from tests.stac_api.sample_catalog import (
     MONTPELLIER,
@@ -80,6 +82,10 @@ def _snapshot(dsn: str) -> dict[str, Any]:
 def served(module_pgstac_dsn: str) -> Iterator[tuple[str, str]]:
     """(API URL, database DSN) with writes on and a canary row."""
     load_catalog(module_pgstac_dsn, [landcover_item(p) for p in PRODUCTS])
+    # As the pipeline leaves it: the extent and models summary those of its items, which every
+    # write through the API refreshes too (so a write that changes neither leaves them as is).
+    with pgstac_session(module_pgstac_dsn) as db:
+        refresh_collection(db, "landcover", models=True)
     with psycopg.connect(module_pgstac_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.earthsig_canary (id int PRIMARY KEY, secret text)")
         conn.execute("INSERT INTO public.earthsig_canary VALUES (1, %s)", (CANARY,))

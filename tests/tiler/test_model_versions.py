@@ -168,3 +168,34 @@ def test_a_new_versions_first_product_is_on_the_very_next_map_request(
         gone = httpx.get(tile_url(f"{url}/{MOSAIC}?model=clc-spectral:2",
                                   tile_of(WATER_SPOT, 14)))
         assert gone.status_code == 400, gone.text
+
+
+def test_a_version_written_through_the_stac_api_is_on_the_next_map_request(
+        pg_env: dict[str, str], pgstac_dsn: str, redis_url: str, tmp_path: Path) -> None:
+    """The same as a registration, through the STAC API's transactions: the API refreshes the
+    collection's models summary in the write's transaction and marks the collection changed,
+    so the tiler's next tile shows the version only the API wrote; deleted through the API,
+    the map is back on version 1."""
+    v1 = write_cog(tmp_path / "v1.tif", left=WATER, right=FOREST)
+    v2 = write_cog(tmp_path / "v2.tif", left=FOREST, right=WATER)
+    _publish(pgstac_dsn, redis_url, v1, "clc-spectral:1", day=2)
+    item = item_dict(v2, "S2A_T31TCJ_api_v2", datetime(2024, 6, 1, 10, 46, tzinfo=UTC))
+    item["properties"]["earthsig:model"] = "clc-spectral:2"
+    key = {"X-API-Key": "k3y-for-tests"}
+    tiler_env = {**pg_env, "EARTHSIG_TILER_ASSET_ROOTS": str(tmp_path),
+                 "EARTHSIG_TILE_STORE_URL": redis_url}
+    api_env = {**pg_env, "ENABLE_TRANSACTIONS_EXTENSIONS": "true",
+               "EARTHSIG_API_KEYS": key["X-API-Key"], "EARTHSIG_TILE_STORE_URL": redis_url}
+    with (uvicorn_server("tiler.app:create_app", tiler_env, health_path="/healthz") as url,
+          uvicorn_server("stac_api.app:create_app", api_env, health_path="/_mgmt/health")
+          as api):
+        assert colour_at(f"{url}/{MOSAIC}", WATER_SPOT, 14) == WATER_RGBA
+
+        created = httpx.post(f"{api}/collections/landcover/items", json=item, headers=key)
+        assert created.status_code == 201, created.text
+        assert colour_at(f"{url}/{MOSAIC}", WATER_SPOT, 14) == FOREST_RGBA
+        assert '"clc-spectral:2"' in _tile_template(url)
+
+        deleted = httpx.delete(f"{api}/collections/landcover/items/{item['id']}", headers=key)
+        assert deleted.status_code == 200, deleted.text
+        assert colour_at(f"{url}/{MOSAIC}", WATER_SPOT, 14) == WATER_RGBA
