@@ -119,14 +119,15 @@ def create_app(
         lifespan=_lifespan(postgres_settings, store, statement_options(settings)),
     )
     roots = AssetRoots(settings.allowed_asset_roots)
-    item_params = item_dependency(ItemCache(settings.item_cache_ttl))
+    # The in-process caches of the catalog follow the store's change tokens.
+    item_params = item_dependency(ItemCache(settings.item_cache_ttl), store)
     _add_tilers(app, settings, roots, item_params)
     add_identify_routes(app, roots, item_params)
     add_timeseries_routes(app, roots)  # /timeseries/point, /timeseries/area
     add_vector_routes(app, roots, item_params)  # polygons as GeoJSON and vector tiles
     # /assets/{path}, /models/{path}: the store and the model documents over HTTP
     add_asset_routes(app, settings.asset_store, settings.model_repository.resolve())
-    add_legend_routes(app, settings.legend_cache_ttl)
+    add_legend_routes(app, settings.legend_cache_ttl, store)
     add_web_map(app, settings.web_modules, settings.basemap_url)
     add_health_route(app, settings.healthz_timeout)
     codes = status_codes()
@@ -145,7 +146,7 @@ def create_app(
     app.add_middleware(TileCacheMiddleware, ttl=settings.tile_cache_ttl,
                        max_bytes=settings.tile_cache_mb * 2**20, store=store)
     # A collection's default render for requests that name no layer (QGIS, the web map).
-    app.add_middleware(RenderDefaultsMiddleware)
+    app.add_middleware(RenderDefaultsMiddleware, store=store)
     # One model version per map (the active one of each model), before the tile cache too.
     # Read under the store's change tokens: a new model version's first product shows at once.
     app.add_middleware(ModelVersionsMiddleware, active=settings.active_versions, store=store)

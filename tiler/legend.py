@@ -6,22 +6,23 @@ as the colormaps, so a legend cannot disagree with the tiles.
 
 The ``clc`` legend lists all 44 CORINE classes unless filtered: ``classes=`` names CLC codes,
 ``collection=`` keeps the classes the maps of that collection can contain (the union of the
-``classification:classes`` of its items' landcover assets, read from pgstac and cached for
-``legend_cache_ttl`` seconds). A legend must not promise a class no map can show.
+``classification:classes`` of its items' landcover assets, read from pgstac). A legend must
+not promise a class no map can show, nor leave out one a map shows: the classes are kept
+under the catalog's and the collection's change tokens (tiler.token_cache), which every write
+of one of its items marks, so a product's classes are in the legend from the next request
+after it is published; without a tile store, after ``legend_cache_ttl`` seconds at most.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterable
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Annotated, Any
 
-from cachetools import TTLCache
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from PIL import Image, ImageDraw, ImageFont
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -31,6 +32,8 @@ from starlette.responses import Response
 from catalog_schemas import clc, cloudmask
 from catalog_schemas.assets import CLC_COLORMAP_NAME, CLOUDMASK_COLORMAP_NAME, LANDCOVER_ASSET
 from tiler.errors import CollectionNotFoundError, LegendFilterError
+from tiler.tile_store import ChangeTokens, TileStore
+from tiler.token_cache import TokenCache, request_tokens
 
 # PNG layout, in pixels.
 _ROW, _SWATCH, _PAD, _FONT_SIZE = 20, 14, 6, 12
@@ -175,30 +178,23 @@ def collection_grid_codes(pool: ConnectionPool, collection_id: str) -> frozenset
 
 
 class CollectionClasses:
-    """``collection_grid_codes`` per collection, kept ``ttl`` seconds (0: read every time).
+    """``collection_grid_codes`` per collection, kept while the collection's change tokens
+    are unchanged and ``ttl`` seconds at most (0: read every time).
 
     A legend is asked for once per page or layer, not per tile, but reading it scans the
-    collection's items; a new model's classes show after at most ``ttl`` seconds.
+    collection's items.
     """
 
     def __init__(self, ttl: float, maxsize: int = 256) -> None:
-        self.ttl = ttl
-        self._codes: TTLCache[str, frozenset[int]] | None = (
-            TTLCache(maxsize=maxsize, ttl=ttl) if ttl > 0 else None
-        )
-        self._lock = threading.Lock()  # TTLCache is not thread-safe; routes run in a pool
+        # Made of the collection's items: follows their writes.
+        self._codes: TokenCache[str, frozenset[int]] = TokenCache(
+            ttl, ChangeTokens.of_collection, maxsize)
 
-    def get(self, pool: ConnectionPool, collection_id: str) -> frozenset[int]:
-        if self._codes is None:
-            return collection_grid_codes(pool, collection_id)
-        with self._lock:
-            codes = self._codes.get(collection_id)
-        if codes is None:
-            # Unknown collections raise and are not kept: a new one is found at once.
-            codes = collection_grid_codes(pool, collection_id)
-            with self._lock:
-                self._codes[collection_id] = codes
-        return codes
+    def get(self, pool: ConnectionPool, collection_id: str,
+            tokens: ChangeTokens | None = None) -> frozenset[int]:
+        # Unknown collections raise and are not kept: a new one is found at once.
+        return self._codes.get_or_read(
+            collection_id, tokens, partial(collection_grid_codes, pool, collection_id))
 
 
 def legend_values(
@@ -208,9 +204,11 @@ def legend_values(
     collection: str | None = None,
     pool: ConnectionPool | None = None,
     cache: CollectionClasses | None = None,
+    tokens: ChangeTokens | None = None,
 ) -> frozenset[int] | None:
     """The grid codes a filtered legend keeps (None: no filter, all): those of ``classes``
-    (CLC codes, comma separated) that the maps of ``collection`` can contain.
+    (CLC codes, comma separated) that the maps of ``collection`` can contain (from ``cache``,
+    if any, under the request's ``tokens``).
 
     LegendFilterError (400) for a bad ``classes`` or a filter on another legend than ``clc``;
     CollectionNotFoundError (404) for an unknown collection.
@@ -225,7 +223,7 @@ def legend_values(
         return wanted
     if pool is None:
         raise ValueError("a collection filter needs the database pool")
-    in_collection = (cache.get(pool, collection) if cache is not None
+    in_collection = (cache.get(pool, collection, tokens) if cache is not None
                      else collection_grid_codes(pool, collection))
     return in_collection if wanted is None else wanted & in_collection
 
@@ -240,9 +238,11 @@ ClassesQuery = Annotated[str | None, Query(
 )]
 
 
-def add_legend_routes(app: FastAPI, cache_ttl: float = 60.0) -> None:
+def add_legend_routes(app: FastAPI, cache_ttl: float = 60.0,
+                      store: TileStore | None = None) -> None:
     """``/legends/{name}`` (JSON) and ``/legends/{name}.png``, both with the filters of
-    ``legend_values`` (``collection=``, ``classes=``)."""
+    ``legend_values`` (``collection=``, ``classes=``); a collection's classes are kept under
+    ``store``'s change tokens."""
     router = APIRouter(prefix="/legends", tags=["Legends"])
     cache = CollectionClasses(cache_ttl)
     # What a collection can contain changes with the catalog: no hour-long proxy cache.
@@ -251,23 +251,34 @@ def add_legend_routes(app: FastAPI, cache_ttl: float = 60.0) -> None:
     def headers(collection: str | None) -> dict[str, str]:
         return {"Cache-Control": collection_cachecontrol} if collection is not None else {}
 
+    async def change_tokens(request: Request,
+                            collection: CollectionQuery = None) -> ChangeTokens | None:
+        # Read in the event loop, before the route's thread reads the catalog.
+        if collection is None:
+            return None
+        return await request_tokens(store, request.scope, collection)
+
     def values(request: Request, name: LegendName, collection: str | None,
-               classes: str | None) -> frozenset[int] | None:
+               classes: str | None, tokens: ChangeTokens | None) -> frozenset[int] | None:
         return legend_values(name, classes=classes, collection=collection,
-                             pool=request.app.state.dbpool, cache=cache)
+                             pool=request.app.state.dbpool, cache=cache, tokens=tokens)
 
     # Registered first: ``{name}`` alone would also match ``clc.png``.
     @router.get("/{name}.png", response_class=Response,
                 responses={200: {"content": {"image/png": {}}}})
     def legend_image(request: Request, name: LegendName, collection: CollectionQuery = None,
-                     classes: ClassesQuery = None) -> Response:
-        image = legend_png(name, values(request, name, collection, classes))
+                     classes: ClassesQuery = None,
+                     tokens: ChangeTokens | None = Depends(change_tokens),  # noqa: B008
+                     ) -> Response:
+        image = legend_png(name, values(request, name, collection, classes, tokens))
         return Response(image, media_type="image/png", headers=headers(collection))
 
     @router.get("/{name}", response_model=Legend)
     def legend_json(request: Request, response: Response, name: LegendName,
-                    collection: CollectionQuery = None, classes: ClassesQuery = None) -> Legend:
-        doc = legend(name, values(request, name, collection, classes))
+                    collection: CollectionQuery = None, classes: ClassesQuery = None,
+                    tokens: ChangeTokens | None = Depends(change_tokens),  # noqa: B008
+                    ) -> Legend:
+        doc = legend(name, values(request, name, collection, classes, tokens))
         response.headers.update(headers(collection))
         return doc
 

@@ -12,7 +12,7 @@ another registered version (one with no items is a 400 naming those that have so
 ``model=all`` for every item.
 
 The summary is kept in memory under the change tokens of the catalog and of the collection
-(``tile_generations``), read from the tile store's Redis in one round trip per mosaic request:
+(``tile_generations``, tiler.token_cache), read from the tile store's Redis once per request:
 every registration marks its collection's token after refreshing the summary (so does
 ``retire``, and the STAC API's item writes; its collection writes mark the catalog's), so the
 first product of a new model version is on the very next mosaic request. The tokens are read
@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from urllib.parse import parse_qsl, urlencode
 
-from cachetools import TTLCache
 from psycopg_pool import ConnectionPool
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tiler.error_bodies import invalid_parameter
-from tiler.tile_store import TileStore
+from tiler.tile_store import ChangeTokens, TileStore
+from tiler.token_cache import TokenCache, request_tokens
 
 MODEL_PROPERTY = "earthsig:model"
 ALL = "all"
@@ -86,21 +86,15 @@ class ModelVersionsMiddleware:
     def __init__(self, app: ASGIApp, active: dict[str, str], store: TileStore | None = None,
                  ttl: float = 60.0) -> None:
         self.app, self.active, self.store = app, dict(active), store
-        # Collection -> the tokens its summary was read under (None: unknown) and the summary.
-        self._cache: TTLCache[str, tuple[tuple[str, str] | None, list[str]]] = TTLCache(
-            maxsize=256, ttl=ttl)
+        # Refreshed with the collection's items: follows their writes.
+        self._summaries: TokenCache[str, list[str]] = TokenCache(
+            ttl, ChangeTokens.of_collection)
 
     async def _registered(self, scope: Scope, collection_id: str) -> list[str]:
-        tokens = (await self.store.collection_tokens(scope, collection_id)
-                  if self.store is not None else None)
-        cached = self._cache.get(collection_id)
-        # Tokens unknown (Redis unreachable): the time to live alone decides.
-        if cached is not None and (tokens is None or cached[0] == tokens):
-            return cached[1]
+        tokens = await request_tokens(self.store, scope, collection_id)
         pool: ConnectionPool = scope["app"].state.dbpool
-        registered = await run_in_threadpool(registered_models, pool, collection_id)
-        self._cache[collection_id] = (tokens, registered)
-        return registered
+        return await self._summaries.get_or_read_async(
+            collection_id, tokens, partial(registered_models, pool, collection_id))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _MOSAIC_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None

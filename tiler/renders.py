@@ -4,22 +4,28 @@
 land cover in CLC colours, as the collection's STAC ``renders`` say (assets, colormap,
 resampling). titiler only reads query parameters, so the render is merged into the query
 string before routing; parameters the client gave win. Zoom limits are the backend's concern.
+
+The renders are kept in memory under the catalog's change token (tiler.token_cache): a
+collection written through the STAC API, or redefined by a registration, marks it, so a new
+default render is used from the next request on; without a tile store, after ``ttl`` seconds.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from cachetools import TTLCache
 from psycopg_pool import ConnectionPool
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tiler.tile_store import ChangeTokens, TileStore
+from tiler.token_cache import TokenCache, request_tokens
+
 # Any route under a collection (its mosaic or one of its items).
-_COLLECTION_PATH = re.compile(r"/collections/(?P<collection>[^/]+)/")
+_COLLECTION_PATH = re.compile(r"/collections/(?P<collection>[^/]+)/(?:items/(?P<item>[^/]+)/)?")
 # A request naming any of these has chosen its layer: leave it alone.
 _LAYER_KEYS = {"assets", "expression", "bidx"}
 # A client giving either of these chose the colours: the render's other one must not override.
@@ -70,17 +76,23 @@ def collection_renders(pool: ConnectionPool, collection_id: str) -> dict[str, di
 
 
 class RenderDefaultsMiddleware:
-    """Fill in a collection's default render on GET requests that name no layer."""
+    """Fill in a collection's default render on GET requests that name no layer; the renders
+    are read again when ``store``'s change tokens say the catalog changed, or after ``ttl``
+    seconds."""
 
-    def __init__(self, app: ASGIApp, ttl: float = 60.0) -> None:
-        self.app = app
-        # Renders change only when a collection is re-published; a minute is fresh enough.
-        self._cache: TTLCache[str, dict[str, dict[str, Any]]] = TTLCache(maxsize=256, ttl=ttl)
+    def __init__(self, app: ASGIApp, store: TileStore | None = None, ttl: float = 60.0) -> None:
+        self.app, self.store = app, store
+        # Part of the collection's own document, whose writes mark the catalog.
+        self._renders: TokenCache[str, dict[str, dict[str, Any]]] = TokenCache(
+            ttl, ChangeTokens.of_definitions)
 
-    def _renders(self, pool: ConnectionPool, collection_id: str) -> dict[str, dict[str, Any]]:
-        if collection_id not in self._cache:
-            self._cache[collection_id] = collection_renders(pool, collection_id)
-        return self._cache[collection_id]
+    async def _renders_of(self, scope: Scope, collection_id: str,
+                          item_id: str | None) -> dict[str, dict[str, Any]]:
+        # With the item an item's route has: the item lookup behind reads the same tokens.
+        tokens = await request_tokens(self.store, scope, collection_id, item_id)
+        pool: ConnectionPool = scope["app"].state.dbpool
+        return await self._renders.get_or_read_async(
+            collection_id, tokens, partial(collection_renders, pool, collection_id))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _COLLECTION_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None
@@ -92,8 +104,7 @@ class RenderDefaultsMiddleware:
         if given & _LAYER_KEYS:
             await self.app(scope, receive, send)
             return
-        pool: ConnectionPool = scope["app"].state.dbpool
-        renders = await run_in_threadpool(self._renders, pool, match["collection"])
+        renders = await self._renders_of(scope, match["collection"], match["item"])
         render = default_render(renders, match["collection"], dict(query).get("render"))
         if render:
             taken = given | (_COLOUR_KEYS if given & _COLOUR_KEYS else set())

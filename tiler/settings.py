@@ -109,17 +109,19 @@ class TilerSettings(ClientLimitSettings):
         default=10.0,
         ge=0,
         description=(
-            "Seconds an item read from pgstac is reused for its tiles (0: read it on every "
-            "request); an entry whose asset files are gone (item re-processed) is read again."
+            "Seconds at most an item read from pgstac is reused for its routes (0: read it on "
+            "every request); with a tile store, a write of the item (re-published, deleted) "
+            "has it read again at once, and an entry whose asset files are gone is read again."
         ),
     )
     legend_cache_ttl: float = Field(
         default=60.0,
         ge=0,
         description=(
-            "Seconds the classes a collection's maps can contain (`/legends/clc?collection=`) "
-            "are reused before pgstac is read again (0: read on every request); also the "
-            "max-age of those legend responses."
+            "Seconds at most the classes a collection's maps can contain "
+            "(`/legends/clc?collection=`) are reused before pgstac is read again (0: read on "
+            "every request); with a tile store, a write of one of its items has them read "
+            "again at once. Also the max-age of those legend responses."
         ),
     )
     tile_cache_ttl: float = Field(

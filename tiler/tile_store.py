@@ -8,13 +8,14 @@ catalog's, and the item's or the tile's cell. A tile is served again only while 
 are unchanged, so a registration shows at once, and a tile nobody changed is drawn once a day
 (``ttl_s``) instead of once every 30 s. The pipeline draws a product's tiles ahead when it
 publishes it (ingest.catalog.seed), so the first map user gets them from here. The same
-Redis gives the catalog's and a collection's tokens to what is kept of a collection's document
-(its model versions, tiler.model_versions).
+Redis gives the tiler's in-process caches of the catalog their tokens (the catalog's, a
+collection's, an item's, read once per request by ``change_tokens``; tiler.token_cache).
 
 Tokens are read before anything else of the request: the request is marked so that the reads
 behind it (the item, a mosaic's assets) skip the in-process caches, which could hold data
-older than the tokens. The collection's default render is filled in before (its cache may be
-a minute old), but the key holds the parameters it filled in, so a tile and its key agree.
+older than the tokens. The collection's default render is filled in before (from its cache,
+kept under the catalog's token), and the key holds the parameters it filled in, so a tile and
+its key agree.
 The store is bounded (``max_bytes``, oldest out first) and expires what nobody asked again;
 Redis being unreachable costs a warning, never a tile. Keys include the versions of the
 drawing software, so an upgrade draws every tile again; ``earthsig tiles redraw`` does the
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Set in a request's scope when its answer goes to the store: read the catalog, not a cache.
 FRESH_READS = "earthsig.fresh_catalog_reads"
+# A request's change tokens, once read: every cache behind it uses the same round trip.
+REQUEST_TOKENS = "earthsig.change_tokens"
 
 _ITEM_TILE = re.compile(r"^/collections/(?P<collection>[^/]+)/items/(?P<item>[^/]+)"
                         r"/tiles/WebMercatorQuad/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)")
@@ -144,6 +147,29 @@ class Lookup:
     tile: StoredTile | None
 
 
+@dataclass(frozen=True)
+class ChangeTokens:
+    """A request's change tokens ('' for one never set), and those of them a value read from
+    the catalog depends on, by what it was read from."""
+
+    catalog: str
+    collection: str
+    item: str = ""  # '' too where the request named no item
+
+    def of_definitions(self) -> tuple[str, ...]:
+        """For a collection's own document (its renders): collection writes mark the catalog."""
+        return (self.catalog,)
+
+    def of_collection(self) -> tuple[str, ...]:
+        """For what a collection's items make of it (its models summary, its classes): every
+        item write marks its collection."""
+        return (self.catalog, self.collection)
+
+    def of_item(self) -> tuple[str, ...]:
+        """For one item: every write of it (re-published, deleted) marks it."""
+        return (self.catalog, self.item)
+
+
 class TileStore:
     """Tiles in Redis at ``url`` for ``ttl_s``, within ``max_bytes`` per catalog."""
 
@@ -194,18 +220,29 @@ class TileStore:
         return Lookup(namespace, key, current,
                       tile if tile is not None and tile.tokens == current else None)
 
-    async def collection_tokens(self, scope: Scope, collection: str) -> tuple[str, str] | None:
-        """The catalog's and ``collection``'s change tokens ('' for one never set), one round
-        trip, for what is derived from the collection's document; None when unreachable."""
+    async def change_tokens(self, scope: Scope, collection: str,
+                            item: str | None = None) -> ChangeTokens | None:
+        """The catalog's, ``collection``'s and ``item``'s change tokens, read in one round trip
+        the first time a request asks (kept in its scope: a middleware's copy of the scope
+        carries them inward); None when unreachable."""
+        memo: dict[tuple[str, str | None], ChangeTokens | None] = scope.setdefault(
+            REQUEST_TOKENS, {})
+        if (collection, item) not in memo:
+            memo[collection, item] = await self._read_tokens(scope, collection, item)
+        return memo[collection, item]
+
+    async def _read_tokens(self, scope: Scope, collection: str,
+                           item: str | None) -> ChangeTokens | None:
         try:
             namespace = await self.namespace(scope)
-            found = cast(list[bytes | None], await self.redis.mget(
-                [gen.catalog_key(namespace), gen.collection_key(namespace, collection)]))
+            keys = [gen.catalog_key(namespace), gen.collection_key(namespace, collection)]
+            if item is not None:
+                keys.append(gen.item_key(namespace, collection, item))
+            found = cast(list[bytes | None], await self.redis.mget(keys))
         except (RedisError, OSError, psycopg.Error) as exc:
             self._warn(exc)
             return None
-        catalog, own = (t.decode() if t else "" for t in found)
-        return catalog, own
+        return ChangeTokens(*(t.decode() if t else "" for t in found))
 
     async def keep(self, lookup: Lookup, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """Keep a tile drawn after ``lookup`` under the tokens read then."""
