@@ -73,6 +73,7 @@ bench: install
 		--full $(BENCH_DAY_FULL_WORKERS)
 	$(BIN)/python -m tests.bench.readers --size $(BENCH_READ_SIZE) --rss-sizes $(BENCH_RSS_SIZES)
 	$(BIN)/python -m tests.bench.models
+	$(BIN)/python -m tests.bench.triton_transport
 	$(BIN)/python -m tests.bench.dynamicworld
 	$(BIN)/python -m tests.bench.serving
 	command -v wrk >/dev/null || { $(TILER_SUDO) apt-get update -q && $(TILER_SUDO) apt-get install -y -q wrk; }
