@@ -10,7 +10,7 @@ A download writes ``<inputs>/.<product>.zip.part`` beside a JSON note of where i
 from and the server's validators (``ETag``, ``Last-Modified``, total size). Both outlive a killed
 worker, and the next try asks for ``bytes=<what we hold>-`` with ``If-Range``: a 206 appends,
 a 200 (the server ignores ranges, or the file changed) starts again from zero, a 416 means the
-part is already whole. One worker at a time downloads a product: ``flock`` on the part file,
+part is already whole. One worker at a time downloads a product: ``flock`` on a lock file beside it,
 which the kernel releases when its holder dies. The caller checks the whole file (size,
 checksum, CRCs) and moves it into place; a part that fails the checks is thrown away, so the
 next try starts clean.
