@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Generic, NoReturn, TypeVar
@@ -79,7 +80,7 @@ def _answered(method: str, context: grpc.ServicerContext, call: Callable[[], Ite
              time.perf_counter() - t0)
 
 
-class _Segmentations(Generic[R]):
+class _Segmentations(ABC, Generic[R]):
     """ListSegmentation and SearchSegmentation of one API version: the same requests, each
     version answering their queries its own way (:meth:`answer`)."""
 
@@ -88,8 +89,9 @@ class _Segmentations(Generic[R]):
     def __init__(self, segmentations: Segmentations) -> None:
         self.segmentations = segmentations
 
+    @abstractmethod
     def answer(self, query: ListQuery | TextQuery) -> Iterator[R]:
-        raise NotImplementedError
+        """The responses to ``query``, one per product."""
 
     def ListSegmentation(self, request: v1.ListSegmentationRequest,
                          context: grpc.ServicerContext) -> Iterator[R]:
